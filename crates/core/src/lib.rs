@@ -1,0 +1,19 @@
+//! chronous-core: the pure heart of chronous.
+//!
+//! No I/O, no async runtime, no clock. Everything here is plain data and
+//! functions over it: the environment model and its validation ([`env`]),
+//! the resource graph ([`graph`]), the planner ([`plan`]), the state format
+//! ([`state`]), the [`provider::Provider`] seam and the apply walker
+//! ([`engine`]) which is generic over a provider and a durable journal sink.
+
+pub mod diag;
+pub mod engine;
+pub mod env;
+pub mod graph;
+pub mod plan;
+pub mod provider;
+pub mod resources;
+pub mod state;
+pub mod value;
+
+pub use diag::{Diagnostic, Diagnostics};

@@ -1,0 +1,427 @@
+//! The planner: desired resources against recorded (refreshed) state, to an
+//! ordered list of changes. Plans are data, like Terraform's `plans.Action`;
+//! they render as text (`+ ~ -/+ +/- -`) and as JSON, and a saved plan is
+//! applied exactly as it was shown.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::env::Backend;
+use crate::graph::{DesiredGraph, GraphError};
+use crate::resources::{Kind, Resource};
+use crate::state::State;
+use crate::value::{has_unknown, resolve, UNKNOWN};
+
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    NoOp,
+    Create,
+    Update,
+    /// Replace: destroy the old object, then create the new one.
+    DeleteThenCreate,
+    /// Replace: create the new object, then destroy the old one.
+    CreateThenDelete,
+    Delete,
+}
+
+impl Action {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::NoOp => " ",
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::DeleteThenCreate => "-/+",
+            Action::CreateThenDelete => "+/-",
+            Action::Delete => "-",
+        }
+    }
+    pub fn is_replace(self) -> bool {
+        matches!(self, Action::DeleteThenCreate | Action::CreateThenDelete)
+    }
+}
+
+/// One attribute that changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttrChange {
+    pub name: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub forces_replacement: bool,
+}
+
+/// What happens to one address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub address: String,
+    pub kind: Kind,
+    pub action: Action,
+    /// Why: "forces replacement", "tainted", "deleted outside chronous" ...
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attrs: Vec<AttrChange>,
+    /// The desired spec with references unresolved: apply resolves it when
+    /// its dependencies are done. None for deletes.
+    pub spec: Option<Value>,
+    /// Addresses the desired object depends on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deps: Vec<String>,
+    /// Addresses the recorded object depended on (for delete ordering).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prior_deps: Vec<String>,
+    /// For the destroy of a deposed object: its key in the state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deposed: Option<String>,
+    /// The recorded object's id, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior_id: Option<String>,
+}
+
+/// A plan: the state it was made against, and its changes in dependency order
+/// (deletes of objects no longer wanted come last, in reverse order).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub environment: String,
+    pub backend: Backend,
+    pub lineage: String,
+    pub serial: u64,
+    pub destroy: bool,
+    pub changes: Vec<Change>,
+    /// Changes made outside chronous that refresh found.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<Drift>,
+}
+
+/// An object changed or deleted outside chronous.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Drift {
+    pub address: String,
+    pub deleted: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attrs: Vec<AttrChange>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct PlanOptions {
+    pub destroy: bool,
+    /// Addresses to replace even if nothing changed (`--replace`).
+    pub replace: BTreeSet<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PlanError {
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    #[error("no resource `{0}` in the state; `chronous state list` shows the addresses")]
+    UnknownAddress(String),
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action != Action::NoOp)
+    }
+
+    pub fn counts(&self) -> (usize, usize, usize, usize) {
+        let mut add = 0;
+        let mut change = 0;
+        let mut destroy = 0;
+        let mut replace = 0;
+        for c in &self.changes {
+            match c.action {
+                Action::Create => add += 1,
+                Action::Update => change += 1,
+                Action::Delete => destroy += 1,
+                Action::DeleteThenCreate | Action::CreateThenDelete => replace += 1,
+                Action::NoOp => {}
+            }
+        }
+        (add, change, destroy, replace)
+    }
+
+    /// The plan as a person reads it, in the manner of Terraform.
+    pub fn render(&self) -> String {
+        let mut o = String::new();
+        if !self.drift.is_empty() {
+            let _ = writeln!(o, "Objects changed outside chronous since the last apply:\n");
+            for d in &self.drift {
+                if d.deleted {
+                    let _ = writeln!(o, "  # {} was deleted", d.address);
+                } else {
+                    let _ = writeln!(o, "  # {} changed", d.address);
+                    for a in &d.attrs {
+                        let _ = writeln!(o, "      ~ {}: {} -> {}", a.name, show(&a.before), show(&a.after));
+                    }
+                }
+            }
+            o.push('\n');
+        }
+        if !self.has_changes() {
+            let _ = writeln!(o, "No changes. The environment `{}` matches its configuration.", self.environment);
+            return o;
+        }
+        let _ = writeln!(
+            o,
+            "chronous will perform these actions on `{}` ({:?} backend):\n",
+            self.environment, self.backend
+        );
+        for c in self.changes.iter().filter(|c| c.action != Action::NoOp) {
+            let what = match c.action {
+                Action::Create => "will be created".to_string(),
+                Action::Update => "will be updated in place".to_string(),
+                Action::Delete if c.deposed.is_some() => "(deposed object) will be destroyed".to_string(),
+                Action::Delete => "will be destroyed".to_string(),
+                Action::DeleteThenCreate => "must be replaced (destroy, then create)".to_string(),
+                Action::CreateThenDelete => "must be replaced (create the new one, then destroy the old)".to_string(),
+                Action::NoOp => String::new(),
+            };
+            let _ = writeln!(o, "  # {} {what}", c.deposed.as_deref().unwrap_or(&c.address));
+            for r in &c.reasons {
+                let _ = writeln!(o, "  # ({r})");
+            }
+            let _ = writeln!(o, "{:>3} {}", c.action.symbol(), c.address);
+            match c.action {
+                Action::Create => {
+                    for a in &c.attrs {
+                        let _ = writeln!(o, "      + {} = {}", a.name, show(&a.after));
+                    }
+                }
+                Action::Delete => {}
+                _ => {
+                    for a in &c.attrs {
+                        let force = if a.forces_replacement { "  # forces replacement" } else { "" };
+                        let _ = writeln!(o, "      ~ {}: {} -> {}{force}", a.name, show(&a.before), show(&a.after));
+                    }
+                }
+            }
+            o.push('\n');
+        }
+        let (add, change, destroy, replace) = self.counts();
+        let _ = writeln!(
+            o,
+            "Plan: {} to add, {change} to change, {} to destroy.",
+            add + replace,
+            destroy + replace
+        );
+        o
+    }
+}
+
+fn show(v: &Option<Value>) -> String {
+    match v {
+        None => "(none)".into(),
+        Some(Value::String(s)) if s == UNKNOWN => UNKNOWN.into(),
+        Some(v) if has_unknown(v) => format!("{v} {UNKNOWN}"),
+        Some(v) => v.to_string(),
+    }
+}
+
+fn diff(kind: Kind, before: &Value, after: &Value) -> Vec<AttrChange> {
+    let empty = serde_json::Map::new();
+    let b = before.as_object().unwrap_or(&empty);
+    let a = after.as_object().unwrap_or(&empty);
+    let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+    keys.into_iter()
+        .filter(|k| b.get(*k) != a.get(*k) || a.get(*k).is_some_and(has_unknown))
+        .map(|k| AttrChange {
+            name: k.clone(),
+            before: b.get(k).cloned(),
+            after: a.get(k).cloned(),
+            forces_replacement: kind.force_new().contains(&k.as_str()),
+        })
+        .collect()
+}
+
+fn all_attrs(v: &Value) -> Vec<AttrChange> {
+    v.as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, x)| AttrChange { name: k.clone(), before: None, after: Some(x.clone()), forces_replacement: false })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Compare what was recorded with what refresh observed.
+pub fn drift(recorded: &State, refreshed: &State) -> Vec<Drift> {
+    let mut out = Vec::new();
+    for (a, r) in &recorded.resources {
+        match refreshed.resources.get(a) {
+            None => out.push(Drift { address: a.clone(), deleted: true, attrs: vec![] }),
+            Some(now) if now.attrs != r.attrs => {
+                out.push(Drift { address: a.clone(), deleted: false, attrs: diff(r.kind, &r.attrs, &now.attrs) })
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Make a plan. `state` is the refreshed state; `recorded` the state as last
+/// written (the difference between the two is reported as drift).
+pub fn plan(desired: Vec<Resource>, recorded: &State, state: &State, opts: &PlanOptions) -> Result<Plan, PlanError> {
+    for a in &opts.replace {
+        if !state.resources.contains_key(a) {
+            return Err(PlanError::UnknownAddress(a.clone()));
+        }
+    }
+    let graph = DesiredGraph::build(if opts.destroy { vec![] } else { desired })?;
+    let mut changes: Vec<Change> = Vec::new();
+    let mut action_of: BTreeMap<String, Action> = BTreeMap::new();
+
+    for r in &graph.resources {
+        let deps: Vec<String> = graph.deps[&r.address].iter().cloned().collect();
+        let spec = r.spec.to_attrs();
+        let after = resolve(&spec, &|x| match action_of.get(&x.address) {
+            Some(Action::Create | Action::DeleteThenCreate | Action::CreateThenDelete) => None,
+            _ => state.lookup(&x.address, &x.attr),
+        });
+        let kind = r.kind();
+        let mut change = Change {
+            address: r.address.clone(),
+            kind,
+            action: Action::NoOp,
+            reasons: vec![],
+            attrs: vec![],
+            spec: Some(spec),
+            deps,
+            prior_deps: vec![],
+            deposed: None,
+            prior_id: None,
+        };
+        match state.resources.get(&r.address) {
+            None => {
+                change.action = Action::Create;
+                if recorded.resources.contains_key(&r.address) {
+                    change.reasons.push("it was deleted outside chronous".into());
+                }
+                change.attrs = all_attrs(&after);
+            }
+            Some(rec) => {
+                change.prior_deps = rec.deps.clone();
+                change.prior_id = Some(rec.id.clone());
+                change.attrs = diff(kind, &rec.attrs, &after);
+                let replace = if rec.tainted {
+                    change.reasons.push("it is marked for replacement (chronous replace)".into());
+                    true
+                } else if opts.replace.contains(&r.address) {
+                    change.reasons.push("replacement requested with --replace".into());
+                    true
+                } else if change.attrs.iter().any(|a| a.forces_replacement) {
+                    let names: Vec<&str> = change.attrs.iter().filter(|a| a.forces_replacement).map(|a| a.name.as_str()).collect();
+                    change.reasons.push(format!("{} cannot change in place: forces replacement", names.join(", ")));
+                    true
+                } else {
+                    false
+                };
+                change.action = if replace {
+                    if kind.create_before_destroy() {
+                        Action::CreateThenDelete
+                    } else {
+                        Action::DeleteThenCreate
+                    }
+                } else if change.attrs.is_empty() {
+                    Action::NoOp
+                } else {
+                    Action::Update
+                };
+            }
+        }
+        action_of.insert(r.address.clone(), change.action);
+        changes.push(change);
+    }
+
+    // A create-before-destroy replacement needs what it depends on to be
+    // replaced the same way, or the old dependency would be destroyed first.
+    let index: BTreeMap<String, usize> = changes.iter().enumerate().map(|(i, c)| (c.address.clone(), i)).collect();
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for i in (0..changes.len()).rev() {
+            if changes[i].action != Action::CreateThenDelete {
+                continue;
+            }
+            for d in changes[i].deps.clone() {
+                let j = index[&d];
+                if changes[j].action == Action::DeleteThenCreate {
+                    changes[j].action = Action::CreateThenDelete;
+                    let why = format!("created before the old one is destroyed, because {} is", changes[i].address);
+                    changes[j].reasons.push(why);
+                    changed = true;
+                }
+            }
+        }
+    }
+
+    // Objects no longer wanted, in reverse dependency order of the state.
+    let wanted: BTreeSet<&str> = graph.resources.iter().map(|r| r.address.as_str()).collect();
+    let gone: Vec<&crate::state::ResourceRecord> = state.resources.values().filter(|r| !wanted.contains(r.address.as_str())).collect();
+    let mut deletes: Vec<Change> = reverse_dependency_order(&gone)
+        .into_iter()
+        .map(|r| Change {
+            address: r.address.clone(),
+            kind: r.kind,
+            action: Action::Delete,
+            reasons: if opts.destroy { vec![] } else { vec!["it is no longer in the environment file".into()] },
+            attrs: vec![],
+            spec: None,
+            deps: vec![],
+            prior_deps: r.deps.clone(),
+            deposed: None,
+            prior_id: Some(r.id.clone()),
+        })
+        .collect();
+    for (key, r) in &state.deposed {
+        deletes.push(Change {
+            address: r.address.clone(),
+            kind: r.kind,
+            action: Action::Delete,
+            reasons: vec!["the old object of an earlier replacement was not destroyed yet".into()],
+            attrs: vec![],
+            spec: None,
+            deps: vec![],
+            prior_deps: r.deps.clone(),
+            deposed: Some(key.clone()),
+            prior_id: Some(r.id.clone()),
+        });
+    }
+    changes.extend(deletes);
+
+    let plan = Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        environment: state.environment.clone(),
+        backend: state.backend,
+        lineage: state.lineage.clone(),
+        serial: state.serial,
+        destroy: opts.destroy,
+        changes,
+        drift: drift(recorded, state),
+    };
+    // Refuse plans whose steps cannot be ordered.
+    crate::graph::ApplyGraph::from_plan(&plan)?;
+    Ok(plan)
+}
+
+/// Recorded objects ordered so that each comes before everything it depended on.
+fn reverse_dependency_order<'a>(records: &[&'a crate::state::ResourceRecord]) -> Vec<&'a crate::state::ResourceRecord> {
+    let index: BTreeMap<&str, usize> = records.iter().enumerate().map(|(i, r)| (r.address.as_str(), i)).collect();
+    let mut succ = vec![Vec::new(); records.len()];
+    for (i, r) in records.iter().enumerate() {
+        for d in &r.deps {
+            if let Some(&j) = index.get(d.as_str()) {
+                // i depended on j: delete i before j.
+                succ[i].push(j);
+            }
+        }
+    }
+    match crate::graph::topo_order(records.len(), &succ) {
+        Ok(order) => order.into_iter().map(|i| records[i]).collect(),
+        Err(_) => records.to_vec(),
+    }
+}

@@ -1,0 +1,74 @@
+//! The seam between core and a backend.
+//!
+//! Core owns ordering, parallelism and state; a backend only observes and
+//! applies one step at a time on one object. `sim` and `aws` implement this
+//! trait and never see each other.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use serde_json::Value;
+
+use crate::resources::Spec;
+use crate::state::ResourceRecord;
+
+/// What a backend reports about one object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observed {
+    /// The backend's id for the object.
+    pub id: String,
+    /// The object's attributes, in the shape of its spec.
+    pub attrs: Value,
+    /// Computed attributes (`id`, `arn`, `dns_name` ...).
+    pub outputs: BTreeMap<String, Value>,
+}
+
+/// A failed backend step.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ProviderError {
+    pub message: String,
+    /// What the user can do about it.
+    pub hint: Option<String>,
+    /// Whether trying the same step again may succeed.
+    pub retryable: bool,
+}
+
+impl ProviderError {
+    pub fn new(message: impl Into<String>) -> Self {
+        ProviderError { message: message.into(), hint: None, retryable: false }
+    }
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+    pub fn retryable(mut self) -> Self {
+        self.retryable = true;
+        self
+    }
+}
+
+/// One create: the object's address and its spec with every reference resolved.
+#[derive(Debug, Clone)]
+pub struct CreateRequest<'a> {
+    pub address: &'a str,
+    pub spec: &'a Spec,
+    /// Ids already recorded for this address (an old object of a
+    /// create-before-destroy replacement): a backend that adopts an existing
+    /// object after a crash must not adopt one of these.
+    pub exclude_ids: &'a [String],
+}
+
+/// A backend. Every method acts on exactly one object.
+#[allow(async_fn_in_trait)]
+pub trait Provider {
+    /// Observe the object: `Ok(None)` when it no longer exists.
+    fn read(&self, record: &ResourceRecord) -> impl Future<Output = Result<Option<Observed>, ProviderError>>;
+    /// Create the object. A backend first looks for an object it created for
+    /// this address earlier (a crashed apply) and adopts it instead of making a duplicate.
+    fn create(&self, req: CreateRequest<'_>) -> impl Future<Output = Result<Observed, ProviderError>>;
+    /// Change the object in place to match `spec`.
+    fn update(&self, record: &ResourceRecord, spec: &Spec) -> impl Future<Output = Result<Observed, ProviderError>>;
+    /// Destroy the object. Destroying an object that is already gone succeeds.
+    fn delete(&self, record: &ResourceRecord) -> impl Future<Output = Result<(), ProviderError>>;
+}

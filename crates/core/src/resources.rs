@@ -1,0 +1,848 @@
+//! Resource types: their typed specs, which attributes force replacement,
+//! which are created before the old one is destroyed, and the expansion of an
+//! [`Environment`] into the desired resources.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::env::{Environment, NatMode, Protocol, Source, Tier};
+use crate::value::reference;
+
+macro_rules! kinds {
+    ($( $variant:ident => $name:literal, $spec:ident, cbd: $cbd:expr, force_new: [$($f:literal),* $(,)?], outputs: [$($o:literal),* $(,)?]; )*) => {
+        /// Every resource type chronous manages.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum Kind { $( #[serde(rename = $name)] $variant, )* }
+
+        impl Kind {
+            pub const ALL: &'static [Kind] = &[$(Kind::$variant),*];
+            /// The type name, as it appears in addresses (`aws_vpc`).
+            pub fn name(self) -> &'static str { match self { $(Kind::$variant => $name,)* } }
+            /// Attributes whose change cannot be made in place.
+            pub fn force_new(self) -> &'static [&'static str] { match self { $(Kind::$variant => &[$($f),*],)* } }
+            /// Whether a replacement creates the new object before destroying the old.
+            pub fn create_before_destroy(self) -> bool { match self { $(Kind::$variant => $cbd,)* } }
+            /// The computed attributes a backend reports after create.
+            pub fn outputs(self) -> &'static [&'static str] { match self { $(Kind::$variant => &[$($o),*],)* } }
+            pub fn from_name(s: &str) -> Option<Kind> { match s { $($name => Some(Kind::$variant),)* _ => None } }
+        }
+
+        /// A resource's desired configuration, typed per kind.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(untagged)]
+        pub enum Spec { $( $variant($spec), )* }
+
+        impl Spec {
+            pub fn kind(&self) -> Kind { match self { $(Spec::$variant(_) => Kind::$variant,)* } }
+            /// The spec as an attribute object (references still unresolved).
+            pub fn to_attrs(&self) -> Value {
+                match self { $(Spec::$variant(s) => serde_json::to_value(s).expect("specs serialize"),)* }
+            }
+            /// Read a (resolved) attribute object back as the typed spec of `kind`.
+            pub fn from_attrs(kind: Kind, v: &Value) -> Result<Spec, serde_json::Error> {
+                Ok(match kind { $(Kind::$variant => Spec::$variant(serde_json::from_value(v.clone())?),)* })
+            }
+        }
+    };
+}
+
+kinds! {
+    Vpc => "aws_vpc", VpcSpec, cbd: false, force_new: ["cidr_block"], outputs: ["id", "arn"];
+    Subnet => "aws_subnet", SubnetSpec, cbd: false, force_new: ["vpc_id", "cidr_block", "availability_zone"], outputs: ["id", "arn"];
+    InternetGateway => "aws_internet_gateway", InternetGatewaySpec, cbd: false, force_new: ["vpc_id"], outputs: ["id"];
+    Eip => "aws_eip", EipSpec, cbd: false, force_new: ["domain"], outputs: ["id", "public_ip"];
+    NatGateway => "aws_nat_gateway", NatGatewaySpec, cbd: false, force_new: ["subnet_id", "allocation_id"], outputs: ["id"];
+    RouteTable => "aws_route_table", RouteTableSpec, cbd: false, force_new: ["vpc_id"], outputs: ["id"];
+    RouteTableAssociation => "aws_route_table_association", RouteTableAssociationSpec, cbd: false, force_new: ["subnet_id"], outputs: ["id"];
+    SecurityGroup => "aws_security_group", SecurityGroupSpec, cbd: false, force_new: ["name", "description", "vpc_id"], outputs: ["id", "arn"];
+    SecurityGroupRule => "aws_security_group_rule", SecurityGroupRuleSpec, cbd: false,
+        force_new: ["security_group_id", "direction", "protocol", "from_port", "to_port", "cidr_blocks", "source_security_group_id"], outputs: ["id"];
+    KeyPair => "aws_key_pair", KeyPairSpec, cbd: false, force_new: ["key_name", "public_key"], outputs: ["id", "key_name", "fingerprint"];
+    AmiLookup => "aws_ami_lookup", AmiLookupSpec, cbd: false, force_new: [], outputs: ["id", "name"];
+    IamRole => "aws_iam_role", IamRoleSpec, cbd: false, force_new: ["name"], outputs: ["arn", "name"];
+    IamRolePolicyAttachment => "aws_iam_role_policy_attachment", IamRolePolicyAttachmentSpec, cbd: false, force_new: ["role", "policy_arn"], outputs: ["id"];
+    IamRolePolicy => "aws_iam_role_policy", IamRolePolicySpec, cbd: false, force_new: ["role", "name"], outputs: ["id"];
+    IamInstanceProfile => "aws_iam_instance_profile", IamInstanceProfileSpec, cbd: false, force_new: ["name"], outputs: ["arn", "name"];
+    LaunchTemplate => "aws_launch_template", LaunchTemplateSpec, cbd: true,
+        force_new: ["name_prefix", "image_id", "instance_type", "key_name", "iam_instance_profile", "security_group_ids", "user_data"], outputs: ["id", "name", "latest_version"];
+    AutoScalingGroup => "aws_autoscaling_group", AutoScalingGroupSpec, cbd: false, force_new: ["name"], outputs: ["arn", "name", "instance_ids"];
+    EcsCluster => "aws_ecs_cluster", EcsClusterSpec, cbd: false, force_new: ["name"], outputs: ["arn", "name"];
+    EcrRepository => "aws_ecr_repository", EcrRepositorySpec, cbd: false, force_new: ["name"], outputs: ["arn", "repository_url"];
+    EcsTaskDefinition => "aws_ecs_task_definition", EcsTaskDefinitionSpec, cbd: true,
+        force_new: ["family", "network_mode", "requires_compatibilities", "container"], outputs: ["arn", "revision"];
+    EcsService => "aws_ecs_service", EcsServiceSpec, cbd: false, force_new: ["name", "cluster", "launch_type", "iam_role", "load_balancer"], outputs: ["arn", "name"];
+    Elb => "aws_elb", ElbSpec, cbd: false, force_new: ["name", "internal"], outputs: ["arn", "dns_name", "name"];
+    CloudwatchLogGroup => "aws_cloudwatch_log_group", CloudwatchLogGroupSpec, cbd: false, force_new: ["name"], outputs: ["arn", "name"];
+    S3Bucket => "aws_s3_bucket", S3BucketSpec, cbd: false, force_new: ["bucket"], outputs: ["arn", "bucket"];
+    S3Object => "aws_s3_object", S3ObjectSpec, cbd: false, force_new: ["bucket", "key"], outputs: ["etag", "key"];
+    DbSubnetGroup => "aws_db_subnet_group", DbSubnetGroupSpec, cbd: false, force_new: ["name"], outputs: ["arn", "name"];
+    DbInstance => "aws_db_instance", DbInstanceSpec, cbd: false,
+        force_new: ["identifier", "engine", "username", "db_name", "db_subnet_group_name", "restore"], outputs: ["arn", "address", "port", "endpoint"];
+    Instance => "aws_instance", InstanceSpec, cbd: false,
+        force_new: ["ami", "subnet_id", "key_name", "associate_public_ip_address"], outputs: ["id", "private_ip", "public_ip"];
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+type Tags = BTreeMap<String, String>;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VpcSpec {
+    pub cidr_block: String,
+    pub enable_dns_hostnames: bool,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubnetSpec {
+    pub vpc_id: String,
+    pub cidr_block: String,
+    pub availability_zone: String,
+    pub map_public_ip_on_launch: bool,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InternetGatewaySpec {
+    pub vpc_id: String,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EipSpec {
+    pub domain: String,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatGatewaySpec {
+    pub subnet_id: String,
+    pub allocation_id: String,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    pub cidr_block: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_gateway_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteTableSpec {
+    pub vpc_id: String,
+    pub routes: Vec<Route>,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteTableAssociationSpec {
+    pub subnet_id: String,
+    pub route_table_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityGroupSpec {
+    pub name: String,
+    pub description: String,
+    pub vpc_id: String,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityGroupRuleSpec {
+    pub security_group_id: String,
+    /// `ingress` or `egress`.
+    pub direction: String,
+    /// `tcp`, `udp`, `icmp` or `-1` (all).
+    pub protocol: String,
+    pub from_port: i64,
+    pub to_port: i64,
+    pub cidr_blocks: Vec<String>,
+    pub source_security_group_id: Option<String>,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyPairSpec {
+    pub key_name: String,
+    /// Path of the public key file, relative to the environment folder.
+    pub public_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmiLookupSpec {
+    pub name_pattern: String,
+    pub owners: Vec<String>,
+    pub most_recent: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IamRoleSpec {
+    pub name: String,
+    /// Services trusted to assume the role (`ecs.amazonaws.com`, ...).
+    pub trusted_services: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IamRolePolicyAttachmentSpec {
+    pub role: String,
+    pub policy_arn: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IamRolePolicySpec {
+    pub role: String,
+    pub name: String,
+    /// The policy document, as JSON text.
+    pub policy: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IamInstanceProfileSpec {
+    pub name: String,
+    pub role: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LaunchTemplateSpec {
+    pub name_prefix: String,
+    pub image_id: String,
+    pub instance_type: String,
+    pub key_name: Option<String>,
+    pub iam_instance_profile: String,
+    pub security_group_ids: Vec<String>,
+    pub user_data: String,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoScalingGroupSpec {
+    pub name: String,
+    pub launch_template_id: String,
+    pub min_size: u32,
+    pub max_size: u32,
+    pub desired_capacity: u32,
+    pub vpc_zone_identifier: Vec<String>,
+    /// How a new launch template reaches the instances: new ones healthy before old ones go.
+    pub min_healthy_percentage: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcsClusterSpec {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcrRepositorySpec {
+    pub name: String,
+    pub image_tag_mutability: String,
+    pub scan_on_push: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortMapping {
+    pub container_port: u16,
+    /// 0: dynamic host port.
+    pub host_port: u16,
+    pub protocol: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfiguration {
+    pub log_driver: String,
+    pub options: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerDefinition {
+    pub name: String,
+    /// `repository:tag`; the backend qualifies it with its registry.
+    pub image: String,
+    pub essential: bool,
+    pub cpu: u32,
+    pub memory: u32,
+    pub port_mappings: Vec<PortMapping>,
+    /// Plain settings. The database password is never here: backends inject it at run time.
+    pub environment: BTreeMap<String, String>,
+    pub log_configuration: LogConfiguration,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcsTaskDefinitionSpec {
+    pub family: String,
+    pub network_mode: String,
+    pub requires_compatibilities: Vec<String>,
+    pub container: ContainerDefinition,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceLoadBalancer {
+    pub elb_name: String,
+    pub container_name: String,
+    pub container_port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcsServiceSpec {
+    pub name: String,
+    pub cluster: String,
+    pub task_definition: String,
+    pub desired_count: u32,
+    pub launch_type: String,
+    pub deployment_minimum_healthy_percent: u32,
+    pub deployment_maximum_percent: u32,
+    pub health_check_grace_period_seconds: u32,
+    pub circuit_breaker_enable: bool,
+    pub circuit_breaker_rollback: bool,
+    pub iam_role: Option<String>,
+    pub load_balancer: Option<ServiceLoadBalancer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ElbListener {
+    pub lb_port: u16,
+    pub lb_protocol: String,
+    pub instance_port: u16,
+    pub instance_protocol: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ElbHealthCheck {
+    pub target: String,
+    pub interval: u32,
+    pub timeout: u32,
+    pub healthy_threshold: u32,
+    pub unhealthy_threshold: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ElbSpec {
+    pub name: String,
+    pub internal: bool,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub listener: ElbListener,
+    pub health_check: ElbHealthCheck,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudwatchLogGroupSpec {
+    pub name: String,
+    pub retention_in_days: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3BucketSpec {
+    pub bucket: String,
+    pub force_destroy: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3ObjectSpec {
+    pub bucket: String,
+    pub key: String,
+    /// Path of the file to upload, relative to the environment folder.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DbSubnetGroupSpec {
+    pub name: String,
+    pub subnet_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DbRestore {
+    pub bucket: String,
+    pub prefix: String,
+    pub object_key: String,
+    pub ingestion_role_arn: String,
+    pub ingestion_policy: String,
+    pub source_engine: String,
+    pub source_engine_version: String,
+    /// Path of the local backup file (relative to the environment folder),
+    /// which the simulator restores directly.
+    pub backup_file: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DbInstanceSpec {
+    pub identifier: String,
+    pub engine: String,
+    pub engine_version: String,
+    pub instance_class: String,
+    pub allocated_storage: u32,
+    pub username: String,
+    pub db_name: String,
+    /// Where the password comes from at run time (`env:CHRONOUS_DB_PASSWORD`
+    /// or `file:PATH`): never the password itself.
+    pub password_source: String,
+    pub db_subnet_group_name: String,
+    pub vpc_security_group_ids: Vec<String>,
+    pub skip_final_snapshot: bool,
+    pub publicly_accessible: bool,
+    pub restore: Option<DbRestore>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceSpec {
+    pub ami: String,
+    pub instance_type: String,
+    pub subnet_id: String,
+    pub vpc_security_group_ids: Vec<String>,
+    pub key_name: Option<String>,
+    pub associate_public_ip_address: bool,
+    pub tags: Tags,
+}
+
+/// One desired resource: its stable address and typed spec.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resource {
+    pub address: String,
+    pub spec: Spec,
+}
+
+impl Resource {
+    pub fn kind(&self) -> Kind {
+        self.spec.kind()
+    }
+}
+
+/// Turn a name into the part of an address after the type (`db-a` -> `db_a`).
+pub fn ident(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
+}
+
+fn addr(kind: Kind, name: &str) -> String {
+    format!("{}.{}", kind.name(), ident(name))
+}
+
+fn r(kind: Kind, name: &str, attr: &str) -> String {
+    reference(&addr(kind, name), attr)
+}
+
+fn tags(env: &Environment, name: &str) -> Tags {
+    BTreeMap::from([("Name".to_string(), format!("{}-{}", env.prefix, name))])
+}
+
+fn trust(services: &[&str]) -> Vec<String> {
+    services.iter().map(|s| s.to_string()).collect()
+}
+
+/// Expand a validated environment into its desired resources, in a stable order.
+pub fn expand(env: &Environment) -> Vec<Resource> {
+    let mut out: Vec<Resource> = Vec::new();
+    let mut push = |address: String, spec: Spec| out.push(Resource { address, spec });
+    let p = &env.prefix;
+    let vpc = r(Kind::Vpc, "main", "id");
+
+    push(addr(Kind::Vpc, "main"), Spec::Vpc(VpcSpec { cidr_block: env.network.cidr.to_string(), enable_dns_hostnames: true, tags: tags(env, "vpc") }));
+    for s in &env.network.subnets {
+        push(
+            addr(Kind::Subnet, &s.name),
+            Spec::Subnet(SubnetSpec {
+                vpc_id: vpc.clone(),
+                cidr_block: s.cidr.to_string(),
+                availability_zone: s.az.clone(),
+                map_public_ip_on_launch: s.tier == Tier::Public,
+                tags: tags(env, &format!("{}-{}", s.tier.as_str(), s.name)),
+            }),
+        );
+    }
+    push(addr(Kind::InternetGateway, "main"), Spec::InternetGateway(InternetGatewaySpec { vpc_id: vpc.clone(), tags: tags(env, "igw") }));
+
+    // NAT gateways live in the first public subnet.
+    let public: Vec<_> = env.network.subnets_of(Tier::Public).collect();
+    let private: Vec<_> = env.network.subnets_of(Tier::Private).collect();
+    let nat_names: Vec<String> = match env.network.nat {
+        NatMode::PerSubnet => private.iter().map(|s| s.name.clone()).collect(),
+        NatMode::Single => vec!["shared".to_string()],
+        NatMode::None => vec![],
+    };
+    if let Some(pub0) = public.first() {
+        for n in &nat_names {
+            push(addr(Kind::Eip, &format!("nat_{n}")), Spec::Eip(EipSpec { domain: "vpc".into(), tags: tags(env, &format!("nat-{n}")) }));
+            push(
+                addr(Kind::NatGateway, n),
+                Spec::NatGateway(NatGatewaySpec {
+                    subnet_id: r(Kind::Subnet, &pub0.name, "id"),
+                    allocation_id: r(Kind::Eip, &format!("nat_{n}"), "id"),
+                    tags: tags(env, &format!("nat-{n}")),
+                }),
+            );
+        }
+    }
+    // Route tables: one public, one per private subnet (its NAT), one for the database tier.
+    push(
+        addr(Kind::RouteTable, "public"),
+        Spec::RouteTable(RouteTableSpec {
+            vpc_id: vpc.clone(),
+            routes: vec![Route { cidr_block: "0.0.0.0/0".into(), gateway_id: Some(r(Kind::InternetGateway, "main", "id")), nat_gateway_id: None }],
+            tags: tags(env, "public"),
+        }),
+    );
+    for s in &public {
+        push(
+            addr(Kind::RouteTableAssociation, &s.name),
+            Spec::RouteTableAssociation(RouteTableAssociationSpec { subnet_id: r(Kind::Subnet, &s.name, "id"), route_table_id: r(Kind::RouteTable, "public", "id") }),
+        );
+    }
+    for s in &private {
+        let nat = match env.network.nat {
+            NatMode::PerSubnet => Some(s.name.clone()),
+            NatMode::Single => Some("shared".to_string()),
+            NatMode::None => None,
+        }
+        .filter(|_| !public.is_empty());
+        let rt = format!("private_{}", s.name);
+        push(
+            addr(Kind::RouteTable, &rt),
+            Spec::RouteTable(RouteTableSpec {
+                vpc_id: vpc.clone(),
+                routes: nat
+                    .iter()
+                    .map(|n| Route { cidr_block: "0.0.0.0/0".into(), gateway_id: None, nat_gateway_id: Some(r(Kind::NatGateway, n, "id")) })
+                    .collect(),
+                tags: tags(env, &rt),
+            }),
+        );
+        push(
+            addr(Kind::RouteTableAssociation, &s.name),
+            Spec::RouteTableAssociation(RouteTableAssociationSpec { subnet_id: r(Kind::Subnet, &s.name, "id"), route_table_id: r(Kind::RouteTable, &rt, "id") }),
+        );
+    }
+    let dbs: Vec<_> = env.network.subnets_of(Tier::Database).collect();
+    if !dbs.is_empty() {
+        push(addr(Kind::RouteTable, "database"), Spec::RouteTable(RouteTableSpec { vpc_id: vpc.clone(), routes: vec![], tags: tags(env, "database") }));
+        for s in &dbs {
+            push(
+                addr(Kind::RouteTableAssociation, &s.name),
+                Spec::RouteTableAssociation(RouteTableAssociationSpec { subnet_id: r(Kind::Subnet, &s.name, "id"), route_table_id: r(Kind::RouteTable, "database", "id") }),
+            );
+        }
+    }
+
+    // Security groups and their rules, one resource per rule so rules diff one by one.
+    for g in &env.security_groups {
+        push(
+            addr(Kind::SecurityGroup, &g.name),
+            Spec::SecurityGroup(SecurityGroupSpec {
+                name: format!("{p}-{}", g.name),
+                description: g.description.clone(),
+                vpc_id: vpc.clone(),
+                tags: tags(env, &g.name),
+            }),
+        );
+        for (direction, rules) in [("ingress", &g.ingress), ("egress", &g.egress)] {
+            for rule in rules {
+                let proto = match rule.protocol {
+                    Protocol::All => "-1".to_string(),
+                    p => p.as_str().to_string(),
+                };
+                let ports = if rule.from_port < 0 {
+                    "all".to_string()
+                } else if rule.from_port == rule.to_port {
+                    rule.from_port.to_string()
+                } else {
+                    format!("{}_{}", rule.from_port, rule.to_port)
+                };
+                let name = format!("{}_{direction}_{}_{ports}_{}", g.name, rule.protocol.as_str(), rule.source.key());
+                let (cidr_blocks, source_security_group_id) = match &rule.source {
+                    Source::Cidr(c) => (vec![c.to_string()], None),
+                    Source::Operator => (vec![env.operator_cidr.to_string()], None),
+                    Source::Tier(t) => (env.network.subnets_of(*t).map(|s| s.cidr.to_string()).collect(), None),
+                    Source::Bastion => (vec![format!("{}/32", r(Kind::Instance, "bastion", "private_ip"))], None),
+                    Source::Group(other) => (vec![], Some(r(Kind::SecurityGroup, other, "id"))),
+                };
+                push(
+                    addr(Kind::SecurityGroupRule, &name),
+                    Spec::SecurityGroupRule(SecurityGroupRuleSpec {
+                        security_group_id: r(Kind::SecurityGroup, &g.name, "id"),
+                        direction: direction.into(),
+                        protocol: proto,
+                        from_port: rule.from_port,
+                        to_port: rule.to_port,
+                        cidr_blocks,
+                        source_security_group_id,
+                        description: rule.description.clone().unwrap_or_default(),
+                    }),
+                );
+            }
+        }
+    }
+
+    if let Some(k) = &env.key_pair {
+        push(addr(Kind::KeyPair, &k.name), Spec::KeyPair(KeyPairSpec { key_name: k.name.clone(), public_key: k.public_key_file.clone() }));
+    }
+    push(
+        addr(Kind::AmiLookup, "ecs"),
+        Spec::AmiLookup(AmiLookupSpec { name_pattern: env.cluster.ami_name.clone(), owners: vec![env.cluster.ami_owner.clone()], most_recent: true }),
+    );
+
+    // IAM.
+    push(addr(Kind::IamRole, "ecs_ec2"), Spec::IamRole(IamRoleSpec { name: format!("{p}-ecs_ec2"), trusted_services: trust(&["ec2.amazonaws.com", "ecs.amazonaws.com"]) }));
+    for (n, arn) in [
+        ("ecs_ec2_container_service", "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"),
+        ("ecs_ec2_cloudwatch", "arn:aws:iam::aws:policy/CloudWatchLogsFullAccess"),
+    ] {
+        push(addr(Kind::IamRolePolicyAttachment, n), Spec::IamRolePolicyAttachment(IamRolePolicyAttachmentSpec { role: r(Kind::IamRole, "ecs_ec2", "name"), policy_arn: arn.into() }));
+    }
+    push(addr(Kind::IamInstanceProfile, "ecs_ec2"), Spec::IamInstanceProfile(IamInstanceProfileSpec { name: format!("{p}-ecs_ec2"), role: r(Kind::IamRole, "ecs_ec2", "name") }));
+    if env.load_balancer.is_some() {
+        push(
+            addr(Kind::IamRole, "payments_api_service_role"),
+            Spec::IamRole(IamRoleSpec { name: format!("{p}-payments_api_service_role"), trusted_services: trust(&["ecs.amazonaws.com"]) }),
+        );
+        push(
+            addr(Kind::IamRolePolicyAttachment, "payments_api_service_role"),
+            Spec::IamRolePolicyAttachment(IamRolePolicyAttachmentSpec {
+                role: r(Kind::IamRole, "payments_api_service_role", "name"),
+                policy_arn: "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceRole".into(),
+            }),
+        );
+    }
+
+    // Container instances.
+    let cluster_name = env.cluster.name.clone();
+    push(addr(Kind::EcsCluster, "main"), Spec::EcsCluster(EcsClusterSpec { name: cluster_name.clone() }));
+    push(
+        addr(Kind::LaunchTemplate, "container_instances"),
+        Spec::LaunchTemplate(LaunchTemplateSpec {
+            name_prefix: format!("{p}-container-instances-"),
+            image_id: r(Kind::AmiLookup, "ecs", "id"),
+            instance_type: env.cluster.instance_type.clone(),
+            key_name: env.key_pair.as_ref().map(|k| r(Kind::KeyPair, &k.name, "key_name")),
+            iam_instance_profile: r(Kind::IamInstanceProfile, "ecs_ec2", "arn"),
+            security_group_ids: env.cluster.security_groups.iter().map(|g| r(Kind::SecurityGroup, g, "id")).collect(),
+            user_data: format!("#!/bin/bash\necho ECS_CLUSTER={} >> /etc/ecs/ecs.config\n", r(Kind::EcsCluster, "main", "name")),
+            tags: tags(env, "container-instance"),
+        }),
+    );
+    let n = env.cluster.instance_count;
+    push(
+        addr(Kind::AutoScalingGroup, "container_instances"),
+        Spec::AutoScalingGroup(AutoScalingGroupSpec {
+            name: format!("{p}-container-instances"),
+            launch_template_id: r(Kind::LaunchTemplate, "container_instances", "id"),
+            min_size: n,
+            max_size: n.max(1) * 2,
+            desired_capacity: n,
+            vpc_zone_identifier: env.cluster.subnets.iter().map(|s| r(Kind::Subnet, s, "id")).collect(),
+            min_healthy_percentage: 100,
+        }),
+    );
+
+    // Images, logs, task definition, service.
+    let image = env.image(&env.service.image).cloned();
+    let repo = image.as_ref().map(|i| i.repository.clone()).unwrap_or_default();
+    push(
+        addr(Kind::EcrRepository, &env.service.image),
+        Spec::EcrRepository(EcrRepositorySpec { name: repo.clone(), image_tag_mutability: "MUTABLE".into(), scan_on_push: false }),
+    );
+    push(
+        addr(Kind::CloudwatchLogGroup, &env.logs.group),
+        Spec::CloudwatchLogGroup(CloudwatchLogGroupSpec { name: env.logs.group.clone(), retention_in_days: env.logs.retention_days }),
+    );
+    let s = &env.service;
+    let mut container_env = s.environment.clone();
+    if let Some(db) = &env.database {
+        container_env.insert("DB_HOST".into(), r(Kind::DbInstance, "main", "address"));
+        container_env.insert("DB_PORT".into(), r(Kind::DbInstance, "main", "port"));
+        container_env.insert("DB_USER".into(), db.username.clone());
+        container_env.entry("DB_NAME".into()).or_insert_with(|| db.name.clone());
+    }
+    let tag = image.as_ref().map(|i| i.tag.clone()).unwrap_or_default();
+    push(
+        addr(Kind::EcsTaskDefinition, &s.container_name),
+        Spec::EcsTaskDefinition(EcsTaskDefinitionSpec {
+            family: s.task_family.clone(),
+            network_mode: "bridge".into(),
+            requires_compatibilities: vec!["EC2".into()],
+            container: ContainerDefinition {
+                name: s.container_name.clone(),
+                image: format!("{}:{tag}", r(Kind::EcrRepository, &s.image, "repository_url")),
+                essential: s.essential,
+                cpu: s.cpu,
+                memory: s.memory_mib,
+                port_mappings: vec![PortMapping { container_port: s.container_port, host_port: s.host_port.unwrap_or(0), protocol: "tcp".into() }],
+                environment: container_env,
+                log_configuration: LogConfiguration {
+                    log_driver: "awslogs".into(),
+                    options: BTreeMap::from([
+                        ("awslogs-group".to_string(), r(Kind::CloudwatchLogGroup, &env.logs.group, "name")),
+                        ("awslogs-region".to_string(), env.region.clone()),
+                        ("awslogs-stream-prefix".to_string(), env.logs.stream_prefix.clone()),
+                    ]),
+                },
+            },
+        }),
+    );
+    push(
+        addr(Kind::EcsService, &s.container_name),
+        Spec::EcsService(EcsServiceSpec {
+            name: s.name.clone(),
+            cluster: r(Kind::EcsCluster, "main", "arn"),
+            task_definition: r(Kind::EcsTaskDefinition, &s.container_name, "arn"),
+            desired_count: s.desired_count,
+            launch_type: "EC2".into(),
+            deployment_minimum_healthy_percent: s.minimum_healthy_percent,
+            deployment_maximum_percent: s.maximum_percent,
+            health_check_grace_period_seconds: s.health_check_grace_period,
+            circuit_breaker_enable: s.circuit_breaker_enable,
+            circuit_breaker_rollback: s.circuit_breaker_rollback,
+            iam_role: env.load_balancer.as_ref().map(|_| r(Kind::IamRole, "payments_api_service_role", "arn")),
+            load_balancer: env.load_balancer.as_ref().map(|_| ServiceLoadBalancer {
+                elb_name: r(Kind::Elb, "main", "name"),
+                container_name: s.container_name.clone(),
+                container_port: s.container_port,
+            }),
+        }),
+    );
+
+    if let Some(lb) = &env.load_balancer {
+        push(
+            addr(Kind::Elb, "main"),
+            Spec::Elb(ElbSpec {
+                name: lb.name.clone(),
+                internal: lb.internal,
+                subnets: lb.subnets.iter().map(|s| r(Kind::Subnet, s, "id")).collect(),
+                security_groups: lb.security_groups.iter().map(|g| r(Kind::SecurityGroup, g, "id")).collect(),
+                listener: ElbListener {
+                    lb_port: lb.lb_port,
+                    lb_protocol: lb.protocol.clone(),
+                    instance_port: lb.instance_port,
+                    instance_protocol: lb.protocol.clone(),
+                },
+                health_check: ElbHealthCheck {
+                    target: lb.health_check.target.clone(),
+                    interval: lb.health_check.interval,
+                    timeout: lb.health_check.timeout,
+                    healthy_threshold: lb.health_check.healthy_threshold,
+                    unhealthy_threshold: lb.health_check.unhealthy_threshold,
+                },
+            }),
+        );
+    }
+
+    // Database, restored from an XtraBackup through S3.
+    if let Some(db) = &env.database {
+        let restore = db.restore.as_ref().map(|rs| {
+            push(addr(Kind::S3Bucket, "xtrabackup"), Spec::S3Bucket(S3BucketSpec { bucket: rs.bucket.clone(), force_destroy: !env.production }));
+            push(
+                addr(Kind::S3Object, "xtrabackup"),
+                Spec::S3Object(S3ObjectSpec { bucket: r(Kind::S3Bucket, "xtrabackup", "bucket"), key: rs.key.clone(), source: rs.backup_file.clone() }),
+            );
+            push(addr(Kind::IamRole, "rds_s3_import"), Spec::IamRole(IamRoleSpec { name: format!("{p}-rds_s3_import"), trusted_services: trust(&["rds.amazonaws.com"]) }));
+            let policy = serde_json::json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Action": ["s3:ListBucket", "s3:GetBucketLocation", "s3:GetObject"],
+                    "Resource": [format!("arn:aws:s3:::{}", rs.bucket), format!("arn:aws:s3:::{}/*", rs.bucket)]
+                }]
+            });
+            push(
+                addr(Kind::IamRolePolicy, "rds_s3_import"),
+                Spec::IamRolePolicy(IamRolePolicySpec { role: r(Kind::IamRole, "rds_s3_import", "name"), name: "s3-backup-read".into(), policy: policy.to_string() }),
+            );
+            // The object's key and the policy's id are referenced so that the
+            // restore waits for the upload and for the role to be usable.
+            DbRestore {
+                bucket: r(Kind::S3Bucket, "xtrabackup", "bucket"),
+                prefix: rs.key.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default(),
+                object_key: r(Kind::S3Object, "xtrabackup", "key"),
+                ingestion_role_arn: r(Kind::IamRole, "rds_s3_import", "arn"),
+                ingestion_policy: r(Kind::IamRolePolicy, "rds_s3_import", "id"),
+                source_engine: "mysql".into(),
+                source_engine_version: rs.source_engine_version.clone(),
+                backup_file: rs.backup_file.clone(),
+            }
+        });
+        push(
+            addr(Kind::DbSubnetGroup, "main"),
+            Spec::DbSubnetGroup(DbSubnetGroupSpec { name: format!("{p}-db"), subnet_ids: db.subnets.iter().map(|s| r(Kind::Subnet, s, "id")).collect() }),
+        );
+        push(
+            addr(Kind::DbInstance, "main"),
+            Spec::DbInstance(DbInstanceSpec {
+                identifier: db.identifier.clone(),
+                engine: db.engine.clone(),
+                engine_version: db.engine_version.clone(),
+                instance_class: db.instance_class.clone(),
+                allocated_storage: db.allocated_storage,
+                username: db.username.clone(),
+                db_name: db.name.clone(),
+                password_source: match &db.password_file {
+                    Some(f) => format!("file:{f}"),
+                    None => "env:CHRONOUS_DB_PASSWORD".into(),
+                },
+                db_subnet_group_name: r(Kind::DbSubnetGroup, "main", "name"),
+                vpc_security_group_ids: db.security_groups.iter().map(|g| r(Kind::SecurityGroup, g, "id")).collect(),
+                skip_final_snapshot: db.skip_final_snapshot,
+                publicly_accessible: false,
+                restore,
+            }),
+        );
+    }
+
+    if let Some(b) = &env.bastion {
+        push(
+            addr(Kind::Instance, "bastion"),
+            Spec::Instance(InstanceSpec {
+                ami: r(Kind::AmiLookup, "ecs", "id"),
+                instance_type: b.instance_type.clone(),
+                subnet_id: r(Kind::Subnet, &b.subnet, "id"),
+                vpc_security_group_ids: b.security_groups.iter().map(|g| r(Kind::SecurityGroup, g, "id")).collect(),
+                key_name: env.key_pair.as_ref().map(|k| r(Kind::KeyPair, &k.name, "key_name")),
+                associate_public_ip_address: true,
+                tags: tags(env, "bastion"),
+            }),
+        );
+    }
+    out
+}

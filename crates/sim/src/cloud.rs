@@ -1,0 +1,271 @@
+//! The simulated cloud's control plane: every object the simulator holds for
+//! one environment, with AWS-like ids and ARNs, kept under
+//! `<env>/.chronous/sim/` as a snapshot plus an append-only log.
+//!
+//! Like AWS it refuses what AWS refuses: a second object with a name that is
+//! taken, and deleting an object that another one still refers to
+//! (`DependencyViolation`). The [`Cloud::console_set`] and
+//! [`Cloud::console_delete`] calls change objects behind chronous's back, as a
+//! person in the AWS console would; refresh then shows them as drift.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use chronous_core::resources::Kind;
+use chronous_store::{atomic_write, private_dir, Log, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// One object of the simulated cloud.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Object {
+    pub id: String,
+    pub kind: Kind,
+    /// The `chronous:address` tag.
+    pub address: String,
+    /// A unique name, where the kind has one (IAM role, bucket, ELB ...).
+    pub name: Option<String>,
+    pub attrs: Value,
+    pub outputs: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+enum LogRecord {
+    Put { object: Object, seq: u64 },
+    Delete { id: String },
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Snapshot {
+    environment: String,
+    seq: u64,
+    objects: BTreeMap<String, Object>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CloudError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// The simulated control plane of one environment.
+pub struct Cloud {
+    dir: PathBuf,
+    env: String,
+    seq: u64,
+    objects: HashMap<String, Object>,
+    names: HashMap<(Kind, String), String>,
+    /// id -> ids of live objects whose attributes mention it.
+    referrers: HashMap<String, HashSet<String>>,
+    by_address: HashMap<String, Vec<String>>,
+    log: Option<Log>,
+}
+
+fn strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+    match v {
+        Value::String(s) => out.push(s),
+        Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        Value::Object(o) => o.values().for_each(|x| strings(x, out)),
+        _ => {}
+    }
+}
+
+impl Cloud {
+    pub fn dir_of(env_state_dir: &Path) -> PathBuf {
+        env_state_dir.join("sim")
+    }
+
+    /// Open (or start) the simulated cloud of environment `env`.
+    pub fn open(dir: &Path, env: &str) -> Result<Cloud, CloudError> {
+        let snap_path = dir.join("objects.json");
+        let snap: Snapshot = match std::fs::read(&snap_path) {
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| CloudError::Refused(format!("{}: corrupt simulator store: {e}", snap_path.display())))?,
+            Err(_) => Snapshot { environment: env.to_string(), ..Default::default() },
+        };
+        let mut c = Cloud {
+            dir: dir.to_path_buf(),
+            env: env.to_string(),
+            seq: snap.seq,
+            objects: HashMap::new(),
+            names: HashMap::new(),
+            referrers: HashMap::new(),
+            by_address: HashMap::new(),
+            log: None,
+        };
+        for o in snap.objects.into_values() {
+            c.insert(o);
+        }
+        for r in Log::read::<LogRecord>(&dir.join("objects.log"))? {
+            match r {
+                LogRecord::Put { object, seq } => {
+                    c.seq = c.seq.max(seq);
+                    c.remove(&object.id.clone());
+                    c.insert(object);
+                }
+                LogRecord::Delete { id } => {
+                    c.remove(&id);
+                }
+            }
+        }
+        // References are indexed once every object is known.
+        let all: Vec<Object> = c.objects.values().cloned().collect();
+        c.referrers.clear();
+        for o in &all {
+            c.index_refs(o);
+        }
+        Ok(c)
+    }
+
+    fn logged(&mut self, r: LogRecord) -> Result<(), CloudError> {
+        if self.log.is_none() {
+            private_dir(&self.dir)?;
+            // Not fsynced: the log survives a killed process; after a power
+            // loss the simulated cloud may have lost its newest objects, which
+            // the next refresh reports as deleted.
+            self.log = Some(Log::open(&self.dir.join("objects.log"), false)?);
+        }
+        self.log.as_mut().expect("opened").append(&[r])?;
+        Ok(())
+    }
+
+    /// Fold the log into the snapshot.
+    pub fn compact(&mut self) -> Result<(), CloudError> {
+        private_dir(&self.dir)?;
+        let snap = Snapshot { environment: self.env.clone(), seq: self.seq, objects: self.objects.iter().map(|(k, v)| (k.clone(), v.clone())).collect() };
+        atomic_write(&self.dir.join("objects.json"), &serde_json::to_vec(&snap).expect("serializes"))?;
+        self.log = None;
+        let _ = std::fs::remove_file(self.dir.join("objects.log"));
+        Ok(())
+    }
+
+    fn index_refs(&mut self, o: &Object) {
+        let mut s = Vec::new();
+        strings(&o.attrs, &mut s);
+        for x in s {
+            if x != o.id && self.objects.contains_key(x) {
+                self.referrers.entry(x.to_string()).or_default().insert(o.id.clone());
+            }
+        }
+    }
+
+    fn insert(&mut self, o: Object) {
+        self.index_refs(&o);
+        self.by_address.entry(o.address.clone()).or_default().push(o.id.clone());
+        if let Some(n) = &o.name {
+            self.names.insert((o.kind, n.clone()), o.id.clone());
+        }
+        self.objects.insert(o.id.clone(), o);
+    }
+
+    fn remove(&mut self, id: &str) -> Option<Object> {
+        let o = self.objects.remove(id)?;
+        let mut s = Vec::new();
+        strings(&o.attrs, &mut s);
+        for x in s {
+            if let Some(r) = self.referrers.get_mut(x) {
+                r.remove(id);
+            }
+        }
+        if let Some(n) = &o.name {
+            self.names.remove(&(o.kind, n.clone()));
+        }
+        if let Some(v) = self.by_address.get_mut(&o.address) {
+            v.retain(|x| x != id);
+        }
+        Some(o)
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Object> {
+        self.objects.get(id)
+    }
+
+    pub fn objects(&self) -> impl Iterator<Item = &Object> {
+        self.objects.values()
+    }
+
+    /// An object this environment created for `address`, other than `exclude`.
+    pub fn find_by_address(&self, kind: Kind, address: &str, exclude: &[String]) -> Option<&Object> {
+        let ids = self.by_address.get(address)?;
+        let mut found: Vec<&Object> =
+            ids.iter().filter_map(|id| self.objects.get(id)).filter(|o| o.kind == kind && !exclude.contains(&o.id)).collect();
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        found.into_iter().next()
+    }
+
+    /// A fresh AWS-like identifier with `prefix`, deterministic for the environment.
+    pub fn new_id(&mut self, prefix: &str) -> String {
+        self.seq += 1;
+        let h = Sha256::digest(format!("{}/{}/{}", self.env, prefix, self.seq).as_bytes());
+        format!("{prefix}-{}", &hex::encode(h)[..17])
+    }
+
+    pub fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    /// Whether a name is taken by another object of the kind.
+    pub fn name_taken(&self, kind: Kind, name: &str, except: Option<&str>) -> bool {
+        self.names.get(&(kind, name.to_string())).is_some_and(|id| Some(id.as_str()) != except)
+    }
+
+    pub fn put(&mut self, o: Object) -> Result<(), CloudError> {
+        self.seq += 1;
+        self.logged(LogRecord::Put { object: o.clone(), seq: self.seq })?;
+        self.remove(&o.id.clone());
+        self.insert(o);
+        Ok(())
+    }
+
+    /// Delete an object, refusing while another object refers to it.
+    pub fn delete(&mut self, id: &str) -> Result<(), CloudError> {
+        let Some(o) = self.objects.get(id) else { return Ok(()) };
+        if let Some(r) = self.referrers.get(id).and_then(|r| r.iter().find(|x| self.objects.contains_key(*x))) {
+            let other = &self.objects[r];
+            return Err(CloudError::Refused(format!(
+                "DependencyViolation: {} {} cannot be deleted while {} {} ({}) refers to it",
+                o.kind, id, other.kind, other.id, other.address
+            )));
+        }
+        self.logged(LogRecord::Delete { id: id.to_string() })?;
+        self.remove(id);
+        Ok(())
+    }
+
+    /// Change an attribute behind chronous's back, as the AWS console would.
+    pub fn console_set(&mut self, address: &str, attr: &str, value: Value) -> Result<String, CloudError> {
+        let mut o = self
+            .by_address
+            .get(address)
+            .and_then(|ids| ids.iter().filter_map(|id| self.objects.get(id)).min_by(|a, b| a.id.cmp(&b.id)))
+            .cloned()
+            .ok_or_else(|| CloudError::Refused(format!("no simulated object for `{address}`")))?;
+        let obj = o.attrs.as_object_mut().ok_or_else(|| CloudError::Refused("object has no attributes".into()))?;
+        if !obj.contains_key(attr) {
+            let keys: Vec<&String> = obj.keys().collect();
+            return Err(CloudError::Refused(format!("`{address}` has no attribute `{attr}`; it has: {keys:?}")));
+        }
+        obj.insert(attr.to_string(), value);
+        let id = o.id.clone();
+        self.put(o)?;
+        Ok(id)
+    }
+
+    /// Delete an object behind chronous's back (no dependency check, as a
+    /// forced console delete).
+    pub fn console_delete(&mut self, address: &str) -> Result<Vec<String>, CloudError> {
+        let ids: Vec<String> = self.by_address.get(address).cloned().unwrap_or_default();
+        if ids.is_empty() {
+            return Err(CloudError::Refused(format!("no simulated object for `{address}`")));
+        }
+        for id in &ids {
+            self.logged(LogRecord::Delete { id: id.clone() })?;
+            self.remove(id);
+        }
+        Ok(ids)
+    }
+}

@@ -1,0 +1,377 @@
+//! The simulator backend of chronous.
+//!
+//! [`SimProvider`] implements core's [`Provider`] over the simulated control
+//! plane in [`cloud`]: it records every object with AWS-like ids and ARNs
+//! under the environment's `.chronous/sim/` folder, refuses what AWS refuses
+//! (a taken name, a reference to an object that does not exist, deleting an
+//! object something still refers to) and adopts, instead of duplicating, an
+//! object it created for the same address before a crash.
+
+pub mod cloud;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chronous_core::provider::{CreateRequest, Observed, Provider, ProviderError};
+use chronous_core::resources::{Kind, Spec};
+use chronous_core::state::ResourceRecord;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::cloud::{Cloud, CloudError, Object};
+
+/// The account id the simulator reports (moto's, too).
+pub const ACCOUNT: &str = "123456789012";
+
+/// Fault injection and pacing, for tests and benchmarks.
+#[derive(Debug, Clone, Default)]
+pub struct SimOptions {
+    /// Addresses whose create, update or delete fails (`CHRONOUS_SIM_FAIL_ON`).
+    pub fail_on: Vec<String>,
+    /// Latency added to every step (`CHRONOUS_SIM_LATENCY_MS`).
+    pub latency: Duration,
+}
+
+impl SimOptions {
+    /// Read the options from `CHRONOUS_SIM_FAIL_ON` (comma-separated addresses)
+    /// and `CHRONOUS_SIM_LATENCY_MS`.
+    pub fn from_env() -> SimOptions {
+        SimOptions {
+            fail_on: std::env::var("CHRONOUS_SIM_FAIL_ON")
+                .map(|v| v.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect())
+                .unwrap_or_default(),
+            latency: Duration::from_millis(std::env::var("CHRONOUS_SIM_LATENCY_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(0)),
+        }
+    }
+}
+
+pub struct SimProvider {
+    env_dir: PathBuf,
+    region: String,
+    cloud: Mutex<Cloud>,
+    opts: SimOptions,
+}
+
+fn err(e: CloudError) -> ProviderError {
+    match e {
+        CloudError::Store(s) => ProviderError::new(format!("simulator store: {s}")).with_hint("check the permissions and free space of the environment folder"),
+        CloudError::Refused(m) => ProviderError::new(m),
+    }
+}
+
+impl SimProvider {
+    /// Open the simulated cloud of the environment in `env_dir` (state folder `state_dir`).
+    pub fn open(env_dir: &Path, state_dir: &Path, env_name: &str, region: &str, opts: SimOptions) -> Result<SimProvider, ProviderError> {
+        let cloud = Cloud::open(&Cloud::dir_of(state_dir), env_name).map_err(err)?;
+        Ok(SimProvider { env_dir: env_dir.to_path_buf(), region: region.to_string(), cloud: Mutex::new(cloud), opts })
+    }
+
+    /// Fold the simulator's log into its snapshot (after an apply).
+    pub fn compact(&self) -> Result<(), ProviderError> {
+        self.cloud.lock().expect("cloud lock").compact().map_err(err)
+    }
+
+    /// Run `f` on the simulated cloud (for the `sim console` commands and status).
+    pub fn with_cloud<T>(&self, f: impl FnOnce(&mut Cloud) -> T) -> T {
+        f(&mut self.cloud.lock().expect("cloud lock"))
+    }
+
+    async fn pace(&self, address: &str, what: &str) -> Result<(), ProviderError> {
+        if !self.opts.latency.is_zero() {
+            tokio::time::sleep(self.opts.latency).await;
+        }
+        if self.opts.fail_on.iter().any(|a| a == address) {
+            return Err(ProviderError::new(format!("{address}: injected fault on {what} (CHRONOUS_SIM_FAIL_ON)"))
+                .with_hint("unset CHRONOUS_SIM_FAIL_ON and apply again: chronous continues from what completed"));
+        }
+        Ok(())
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.env_dir.join(rel)
+    }
+
+    fn arn(&self, service: &str, rest: &str) -> String {
+        format!("arn:aws:{service}:{}:{ACCOUNT}:{rest}", self.region)
+    }
+
+    /// Check the ids a spec names exist, as AWS answers `...NotFound`.
+    fn check_refs(cloud: &Cloud, address: &str, attrs: &Value) -> Result<(), ProviderError> {
+        const PREFIXES: &[&str] = &["vpc-", "subnet-", "igw-", "eipalloc-", "nat-", "rtb-", "sg-", "lt-", "ami-"];
+        let mut bad = None;
+        fn walk<'a>(v: &'a Value, f: &mut impl FnMut(&'a str)) {
+            match v {
+                Value::String(s) => f(s),
+                Value::Array(a) => a.iter().for_each(|x| walk(x, f)),
+                Value::Object(o) => o.values().for_each(|x| walk(x, f)),
+                _ => {}
+            }
+        }
+        walk(attrs, &mut |s| {
+            if bad.is_none() && PREFIXES.iter().any(|p| s.starts_with(p) && !s.contains(' ')) && cloud.get(s).is_none() {
+                bad = Some(s.to_string());
+            }
+        });
+        match bad {
+            Some(id) => Err(ProviderError::new(format!("{address}: InvalidID.NotFound: `{id}` does not exist"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Identity and computed outputs of a new object.
+    fn make(&self, cloud: &mut Cloud, address: &str, spec: &Spec) -> Result<(String, Option<String>, BTreeMap<String, Value>), ProviderError> {
+        let mut out = BTreeMap::new();
+        let named = |id: String, name: String, out: &mut BTreeMap<String, Value>| {
+            out.insert("name".to_string(), json!(name));
+            (id, Some(name))
+        };
+        let (id, name) = match spec {
+            Spec::Vpc(_) => {
+                let id = cloud.new_id("vpc");
+                out.insert("arn".into(), json!(self.arn("ec2", &format!("vpc/{id}"))));
+                (id, None)
+            }
+            Spec::Subnet(_) => {
+                let id = cloud.new_id("subnet");
+                out.insert("arn".into(), json!(self.arn("ec2", &format!("subnet/{id}"))));
+                (id, None)
+            }
+            Spec::InternetGateway(_) => (cloud.new_id("igw"), None),
+            Spec::Eip(_) => {
+                let n = cloud.next_seq();
+                out.insert("public_ip".into(), json!(format!("198.51.100.{}", n % 250 + 1)));
+                (cloud.new_id("eipalloc"), None)
+            }
+            Spec::NatGateway(_) => (cloud.new_id("nat"), None),
+            Spec::RouteTable(_) => (cloud.new_id("rtb"), None),
+            Spec::RouteTableAssociation(_) => (cloud.new_id("rtbassoc"), None),
+            Spec::SecurityGroup(s) => {
+                let id = cloud.new_id("sg");
+                out.insert("arn".into(), json!(self.arn("ec2", &format!("security-group/{id}"))));
+                (id, Some(format!("{}/{}", s.vpc_id, s.name)))
+            }
+            Spec::SecurityGroupRule(_) => (cloud.new_id("sgr"), None),
+            Spec::KeyPair(k) => {
+                let path = self.path(&k.public_key);
+                let key = std::fs::read(&path).map_err(|e| {
+                    ProviderError::new(format!("{address}: cannot read the public key file {}: {e}", path.display()))
+                        .with_hint(format!("create it with `ssh-keygen -t ed25519 -f {}` or fix key_pair.public_key_file", path.with_extension("").display()))
+                })?;
+                out.insert("fingerprint".into(), json!(hex::encode(&Sha256::digest(&key)[..16])));
+                out.insert("key_name".into(), json!(k.key_name));
+                (k.key_name.clone(), Some(k.key_name.clone()))
+            }
+            Spec::AmiLookup(a) => {
+                let h = hex::encode(Sha256::digest(a.name_pattern.as_bytes()));
+                out.insert("name".into(), json!(a.name_pattern.replace('*', "2.0.20241001")));
+                (format!("ami-{}", &h[..17]), None)
+            }
+            Spec::IamRole(r) => {
+                out.insert("arn".into(), json!(format!("arn:aws:iam::{ACCOUNT}:role/{}", r.name)));
+                named(r.name.clone(), r.name.clone(), &mut out)
+            }
+            Spec::IamRolePolicyAttachment(a) => (format!("{}/{}", a.role, a.policy_arn), None),
+            Spec::IamRolePolicy(p) => (format!("{}:{}", p.role, p.name), None),
+            Spec::IamInstanceProfile(p) => {
+                out.insert("arn".into(), json!(format!("arn:aws:iam::{ACCOUNT}:instance-profile/{}", p.name)));
+                named(p.name.clone(), p.name.clone(), &mut out)
+            }
+            Spec::LaunchTemplate(l) => {
+                let id = cloud.new_id("lt");
+                let name = format!("{}{}", l.name_prefix, &id[3..11]);
+                out.insert("latest_version".into(), json!(1));
+                named(id, name, &mut out)
+            }
+            Spec::AutoScalingGroup(g) => {
+                out.insert("arn".into(), json!(self.arn("autoscaling", &format!("autoScalingGroup:{}", g.name))));
+                let ids: Vec<String> = (0..g.desired_capacity).map(|_| cloud.new_id("i")).collect();
+                out.insert("instance_ids".into(), json!(ids));
+                named(g.name.clone(), g.name.clone(), &mut out)
+            }
+            Spec::EcsCluster(c) => {
+                let arn = self.arn("ecs", &format!("cluster/{}", c.name));
+                out.insert("arn".into(), json!(arn));
+                named(arn, c.name.clone(), &mut out)
+            }
+            Spec::EcrRepository(r) => {
+                out.insert("arn".into(), json!(self.arn("ecr", &format!("repository/{}", r.name))));
+                out.insert("repository_url".into(), json!(format!("{ACCOUNT}.dkr.ecr.{}.amazonaws.com/{}", self.region, r.name)));
+                (r.name.clone(), Some(r.name.clone()))
+            }
+            Spec::EcsTaskDefinition(t) => {
+                let rev = cloud
+                    .objects()
+                    .filter(|o| o.kind == Kind::EcsTaskDefinition && o.attrs.get("family") == Some(&json!(t.family)))
+                    .filter_map(|o| o.outputs.get("revision").and_then(Value::as_u64))
+                    .max()
+                    .unwrap_or(0)
+                    + 1;
+                let arn = self.arn("ecs", &format!("task-definition/{}:{rev}", t.family));
+                out.insert("arn".into(), json!(arn));
+                out.insert("revision".into(), json!(rev));
+                (arn, None)
+            }
+            Spec::EcsService(s) => {
+                let cluster = s.cluster.rsplit('/').next().unwrap_or("");
+                let arn = self.arn("ecs", &format!("service/{cluster}/{}", s.name));
+                out.insert("arn".into(), json!(arn));
+                named(arn, format!("{cluster}/{}", s.name), &mut out)
+            }
+            Spec::Elb(e) => {
+                let h = hex::encode(Sha256::digest(format!("{}{}", e.name, cloud.next_seq()).as_bytes()));
+                out.insert("arn".into(), json!(self.arn("elasticloadbalancing", &format!("loadbalancer/{}", e.name))));
+                out.insert("dns_name".into(), json!(format!("{}-{}.{}.elb.amazonaws.com", e.name, u32::from_str_radix(&h[..8], 16).unwrap_or(0) % 1_000_000_000, self.region)));
+                named(e.name.clone(), e.name.clone(), &mut out)
+            }
+            Spec::CloudwatchLogGroup(g) => {
+                out.insert("arn".into(), json!(self.arn("logs", &format!("log-group:{}", g.name))));
+                named(g.name.clone(), g.name.clone(), &mut out)
+            }
+            Spec::S3Bucket(b) => {
+                out.insert("arn".into(), json!(format!("arn:aws:s3:::{}", b.bucket)));
+                out.insert("bucket".into(), json!(b.bucket));
+                (b.bucket.clone(), Some(b.bucket.clone()))
+            }
+            Spec::S3Object(o) => {
+                out.extend(self.upload(address, &o.source)?);
+                out.insert("key".into(), json!(o.key));
+                (format!("{}/{}", o.bucket, o.key), None)
+            }
+            Spec::DbSubnetGroup(g) => {
+                out.insert("arn".into(), json!(self.arn("rds", &format!("subgrp:{}", g.name))));
+                named(g.name.clone(), g.name.clone(), &mut out)
+            }
+            Spec::DbInstance(d) => {
+                self.check_password(address, &d.password_source)?;
+                if let Some(r) = &d.restore {
+                    let p = self.path(&r.backup_file);
+                    if !p.is_file() {
+                        return Err(ProviderError::new(format!("{address}: the backup file {} does not exist", p.display()))
+                            .with_hint("fix database.restore.backup_file, or create the backup (fixtures/backup/make-backup.sh)"));
+                    }
+                }
+                let h = hex::encode(Sha256::digest(d.identifier.as_bytes()));
+                let host = format!("{}.c{}.{}.rds.amazonaws.com", d.identifier, &h[..12], self.region);
+                out.insert("arn".into(), json!(self.arn("rds", &format!("db:{}", d.identifier))));
+                out.insert("address".into(), json!(host));
+                out.insert("port".into(), json!("3306"));
+                out.insert("endpoint".into(), json!(format!("{host}:3306")));
+                (d.identifier.clone(), Some(d.identifier.clone()))
+            }
+            Spec::Instance(i) => {
+                let id = cloud.new_id("i");
+                let n = cloud.next_seq();
+                let cidr = cloud
+                    .get(&i.subnet_id)
+                    .and_then(|s| s.attrs.get("cidr_block").and_then(Value::as_str).map(str::to_string))
+                    .unwrap_or_else(|| "10.0.0.0/24".into());
+                let base: std::net::Ipv4Addr = cidr.split('/').next().unwrap_or("10.0.0.0").parse().unwrap_or(std::net::Ipv4Addr::new(10, 0, 0, 0));
+                let ip = std::net::Ipv4Addr::from(u32::from(base) + 10 + (n % 200) as u32);
+                out.insert("private_ip".into(), json!(ip.to_string()));
+                if i.associate_public_ip_address {
+                    out.insert("public_ip".into(), json!(format!("203.0.113.{}", n % 250 + 1)));
+                }
+                (id, None)
+            }
+        };
+        out.insert("id".into(), json!(id));
+        Ok((id, name, out))
+    }
+
+    fn upload(&self, address: &str, source: &str) -> Result<BTreeMap<String, Value>, ProviderError> {
+        let p = self.path(source);
+        let bytes = std::fs::read(&p).map_err(|e| {
+            ProviderError::new(format!("{address}: cannot read {}: {e}", p.display())).with_hint("fix database.restore.backup_file, or create the backup file")
+        })?;
+        let mut out = BTreeMap::new();
+        out.insert("etag".to_string(), json!(hex::encode(&Sha256::digest(&bytes)[..16])));
+        out.insert("size".to_string(), json!(bytes.len()));
+        Ok(out)
+    }
+
+    fn check_password(&self, address: &str, source: &str) -> Result<(), ProviderError> {
+        let ok = match source.split_once(':') {
+            Some(("env", var)) => std::env::var(var).is_ok_and(|v| !v.is_empty()),
+            Some(("file", f)) => std::fs::metadata(self.path(f)).is_ok_and(|m| m.len() > 0),
+            _ => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(ProviderError::new(format!("{address}: no database password at run time ({source})"))
+                .with_hint("export CHRONOUS_DB_PASSWORD, or set database.password_file to a file holding it"))
+        }
+    }
+
+    fn observed(o: &Object) -> Observed {
+        Observed { id: o.id.clone(), attrs: o.attrs.clone(), outputs: o.outputs.clone() }
+    }
+}
+
+impl Provider for SimProvider {
+    async fn read(&self, record: &ResourceRecord) -> Result<Option<Observed>, ProviderError> {
+        let cloud = self.cloud.lock().expect("cloud lock");
+        Ok(cloud.get(&record.id).map(Self::observed))
+    }
+
+    async fn create(&self, req: CreateRequest<'_>) -> Result<Observed, ProviderError> {
+        self.pace(req.address, "create").await?;
+        let attrs = req.spec.to_attrs();
+        let mut cloud = self.cloud.lock().expect("cloud lock");
+        Self::check_refs(&cloud, req.address, &attrs)?;
+        // Adopt what an interrupted apply created for this address.
+        if let Some(existing) = cloud.find_by_address(req.spec.kind(), req.address, req.exclude_ids).cloned() {
+            let mut o = existing;
+            o.attrs = attrs;
+            cloud.put(o.clone()).map_err(err)?;
+            return Ok(Self::observed(&o));
+        }
+        let (id, name, outputs) = self.make(&mut cloud, req.address, req.spec)?;
+        if let Some(n) = &name {
+            if cloud.name_taken(req.spec.kind(), n, None) || cloud.get(&id).is_some() {
+                return Err(ProviderError::new(format!("{}: a {} named `{n}` already exists", req.address, req.spec.kind()))
+                    .with_hint("another environment or a manual change uses that name: rename it in the environment file or remove the other object"));
+            }
+        }
+        let o = Object { id, kind: req.spec.kind(), address: req.address.to_string(), name, attrs, outputs };
+        cloud.put(o.clone()).map_err(err)?;
+        Ok(Self::observed(&o))
+    }
+
+    async fn update(&self, record: &ResourceRecord, spec: &Spec) -> Result<Observed, ProviderError> {
+        self.pace(&record.address, "update").await?;
+        let attrs = spec.to_attrs();
+        let mut cloud = self.cloud.lock().expect("cloud lock");
+        Self::check_refs(&cloud, &record.address, &attrs)?;
+        let mut o = cloud
+            .get(&record.id)
+            .cloned()
+            .ok_or_else(|| ProviderError::new(format!("{}: {} {} no longer exists", record.address, record.kind, record.id)).with_hint("run plan again: it will be created"))?;
+        match spec {
+            // A new launch template rolls out: new instances first, then the old ones go.
+            Spec::AutoScalingGroup(g) if o.attrs.get("launch_template_id") != attrs.get("launch_template_id") || o.attrs.get("desired_capacity") != attrs.get("desired_capacity") => {
+                let ids: Vec<String> = (0..g.desired_capacity).map(|_| cloud.new_id("i")).collect();
+                o.outputs.insert("instance_ids".into(), json!(ids));
+            }
+            Spec::S3Object(s) => {
+                o.outputs.extend(self.upload(&record.address, &s.source)?);
+            }
+            Spec::DbInstance(d) => self.check_password(&record.address, &d.password_source)?,
+            _ => {}
+        }
+        o.attrs = attrs;
+        cloud.put(o.clone()).map_err(err)?;
+        Ok(Self::observed(&o))
+    }
+
+    async fn delete(&self, record: &ResourceRecord) -> Result<(), ProviderError> {
+        self.pace(&record.address, "delete").await?;
+        let mut cloud = self.cloud.lock().expect("cloud lock");
+        cloud.delete(&record.id).map_err(|e| {
+            let pe = err(e);
+            ProviderError { message: format!("{}: {}", record.address, pe.message), ..pe }
+        })
+    }
+}
