@@ -223,19 +223,32 @@ fn show(v: &Option<Value>) -> String {
 }
 
 fn diff(kind: Kind, before: &Value, after: &Value) -> Vec<AttrChange> {
+    let mut out = Vec::new();
+    diff_into(&mut out, "", None, before, after, kind);
+    out
+}
+
+/// Changed attributes, descending into objects so that a nested change shows
+/// as `container.image` rather than the whole container. Whether a change
+/// forces replacement is decided by its top-level attribute.
+fn diff_into(out: &mut Vec<AttrChange>, prefix: &str, top: Option<&str>, before: &Value, after: &Value, kind: Kind) {
     let empty = serde_json::Map::new();
     let b = before.as_object().unwrap_or(&empty);
     let a = after.as_object().unwrap_or(&empty);
     let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
-    keys.into_iter()
-        .filter(|k| b.get(*k) != a.get(*k) || a.get(*k).is_some_and(has_unknown))
-        .map(|k| AttrChange {
-            name: k.clone(),
-            before: b.get(k).cloned(),
-            after: a.get(k).cloned(),
-            forces_replacement: kind.force_new().contains(&k.as_str()),
-        })
-        .collect()
+    for k in keys {
+        let (bv, av) = (b.get(k), a.get(k));
+        if bv == av && !av.is_some_and(has_unknown) {
+            continue;
+        }
+        let name = format!("{prefix}{k}");
+        let top = top.unwrap_or(k);
+        if let (Some(x @ Value::Object(_)), Some(y @ Value::Object(_))) = (bv, av) {
+            diff_into(out, &format!("{name}."), Some(top), x, y, kind);
+            continue;
+        }
+        out.push(AttrChange { name, before: bv.cloned(), after: av.cloned(), forces_replacement: kind.force_new().contains(&top) });
+    }
 }
 
 fn all_attrs(v: &Value) -> Vec<AttrChange> {

@@ -82,6 +82,7 @@ kinds! {
         force_new: ["identifier", "engine", "username", "db_name", "db_subnet_group_name", "restore"], outputs: ["arn", "address", "port", "endpoint"];
     Instance => "aws_instance", InstanceSpec, cbd: false,
         force_new: ["ami", "subnet_id", "key_name", "associate_public_ip_address"], outputs: ["id", "private_ip", "public_ip"];
+    Data => "chronous_data", DataSpec, cbd: false, force_new: ["replace_on"], outputs: ["id"];
 }
 
 impl std::fmt::Display for Kind {
@@ -438,6 +439,17 @@ pub struct InstanceSpec {
     pub key_name: Option<String>,
     pub associate_public_ip_address: bool,
     pub tags: Tags,
+}
+
+/// A plain value holder with no cloud object behind it (Terraform's
+/// `terraform_data`): for wiring and for synthetic graphs in benchmarks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    /// Values kept as they are; references here create dependencies.
+    pub input: Vec<String>,
+    /// Changing this replaces the object.
+    pub replace_on: String,
 }
 
 /// One desired resource: its stable address and typed spec.

@@ -62,6 +62,8 @@ pub struct Cloud {
     /// id -> ids of live objects whose attributes mention it.
     referrers: HashMap<String, HashSet<String>>,
     by_address: HashMap<String, Vec<String>>,
+    /// name -> ids of objects of any kind with that name (references by name).
+    by_name: HashMap<String, Vec<String>>,
     log: Option<Log>,
 }
 
@@ -94,6 +96,7 @@ impl Cloud {
             names: HashMap::new(),
             referrers: HashMap::new(),
             by_address: HashMap::new(),
+            by_name: HashMap::new(),
             log: None,
         };
         for o in snap.objects.into_values() {
@@ -148,6 +151,12 @@ impl Cloud {
         for x in s {
             if x != o.id && self.objects.contains_key(x) {
                 self.referrers.entry(x.to_string()).or_default().insert(o.id.clone());
+            } else if let Some(ids) = self.by_name.get(x) {
+                for id in ids.clone() {
+                    if id != o.id {
+                        self.referrers.entry(id).or_default().insert(o.id.clone());
+                    }
+                }
             }
         }
     }
@@ -157,6 +166,7 @@ impl Cloud {
         self.by_address.entry(o.address.clone()).or_default().push(o.id.clone());
         if let Some(n) = &o.name {
             self.names.insert((o.kind, n.clone()), o.id.clone());
+            self.by_name.entry(n.clone()).or_default().push(o.id.clone());
         }
         self.objects.insert(o.id.clone(), o);
     }
@@ -169,9 +179,19 @@ impl Cloud {
             if let Some(r) = self.referrers.get_mut(x) {
                 r.remove(id);
             }
+            if let Some(ids) = self.by_name.get(x) {
+                for t in ids.clone() {
+                    if let Some(r) = self.referrers.get_mut(&t) {
+                        r.remove(id);
+                    }
+                }
+            }
         }
         if let Some(n) = &o.name {
             self.names.remove(&(o.kind, n.clone()));
+            if let Some(v) = self.by_name.get_mut(n) {
+                v.retain(|x| x != id);
+            }
         }
         if let Some(v) = self.by_address.get_mut(&o.address) {
             v.retain(|x| x != id);

@@ -170,13 +170,15 @@ impl SimProvider {
             }
             Spec::IamRole(r) => {
                 out.insert("arn".into(), json!(format!("arn:aws:iam::{ACCOUNT}:role/{}", r.name)));
-                named(r.name.clone(), r.name.clone(), &mut out)
+                let id = cloud.new_id("AROA").replace('-', "").to_uppercase();
+                named(id, r.name.clone(), &mut out)
             }
             Spec::IamRolePolicyAttachment(a) => (format!("{}/{}", a.role, a.policy_arn), None),
             Spec::IamRolePolicy(p) => (format!("{}:{}", p.role, p.name), None),
             Spec::IamInstanceProfile(p) => {
                 out.insert("arn".into(), json!(format!("arn:aws:iam::{ACCOUNT}:instance-profile/{}", p.name)));
-                named(p.name.clone(), p.name.clone(), &mut out)
+                let id = cloud.new_id("AIPA").replace('-', "").to_uppercase();
+                named(id, p.name.clone(), &mut out)
             }
             Spec::LaunchTemplate(l) => {
                 let id = cloud.new_id("lt");
@@ -260,6 +262,7 @@ impl SimProvider {
                 out.insert("endpoint".into(), json!(format!("{host}:3306")));
                 (d.identifier.clone(), Some(d.identifier.clone()))
             }
+            Spec::Data(_) => (cloud.new_id("data"), None),
             Spec::Instance(i) => {
                 let id = cloud.new_id("i");
                 let n = cloud.next_seq();
