@@ -146,7 +146,7 @@ pub mod raw {
         pub health_check_grace_period: Option<S<i64>>,
         pub circuit_breaker: Option<CircuitBreaker>,
         #[serde(default)]
-        pub environment: BTreeMap<String, String>,
+        pub environment: BTreeMap<S<String>, String>,
     }
 
     fn yes() -> bool {
@@ -610,20 +610,31 @@ pub fn load(file: &str, source: &str) -> Loaded {
 }
 
 fn toml_error(e: &toml::de::Error, source: &str) -> Diagnostic {
-    let msg = e.message().trim().to_string();
+    let msg = e
+        .message()
+        .trim()
+        .replace("expected i64", "expected an integer")
+        .replace("expected f64", "expected a number")
+        .replace("expected a sequence", "expected an array")
+        .replace("expected a map", "expected a table");
     let span = e.span().unwrap_or(0..0);
-    let (code, message, hint) = if msg.starts_with("unknown field") {
-        ("E0002", format!("unknown key: {msg}"), "remove the key or fix its spelling; the keys allowed here are listed above")
-    } else if msg.starts_with("missing field") {
-        ("E0003", format!("required key missing: {msg}"), "add the key; see fixtures/seed/chronous.toml for a complete environment")
-    } else if msg.starts_with("invalid type") {
-        ("E0004", format!("wrong type of value: {msg}"), "write the value with the type shown (quote strings, no quotes on numbers)")
-    } else {
-        ("E0001", format!("malformed TOML: {msg}"), "fix the syntax at the place shown")
+    // A table's span runs to its last line: point at its first line only.
+    let span = match source.get(span.clone()).and_then(|s| s.find('\n')) {
+        Some(nl) => span.start..span.start + nl,
+        None => span,
     };
-    let label = source.get(span.clone()).map(|s| s.lines().next().unwrap_or("").to_string()).unwrap_or_default();
-    let label = if label.len() > 60 { "here".to_string() } else { label };
-    Diagnostic::new(code, message).at(span, if label.is_empty() { "here".to_string() } else { label }).hint(hint)
+    // The key (or field) a serde message names between backquotes.
+    let named = msg.split('`').nth(1).unwrap_or("").to_string();
+    let (code, message, label, hint) = if msg.starts_with("unknown field") {
+        ("E0002", format!("unknown key: {msg}"), "unknown key".to_string(), "remove the key or fix its spelling; the keys allowed here are listed above")
+    } else if msg.starts_with("missing field") {
+        ("E0003", format!("required key `{named}` is missing"), format!("this table has no `{named}`"), "add the key; see fixtures/seed/chronous.toml for a complete environment")
+    } else if msg.starts_with("invalid type") {
+        ("E0004", format!("wrong type of value: {msg}"), "wrong type".to_string(), "write the value with the type shown (quote strings, no quotes on numbers)")
+    } else {
+        ("E0001", format!("malformed TOML: {msg}"), "here".to_string(), "fix the syntax at the place shown")
+    };
+    Diagnostic::new(code, message).at(span, label).hint(hint)
 }
 
 struct Validator {
@@ -811,15 +822,16 @@ impl Validator {
             }
         };
         let mut subnets: Vec<Subnet> = Vec::new();
+        let mut tiers_ok = true;
         for s in &n.subnets {
             let sname = self.name("subnet name", &s.name);
             if subnets.iter().any(|x| x.name == sname) {
                 self.err("E0208", format!("subnet `{sname}` is defined twice"), sp(&s.name), "duplicate name", "give every subnet its own name");
             }
             let tier = match s.tier.get_ref().as_str() {
-                "public" => Tier::Public,
-                "private" => Tier::Private,
-                "database" => Tier::Database,
+                "public" => Some(Tier::Public),
+                "private" => Some(Tier::Private),
+                "database" => Some(Tier::Database),
                 other => {
                     self.err(
                         "E0209",
@@ -828,7 +840,8 @@ impl Validator {
                         "unknown tier",
                         "use `public`, `private` or `database`",
                     );
-                    Tier::Private
+                    tiers_ok = false;
+                    None
                 }
             };
             if !azs.contains(s.az.get_ref()) {
@@ -886,10 +899,14 @@ impl Validator {
                     "subnets of one VPC must not overlap: give one of the two another block",
                 );
             }
+            // A subnet with a wrong tier is reported above and left out, so that
+            // no check downstream reasons about a tier it does not have.
+            let Some(tier) = tier else { continue };
             subnets.push(Subnet { name: sname, tier, cidr, az: s.az.get_ref().clone() });
         }
+        // Judged on the tiers as written: a subnet left out for a bad CIDR still has its tier.
         for tier in [Tier::Public, Tier::Private] {
-            if !subnets.iter().any(|s| s.tier == tier) && !n.subnets.is_empty() {
+            if tiers_ok && !n.subnets.iter().any(|s| s.tier.get_ref() == tier.as_str()) && !n.subnets.is_empty() {
                 self.err(
                     "E0214",
                     format!("the network has no {} subnet", tier.as_str()),
@@ -933,7 +950,14 @@ impl Validator {
             images.push(Image { key: k.get_ref().clone(), repository: i.repository.get_ref().clone(), tag: tag.clone() });
         }
 
-        let subnet_names: Vec<String> = network.subnets.iter().map(|s| s.name.clone()).collect();
+        // Every subnet written in the file, even one left out for an error already
+        // reported: a reference to it is not a second problem.
+        let mut subnet_names: Vec<String> = Vec::new();
+        for s in &n.subnets {
+            if !subnet_names.contains(s.name.get_ref()) {
+                subnet_names.push(s.name.get_ref().clone());
+            }
+        }
         let check_subnet = |v: &mut Validator, s: &S<String>| {
             if !subnet_names.contains(s.get_ref()) {
                 v.err(
@@ -1066,14 +1090,20 @@ impl Validator {
             let floor_max = (max * d) / 100;
             let ceil_min = (min * d + 99) / 100;
             if floor_max <= d && ceil_min >= d {
+                // The smallest maximum that lets one more task start, and the
+                // largest minimum that lets one task stop.
+                let start_max = ((d + 1) * 100 + d - 1) / d;
+                let stop_min = ((d - 1) * 100) / d;
                 self.err(
                     "E0806",
                     format!(
                         "with desired_count {d}, minimum {min}% and maximum {max}% ECS can neither stop nor start a task during a deployment"
                     ),
                     sp(&s.maximum_percent),
-                    format!("allows at most {floor_max} tasks while keeping {ceil_min} healthy"),
-                    "raise maximum_percent so that floor(max% x desired) > desired (start first), or lower minimum_healthy_percent so that ceil(min% x desired) < desired (stop first)",
+                    format!("at most {floor_max} running, at least {ceil_min} healthy"),
+                    format!(
+                        "set maximum_percent = {start_max} (start a new task first) or minimum_healthy_percent = {stop_min} (stop an old task first)"
+                    ),
                 );
             }
         }
@@ -1081,14 +1111,16 @@ impl Validator {
             Some(v) => self.positive("health_check_grace_period", v, 0, 2_147_483_647, "seconds, 0 or more"),
             None => 0,
         };
-        if s.environment.keys().any(|k| k.to_ascii_uppercase().contains("PASSWORD")) {
-            let span = s.name.span();
+        for k in s.environment.keys().filter(|k| k.get_ref().to_ascii_uppercase().contains("PASSWORD")) {
             self.err(
                 "E0901",
-                "a password is written in the environment file (service.environment)",
-                span,
-                "in this service",
-                "remove it: the database password is injected at run time from CHRONOUS_DB_PASSWORD or database.password_file",
+                format!("a password is written in the environment file (service.environment.{})", k.get_ref()),
+                sp(k),
+                "secret in the file",
+                format!(
+                    "remove {}: the database password is injected at run time from CHRONOUS_DB_PASSWORD or database.password_file",
+                    k.get_ref()
+                ),
             );
         }
         let service = Service {
@@ -1107,7 +1139,7 @@ impl Validator {
             health_check_grace_period,
             circuit_breaker_enable: s.circuit_breaker.as_ref().is_some_and(|c| c.enable),
             circuit_breaker_rollback: s.circuit_breaker.as_ref().is_some_and(|c| c.rollback),
-            environment: s.environment.clone(),
+            environment: s.environment.iter().map(|(k, v)| (k.get_ref().clone(), v.clone())).collect(),
         };
 
         // Load balancer.
@@ -1211,13 +1243,16 @@ impl Validator {
                 .filter_map(|s| network.subnets.iter().find(|x| &x.name == s.get_ref()))
                 .map(|s| s.az.as_str())
                 .collect();
-            if zones.len() < 2 && db.subnets.iter().all(|s| subnet_names.contains(s.get_ref())) {
+            if zones.len() < 2 && db.subnets.iter().all(|s| network.subnets.iter().any(|x| &x.name == s.get_ref())) {
                 self.err(
                     "E1201",
                     "an RDS DB subnet group needs subnets in at least two availability zones",
-                    sp(&db.identifier),
-                    "in this database",
-                    "list database subnets in two different zones",
+                    db.subnets.first().map(sp).unwrap_or(sp(&db.identifier)),
+                    match zones.first() {
+                        Some(z) => format!("every database subnet is in {z}"),
+                        None => "no database subnet".to_string(),
+                    },
+                    "add a subnet of another zone to database.subnets",
                 );
             }
             if db.engine.get_ref() != "mysql" {
@@ -1315,7 +1350,8 @@ impl Validator {
             },
         };
 
-        if network.nat == NatMode::PerSubnet && network.subnets_of(Tier::Private).count() > 1 {
+        let nat_written_ok = n.nat.as_ref().is_none_or(|s| s.get_ref() == "per_subnet");
+        if nat_written_ok && network.nat == NatMode::PerSubnet && network.subnets_of(Tier::Private).count() > 1 {
             let k = network.subnets_of(Tier::Private).count();
             let span = n.nat.as_ref().map(sp).unwrap_or(sp(&n.cidr));
             self.warn(
@@ -1396,7 +1432,7 @@ impl Validator {
                 if let Some(p) = r.port.as_ref().or(r.from_port.as_ref()) {
                     self.err(
                         "E0303",
-                        format!("a `{}` rule takes no port", protocol.as_str()),
+                        format!("an `{}` rule takes no port", protocol.as_str()),
                         sp(p),
                         "port not allowed here",
                         "remove the port, or use protocol = \"tcp\"",
