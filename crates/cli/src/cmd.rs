@@ -173,7 +173,9 @@ fn load_env(cli: &Cli) -> Result<Ctx> {
     };
     let loaded = env::load(&file.display().to_string(), &source);
     let d = &loaded.diagnostics;
-    if !d.items.is_empty() {
+    // Warnings are for the commands that look at the configuration.
+    let warn = matches!(cli.cmd, Cmd::Validate | Cmd::Plan(_) | Cmd::Apply(ApplyArgs { plan_file: None, .. }));
+    if d.has_errors() || (warn && !d.items.is_empty()) {
         if cli.json && loaded.env.is_none() {
             println!("{}", serde_json::json!({"valid": false, "diagnostics": d.located()}));
         } else {
@@ -225,7 +227,9 @@ fn load_state(ctx: &Ctx) -> Result<State> {
     let s = ctx.store.load()?;
     let s = match s {
         Some(s) => s,
-        None => State::new(&ctx.env.name, ctx.backend, uuid::Uuid::new_v4().to_string()),
+        // The lineage is given when the state is first written, so a plan of a
+        // new environment still applies (see `ensure_saved`).
+        None => State::new(&ctx.env.name, ctx.backend, String::new()),
     };
     s.check(&ctx.env.name, ctx.backend)?;
     Ok(s)
@@ -329,7 +333,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             if !st.resources.contains_key(address) {
                 return Err(exit(EXIT_FAILURE, format!("no object `{address}` in the state; `chronous state list` shows the addresses")));
             }
-            ensure_saved(&ctx, &st)?;
+            ensure_saved(&ctx, &mut st)?;
             let e = JournalEntry::Taint { address: address.clone() };
             let mut j = ctx.store.journal(&st)?;
             engine::Journal::commit(&mut j, std::slice::from_ref(&e)).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -490,7 +494,10 @@ fn approve(ctx: &Ctx, question: &str) -> Result<()> {
 
 /// A new environment's state is written once before the first journal, so the
 /// journal always has a snapshot to replay onto.
-fn ensure_saved(ctx: &Ctx, st: &State) -> Result<()> {
+fn ensure_saved(ctx: &Ctx, st: &mut State) -> Result<()> {
+    if st.lineage.is_empty() {
+        st.lineage = uuid::Uuid::new_v4().to_string();
+    }
     if !ctx.store.snapshot_path().exists() {
         ctx.store.save(st)?;
     }
@@ -504,7 +511,7 @@ fn apply_plan(ctx: &Ctx, mut st: State, p: &Plan, parallelism: usize) -> Result<
         }
         return Ok(0);
     }
-    ensure_saved(ctx, &st)?;
+    ensure_saved(ctx, &mut st)?;
     let rt = runtime()?;
     let Backends::Sim(provider) = provider(ctx)?;
     let mut journal = ctx.store.journal(&st)?;

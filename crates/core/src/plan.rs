@@ -287,13 +287,21 @@ pub fn plan(desired: Vec<Resource>, recorded: &State, state: &State, opts: &Plan
     let graph = DesiredGraph::build(if opts.destroy { vec![] } else { desired })?;
     let mut changes: Vec<Change> = Vec::new();
     let mut action_of: BTreeMap<String, Action> = BTreeMap::new();
+    let mut after_of: BTreeMap<String, Value> = BTreeMap::new();
 
     for r in &graph.resources {
         let deps: Vec<String> = graph.deps[&r.address].iter().cloned().collect();
         let spec = r.spec.to_attrs();
-        let after = resolve(&spec, &|x| match action_of.get(&x.address) {
-            Some(Action::Create | Action::DeleteThenCreate | Action::CreateThenDelete) => None,
-            _ => state.lookup(&x.address, &x.attr),
+        // A referenced attribute the dependency configures is known from its
+        // desired value; a computed one only while the object is kept.
+        let after = resolve(&spec, &|x| {
+            if let Some(v) = after_of.get(&x.address).and_then(|a| a.get(&x.attr)).filter(|v| !has_unknown(v)) {
+                return Some(v.clone());
+            }
+            match action_of.get(&x.address) {
+                Some(Action::Create | Action::DeleteThenCreate | Action::CreateThenDelete) => None,
+                _ => state.lookup(&x.address, &x.attr),
+            }
         });
         let kind = r.kind();
         let mut change = Change {
@@ -347,6 +355,7 @@ pub fn plan(desired: Vec<Resource>, recorded: &State, state: &State, opts: &Plan
             }
         }
         action_of.insert(r.address.clone(), change.action);
+        after_of.insert(r.address.clone(), after);
         changes.push(change);
     }
 

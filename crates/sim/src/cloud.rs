@@ -151,7 +151,7 @@ impl Cloud {
         for x in s {
             if x != o.id && self.objects.contains_key(x) {
                 self.referrers.entry(x.to_string()).or_default().insert(o.id.clone());
-            } else if let Some(ids) = self.by_name.get(x) {
+            } else if let Some(ids) = self.by_name.get(x).filter(|_| o.name.as_deref() != Some(x)) {
                 for id in ids.clone() {
                     if id != o.id {
                         self.referrers.entry(id).or_default().insert(o.id.clone());
