@@ -8,6 +8,8 @@
 //! object it created for the same address before a crash.
 
 pub mod cloud;
+pub mod desired;
+pub mod scheduler;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
