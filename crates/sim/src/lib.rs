@@ -8,6 +8,7 @@
 //! object it created for the same address before a crash.
 
 pub mod cloud;
+pub mod elb;
 pub mod desired;
 pub mod scheduler;
 
@@ -27,9 +28,23 @@ use crate::cloud::{Cloud, CloudError, Object};
 /// The account id the simulator reports (moto's, too).
 pub const ACCOUNT: &str = "123456789012";
 
-/// Fault injection and pacing, for tests and benchmarks.
+/// Which runtime stands behind the simulated control plane.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Runtime {
+    /// Real containers: the database restored from the backup, the bastion,
+    /// the service's tasks, and a real HTTP load balancer on 127.0.0.1.
+    #[default]
+    Docker,
+    /// The control plane only: objects are recorded, nothing is run.
+    Model,
+}
+
+/// Options of the simulator: its runtime, plus fault injection and pacing for tests.
 #[derive(Debug, Clone, Default)]
 pub struct SimOptions {
+    /// `CHRONOUS_SIM_RUNTIME=docker|model`.
+    pub runtime: Runtime,
     /// Addresses whose create, update or delete fails (`CHRONOUS_SIM_FAIL_ON`).
     pub fail_on: Vec<String>,
     /// Latency added to every step (`CHRONOUS_SIM_LATENCY_MS`).
@@ -41,6 +56,10 @@ impl SimOptions {
     /// and `CHRONOUS_SIM_LATENCY_MS`.
     pub fn from_env() -> SimOptions {
         SimOptions {
+            runtime: match std::env::var("CHRONOUS_SIM_RUNTIME").as_deref() {
+                Ok("model") => Runtime::Model,
+                _ => Runtime::Docker,
+            },
             fail_on: std::env::var("CHRONOUS_SIM_FAIL_ON")
                 .map(|v| v.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect())
                 .unwrap_or_default(),
@@ -226,7 +245,16 @@ impl SimProvider {
             Spec::Elb(e) => {
                 let h = hex::encode(Sha256::digest(format!("{}{}", e.name, cloud.next_seq()).as_bytes()));
                 out.insert("arn".into(), json!(self.arn("elasticloadbalancing", &format!("loadbalancer/{}", e.name))));
-                out.insert("dns_name".into(), json!(format!("{}-{}.{}.elb.amazonaws.com", e.name, u32::from_str_radix(&h[..8], 16).unwrap_or(0) % 1_000_000_000, self.region)));
+                let dns = match self.opts.runtime {
+                    // The simulated ELB listens on loopback; the controller serves it.
+                    Runtime::Docker => {
+                        let l = std::net::TcpListener::bind("127.0.0.1:0")
+                            .map_err(|e| ProviderError::new(format!("{address}: no free port on 127.0.0.1 for the load balancer: {e}")))?;
+                        format!("127.0.0.1:{}", l.local_addr().map(|a| a.port()).unwrap_or(0))
+                    }
+                    Runtime::Model => format!("{}-{}.{}.elb.amazonaws.com", e.name, u32::from_str_radix(&h[..8], 16).unwrap_or(0) % 1_000_000_000, self.region),
+                };
+                out.insert("dns_name".into(), json!(dns));
                 named(e.name.clone(), e.name.clone(), &mut out)
             }
             Spec::CloudwatchLogGroup(g) => {

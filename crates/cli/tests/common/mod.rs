@@ -48,6 +48,8 @@ impl Env {
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
         c.args(["--env", self.dir.to_str().unwrap()]).args(args).env("CHRONOUS_DB_PASSWORD", "test-password-not-a-secret").env_remove("CHRONOUS_SIM_FAIL_ON").env_remove("CHRONOUS_SIM_LATENCY_MS");
+        // These tests are about the control plane: no containers.
+        c.env("CHRONOUS_SIM_RUNTIME", "model");
         c
     }
 
