@@ -189,16 +189,69 @@ impl ApplyGraph {
             }
         }
         let mut succ = vec![Vec::new(); ops.len()];
-        let mut preds = vec![0usize; ops.len()];
-        for (a, b) in edges {
+        for &(a, b) in &edges {
             succ[a].push(b);
-            preds[b] += 1;
         }
         if let Err(left) = topo_order(ops.len(), &succ) {
             return Err(GraphError::Cycle(
                 left.iter().map(|&i| format!("{} ({:?})", plan.changes[ops[i].change].address, ops[i].kind)).collect(),
             ));
         }
+        // An object updated so that it no longer refers to an object being
+        // destroyed moves on first: the cloud refuses to delete what is still
+        // referenced (DependencyViolation). This is added only where it
+        // closes no cycle (an update that must itself wait for that destroy,
+        // through a dependency replaced destroy-first, cannot go first).
+        let mut soft: BTreeSet<(usize, usize)> = BTreeSet::new();
+        for (me, op) in ops.iter().enumerate() {
+            if op.kind != OpKind::Update {
+                continue;
+            }
+            let c = &plan.changes[op.change];
+            for d in c.prior_deps.iter().filter(|d| !c.deps.contains(d)) {
+                for &old in olds.get(d.as_str()).into_iter().flatten() {
+                    if !edges.contains(&(me, old)) {
+                        soft.insert((me, old));
+                    }
+                }
+            }
+        }
+        if !soft.is_empty() {
+            let mut all = succ.clone();
+            for &(a, b) in &soft {
+                all[a].push(b);
+            }
+            let acyclic = topo_order(ops.len(), &all).is_ok();
+            // Usually all of them fit; otherwise one by one, in order.
+            for (a, b) in soft {
+                if acyclic || !reaches(&succ, b, a) {
+                    edges.insert((a, b));
+                    succ[a].push(b);
+                }
+            }
+        }
+        let mut preds = vec![0usize; ops.len()];
+        for &(_, b) in &edges {
+            preds[b] += 1;
+        }
+        for s in &mut succ {
+            s.sort_unstable();
+        }
         Ok(ApplyGraph { ops, succ, preds })
     }
+}
+
+/// Whether `to` can be reached from `from` along `succ`.
+fn reaches(succ: &[Vec<usize>], from: usize, to: usize) -> bool {
+    let mut seen = vec![false; succ.len()];
+    let mut stack = vec![from];
+    while let Some(i) = stack.pop() {
+        if i == to {
+            return true;
+        }
+        if !std::mem::replace(&mut seen[i], true) {
+            stack.extend(succ[i].iter().copied());
+        }
+    }
+    false
 }

@@ -46,13 +46,22 @@ impl Action {
     }
 }
 
-/// One attribute that changes.
+/// One attribute that changes. `None`: the attribute is absent on that
+/// side, which is not the same as a `null` value; a saved plan keeps the
+/// difference (absent sides are left out of the JSON).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttrChange {
     pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub before: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub after: Option<Value>,
     pub forces_replacement: bool,
+}
+
+/// A value that is present in the JSON, `null` included.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 /// What happens to one address.
