@@ -718,7 +718,13 @@ fn fake_refuses_deleting_what_is_referenced() {
 /// creating it, so the cloud refuses the destroy (DependencyViolation), as
 /// AWS and the simulator do. Terraform has the same limitation.
 #[test]
-#[ignore = "known limitation: a destroy-first replacement of an object another object keeps referring to"]
+/// FIXME: a destroy-first replacement of an object another object keeps
+/// referring to (a subnet the auto scaling group lists, moved to another
+/// zone) is refused by the backend: the group can only point at the new
+/// subnet after it exists, so the old one is still referenced when it is
+/// destroyed. Terraform has the same limitation. This asserts today's
+/// behaviour: the edit does not converge, and the failure is the backend's
+/// refusal, not a corrupt state.
 fn known_limitation_moving_a_referenced_subnet() {
     let a = vec![Edit::AddSubnet { tier: 1, az: 2, attach: true }];
     let b = vec![
@@ -732,7 +738,8 @@ fn known_limitation_moving_a_referenced_subnet() {
     moved.name = env_a.network.subnets.last().unwrap().name.clone();
     moved.cidr = env_a.network.subnets.last().unwrap().cidr;
     *env_b.cluster.subnets.last_mut().unwrap() = moved.name.clone();
-    check_edit_envs(&env_a, &env_b, 1).unwrap();
+    let err = check_edit_envs(&env_a, &env_b, 1).expect_err("FIXME: this edit does not converge today");
+    assert!(format!("{err:?}").contains("DependencyViolation") || format!("{err:?}").contains("refus"), "{err:?}");
 }
 
 /// The ordering added for updates that stop referring to a destroyed object
