@@ -923,8 +923,26 @@ impl Validator {
         let mut security_groups = Vec::new();
         for (k, g) in &r.security_groups {
             let gname = self.name("security group name", k);
-            let ingress = g.ingress.iter().filter_map(|x| self.rule(x, &sg_names, &gname, r.bastion.is_some())).collect();
-            let egress = g.egress.iter().filter_map(|x| self.rule(x, &sg_names, &gname, r.bastion.is_some())).collect();
+            let mut rules = |list: &Vec<raw::Rule>, direction: &str| -> Vec<Rule> {
+                let mut out: Vec<Rule> = Vec::new();
+                for x in list {
+                    let Some(rule) = self.rule(x, &sg_names, &gname, r.bastion.is_some()) else { continue };
+                    if out.iter().any(|o| o.protocol == rule.protocol && o.from_port == rule.from_port && o.to_port == rule.to_port && o.source == rule.source) {
+                        self.err(
+                            "E0308",
+                            format!("security group `{gname}` has this {direction} rule twice"),
+                            sp(&x.source),
+                            "same protocol, ports and source as an earlier rule",
+                            "remove one of the two (AWS keeps one rule per protocol, ports and source)",
+                        );
+                        continue;
+                    }
+                    out.push(rule);
+                }
+                out
+            };
+            let ingress = rules(&g.ingress, "ingress");
+            let egress = rules(&g.egress, "egress");
             security_groups.push(SecurityGroup {
                 name: gname.clone(),
                 description: g.description.clone().unwrap_or_else(|| format!("{gname} (managed by chronous)")),
