@@ -1,1 +1,371 @@
+//! The AWS backend of chronous.
+//!
+//! [`AwsProvider`] implements core's [`Provider`] through the official AWS SDK
+//! for Rust, one object at a time. Every object it makes carries the tags
+//! `chronous:environment=<env>` and `chronous:address=<address>`; before any
+//! create it looks the object up by those tags (or by its unique name) and
+//! adopts what an interrupted apply left behind, because AWS client tokens are
+//! not honoured everywhere (and emulators such as moto ignore them).
+//!
+//! `read` maps what AWS describes back into the attribute shape of the spec,
+//! so changes made outside chronous show up as attribute changes in the plan.
+//!
+//! Only this crate names aws-sdk types.
 
+mod call;
+mod ec2;
+mod services;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use chronous_core::provider::{CreateRequest, Observed, Provider, ProviderError};
+use chronous_core::resources::{Kind, Spec};
+use chronous_core::state::ResourceRecord;
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+pub use call::CallError;
+
+/// Tag naming the environment an object belongs to.
+pub const TAG_ENV: &str = "chronous:environment";
+/// Tag naming the address an object was made for.
+pub const TAG_ADDRESS: &str = "chronous:address";
+
+/// Something to tell the person watching (waits, rollouts).
+pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// How to reach AWS, and how patiently.
+#[derive(Clone)]
+pub struct AwsOptions {
+    /// The environment's region (`us-east-2`).
+    pub region: String,
+    /// Another endpoint for every service (moto, LocalStack): `--endpoint` or
+    /// `AWS_ENDPOINT_URL`. S3 then uses path-style addressing.
+    pub endpoint: Option<String>,
+    /// The environment's name: the value of the `chronous:environment` tag.
+    pub env_name: String,
+    /// The environment folder: key files and the backup file are relative to it.
+    pub env_dir: PathBuf,
+    /// Attempts per API call in the SDK's standard retry mode (default 5).
+    pub max_attempts: u32,
+    /// Further tries of a call AWS keeps throttling after the SDK's own retries.
+    pub throttle_retries: u32,
+    /// First pause of that backoff (doubles up to 20 s).
+    pub throttle_backoff: Duration,
+    /// Longest wait for an object to become ready (NAT gateway, DB instance ...).
+    pub wait_timeout: Duration,
+    /// Pause between two polls of a waiter.
+    pub poll_interval: Duration,
+    /// Files above this size go up to S3 in parts.
+    pub multipart_threshold: u64,
+    /// Size of each part of a multipart upload (at least 5 MiB on AWS).
+    pub multipart_part_size: u64,
+    /// Called with a line for the person watching (waits, rollouts).
+    pub progress: Option<Progress>,
+}
+
+impl std::fmt::Debug for AwsOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsOptions")
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("env_name", &self.env_name)
+            .field("env_dir", &self.env_dir)
+            .field("max_attempts", &self.max_attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AwsOptions {
+    /// Defaults for an environment: endpoint from `AWS_ENDPOINT_URL` when set.
+    pub fn new(region: impl Into<String>, env_name: impl Into<String>, env_dir: impl Into<PathBuf>) -> AwsOptions {
+        AwsOptions {
+            region: region.into(),
+            endpoint: std::env::var("AWS_ENDPOINT_URL").ok().filter(|s| !s.is_empty()),
+            env_name: env_name.into(),
+            env_dir: env_dir.into(),
+            max_attempts: 5,
+            throttle_retries: 5,
+            throttle_backoff: Duration::from_millis(500),
+            wait_timeout: Duration::from_secs(40 * 60),
+            poll_interval: Duration::from_secs(10),
+            multipart_threshold: 64 * 1024 * 1024,
+            multipart_part_size: 16 * 1024 * 1024,
+            progress: None,
+        }
+    }
+}
+
+/// Why the provider could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    #[error("no AWS region: set environment.region in chronous.toml (or AWS_REGION)")]
+    NoRegion,
+    #[error("the AWS endpoint `{0}` is not a URL: pass --endpoint http://HOST:PORT (or unset AWS_ENDPOINT_URL)")]
+    BadEndpoint(String),
+    #[error("no AWS credentials found: configure a profile (AWS_PROFILE), environment variables (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) or an instance role")]
+    NoCredentials,
+}
+
+/// The SDK clients the provider drives (one per service).
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    pub ec2: aws_sdk_ec2::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub ecr: aws_sdk_ecr::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub elb: aws_sdk_elasticloadbalancing::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+}
+
+impl AwsClients {
+    /// Clients for every service from one SDK configuration (S3 path-style when `path_style`).
+    pub fn from_conf(conf: &aws_config::SdkConfig, path_style: bool) -> AwsClients {
+        let s3 = aws_sdk_s3::config::Builder::from(conf).force_path_style(path_style).build();
+        AwsClients {
+            ec2: aws_sdk_ec2::Client::new(conf),
+            ecs: aws_sdk_ecs::Client::new(conf),
+            rds: aws_sdk_rds::Client::new(conf),
+            ecr: aws_sdk_ecr::Client::new(conf),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            iam: aws_sdk_iam::Client::new(conf),
+            elb: aws_sdk_elasticloadbalancing::Client::new(conf),
+            autoscaling: aws_sdk_autoscaling::Client::new(conf),
+            logs: aws_sdk_cloudwatchlogs::Client::new(conf),
+        }
+    }
+}
+
+/// The AWS backend.
+pub struct AwsProvider {
+    pub(crate) c: AwsClients,
+    pub(crate) opts: AwsOptions,
+    account: OnceCell<String>,
+}
+
+/// The SDK configuration chronous uses: the standard chain (profiles,
+/// environment, instance roles), the environment's region, standard retries.
+pub async fn sdk_config(opts: &AwsOptions) -> Result<aws_config::SdkConfig, AwsError> {
+    if opts.region.is_empty() {
+        return Err(AwsError::NoRegion);
+    }
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(opts.region.clone()))
+        .retry_config(RetryConfig::standard().with_max_attempts(opts.max_attempts.max(1)).with_max_backoff(Duration::from_secs(20)))
+        .timeout_config(TimeoutConfig::builder().connect_timeout(Duration::from_secs(10)).operation_attempt_timeout(Duration::from_secs(120)).build());
+    if let Some(e) = &opts.endpoint {
+        if !(e.starts_with("http://") || e.starts_with("https://")) {
+            return Err(AwsError::BadEndpoint(e.clone()));
+        }
+        loader = loader.endpoint_url(e.clone());
+    }
+    let conf = loader.load().await;
+    if conf.credentials_provider().is_none() {
+        return Err(AwsError::NoCredentials);
+    }
+    Ok(conf)
+}
+
+impl AwsProvider {
+    /// Set up the clients from the standard AWS configuration chain.
+    pub async fn connect(opts: AwsOptions) -> Result<AwsProvider, AwsError> {
+        let conf = sdk_config(&opts).await?;
+        let clients = AwsClients::from_conf(&conf, opts.endpoint.is_some());
+        Ok(AwsProvider::with_clients(clients, opts))
+    }
+
+    /// A provider over clients made elsewhere (tests with aws-smithy-mocks).
+    pub fn with_clients(clients: AwsClients, opts: AwsOptions) -> AwsProvider {
+        AwsProvider { c: clients, opts, account: OnceCell::new() }
+    }
+
+    /// The clients, for callers that inspect AWS directly (status, tests).
+    pub fn clients(&self) -> &AwsClients {
+        &self.c
+    }
+
+    pub fn options(&self) -> &AwsOptions {
+        &self.opts
+    }
+
+    pub(crate) fn progress(&self, line: impl AsRef<str>) {
+        if let Some(p) = &self.opts.progress {
+            p(line.as_ref());
+        }
+    }
+
+    /// The account id (from the caller's own security groups, cached).
+    pub(crate) async fn account(&self, address: &str) -> Result<String, ProviderError> {
+        self.account
+            .get_or_try_init(|| async {
+                let out = self.call(|| self.c.ec2.describe_security_groups().max_results(5).send()).await.map_err(|e| e.provider(address, "find the account id"))?;
+                Ok::<_, ProviderError>(out.security_groups().iter().find_map(|g| g.owner_id().map(str::to_string)).unwrap_or_else(|| "000000000000".into()))
+            })
+            .await
+            .cloned()
+    }
+
+    /// The tags every object gets: the environment's and the address's, plus `extra`.
+    pub(crate) fn tags(&self, address: &str, extra: &BTreeMap<String, String>) -> Vec<(String, String)> {
+        let mut t: Vec<(String, String)> = extra.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        t.push((TAG_ENV.into(), self.opts.env_name.clone()));
+        t.push((TAG_ADDRESS.into(), address.into()));
+        t
+    }
+
+    /// Whether a tag list marks an object as this environment's `address`.
+    pub(crate) fn is_ours<'a>(&self, address: &str, tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> bool {
+        let mut env = false;
+        let mut addr = false;
+        for (k, v) in tags {
+            env |= k == TAG_ENV && v == self.opts.env_name;
+            addr |= k == TAG_ADDRESS && v == address;
+        }
+        env && addr
+    }
+
+    pub(crate) fn path(&self, rel: &str) -> PathBuf {
+        self.opts.env_dir.join(rel)
+    }
+
+    pub(crate) fn region(&self) -> &str {
+        &self.opts.region
+    }
+
+    /// Poll `f` until it gives `Some`, every `poll_interval`, for at most `wait_timeout`.
+    pub(crate) async fn wait_for<T, F, Fut>(&self, address: &str, what: &str, mut f: F) -> Result<T, ProviderError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<T>, ProviderError>>,
+    {
+        let start = tokio::time::Instant::now();
+        let mut announced = false;
+        loop {
+            if let Some(v) = f().await? {
+                return Ok(v);
+            }
+            if start.elapsed() >= self.opts.wait_timeout {
+                return Err(ProviderError::new(format!("{address}: gave up waiting after {}s for {what}", start.elapsed().as_secs()))
+                    .with_hint("look at the object in the AWS console; when it is ready, run apply again: chronous adopts it")
+                    .retryable());
+            }
+            if !announced || start.elapsed().as_secs() % 60 < self.opts.poll_interval.as_secs().max(1) {
+                self.progress(format!("{address}: waiting for {what} ({}s)", start.elapsed().as_secs()));
+                announced = true;
+            }
+            tokio::time::sleep(self.opts.poll_interval).await;
+        }
+    }
+}
+
+/// Tags without chronous's own, as the spec writes them.
+pub(crate) fn user_tags<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> BTreeMap<String, String> {
+    tags.into_iter().filter(|(k, _)| !k.starts_with("chronous:") && !k.starts_with("aws:")).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// Order `observed` like `recorded` when both hold the same items, so a
+/// reordering by AWS is not reported as a change.
+pub(crate) fn like_recorded(observed: Vec<String>, recorded: Option<&Value>) -> Vec<String> {
+    let rec: Vec<String> = recorded.and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default();
+    let mut a = observed.clone();
+    let mut b = rec.clone();
+    a.sort();
+    b.sort();
+    if a == b {
+        rec
+    } else {
+        observed
+    }
+}
+
+pub(crate) fn spec_err(address: &str, e: serde_json::Error) -> ProviderError {
+    ProviderError::new(format!("{address}: the described object does not fit its spec type: {e}")).with_hint("this is a bug in chronous's AWS backend; report it with the address")
+}
+
+pub(crate) fn observed<S: serde::Serialize>(id: impl Into<String>, spec: &S, outputs: BTreeMap<String, Value>) -> Observed {
+    Observed { id: id.into(), attrs: serde_json::to_value(spec).expect("specs serialize"), outputs }
+}
+
+impl Provider for AwsProvider {
+    async fn read(&self, record: &ResourceRecord) -> Result<Option<Observed>, ProviderError> {
+        if record.kind == Kind::Data {
+            return Ok(Some(Observed { id: record.id.clone(), attrs: record.attrs.clone(), outputs: record.outputs.clone() }));
+        }
+        let spec = Spec::from_attrs(record.kind, &record.attrs).map_err(|e| spec_err(&record.address, e))?;
+        self.read_spec(record, &spec).await
+    }
+
+    async fn create(&self, req: CreateRequest<'_>) -> Result<Observed, ProviderError> {
+        if let Spec::Data(_) = req.spec {
+            let id = format!("data-{}", &hex::encode(sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(req.address.as_bytes())))[..12]);
+            return Ok(Observed { id: id.clone(), attrs: req.spec.to_attrs(), outputs: BTreeMap::from([("id".to_string(), Value::String(id))]) });
+        }
+        self.create_spec(req.address, req.spec, req.exclude_ids).await
+    }
+
+    async fn update(&self, record: &ResourceRecord, spec: &Spec) -> Result<Observed, ProviderError> {
+        if let Spec::Data(_) = spec {
+            return Ok(Observed { id: record.id.clone(), attrs: spec.to_attrs(), outputs: record.outputs.clone() });
+        }
+        self.update_spec(record, spec).await
+    }
+
+    async fn delete(&self, record: &ResourceRecord) -> Result<(), ProviderError> {
+        if record.kind == Kind::Data {
+            return Ok(());
+        }
+        let spec = Spec::from_attrs(record.kind, &record.attrs).map_err(|e| spec_err(&record.address, e))?;
+        self.delete_spec(record, &spec).await
+    }
+}
+
+impl AwsProvider {
+    async fn read_spec(&self, r: &ResourceRecord, spec: &Spec) -> Result<Option<Observed>, ProviderError> {
+        match spec {
+            Spec::Vpc(_) | Spec::Subnet(_) | Spec::InternetGateway(_) | Spec::Eip(_) | Spec::NatGateway(_) | Spec::RouteTable(_) | Spec::RouteTableAssociation(_)
+            | Spec::SecurityGroup(_) | Spec::SecurityGroupRule(_) | Spec::KeyPair(_) | Spec::AmiLookup(_) | Spec::Instance(_) | Spec::LaunchTemplate(_) => {
+                self.ec2_read(r, spec).await
+            }
+            _ => self.svc_read(r, spec).await,
+        }
+    }
+
+    async fn create_spec(&self, address: &str, spec: &Spec, exclude: &[String]) -> Result<Observed, ProviderError> {
+        match spec {
+            Spec::Vpc(_) | Spec::Subnet(_) | Spec::InternetGateway(_) | Spec::Eip(_) | Spec::NatGateway(_) | Spec::RouteTable(_) | Spec::RouteTableAssociation(_)
+            | Spec::SecurityGroup(_) | Spec::SecurityGroupRule(_) | Spec::KeyPair(_) | Spec::AmiLookup(_) | Spec::Instance(_) | Spec::LaunchTemplate(_) => {
+                self.ec2_create(address, spec, exclude).await
+            }
+            _ => self.svc_create(address, spec, exclude).await,
+        }
+    }
+
+    async fn update_spec(&self, r: &ResourceRecord, spec: &Spec) -> Result<Observed, ProviderError> {
+        match spec {
+            Spec::Vpc(_) | Spec::Subnet(_) | Spec::InternetGateway(_) | Spec::Eip(_) | Spec::NatGateway(_) | Spec::RouteTable(_) | Spec::RouteTableAssociation(_)
+            | Spec::SecurityGroup(_) | Spec::SecurityGroupRule(_) | Spec::KeyPair(_) | Spec::AmiLookup(_) | Spec::Instance(_) | Spec::LaunchTemplate(_) => {
+                self.ec2_update(r, spec).await
+            }
+            _ => self.svc_update(r, spec).await,
+        }
+    }
+
+    async fn delete_spec(&self, r: &ResourceRecord, spec: &Spec) -> Result<(), ProviderError> {
+        match spec {
+            Spec::Vpc(_) | Spec::Subnet(_) | Spec::InternetGateway(_) | Spec::Eip(_) | Spec::NatGateway(_) | Spec::RouteTable(_) | Spec::RouteTableAssociation(_)
+            | Spec::SecurityGroup(_) | Spec::SecurityGroupRule(_) | Spec::KeyPair(_) | Spec::AmiLookup(_) | Spec::Instance(_) | Spec::LaunchTemplate(_) => {
+                self.ec2_delete(r, spec).await
+            }
+            _ => self.svc_delete(r, spec).await,
+        }
+    }
+}
