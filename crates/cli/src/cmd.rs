@@ -24,7 +24,11 @@ pub const ENV_FILE: &str = "chronous.toml";
 pub const STATE_DIR: &str = ".chronous";
 
 #[derive(Parser, Debug)]
-#[command(name = "chronous", version, about = "Stand up, rehearse and deploy the chronous payments topology (ECS on EC2, classic ELB, RDS from XtraBackup).")]
+#[command(
+    name = "chronous",
+    version,
+    about = "Stand up, rehearse and deploy the chronous payments topology (ECS on EC2, classic ELB, RDS from XtraBackup)."
+)]
 pub struct Cli {
     /// The environment folder (holding chronous.toml); default: the current folder.
     #[arg(long, global = true, value_name = "DIR")]
@@ -70,6 +74,32 @@ pub enum Cmd {
     /// Act on the simulated cloud directly.
     #[command(subcommand)]
     Sim(SimCmd),
+    /// Show every resource with its live state (tasks and their health, ELB, database).
+    Status {
+        /// Wait until the service runs its desired count, healthy behind the load balancer.
+        #[arg(long)]
+        wait_healthy: bool,
+        /// Give up waiting after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
+    /// Print the service's logs (the log group's streams: one per task).
+    Logs {
+        /// Keep printing new lines.
+        #[arg(short, long)]
+        follow: bool,
+        /// Only lines newer than this (e.g. 10m, 1h, 30s).
+        #[arg(long, value_name = "DURATION")]
+        since: Option<String>,
+    },
+    /// Open a shell on the private side through the bastion.
+    Ssh {
+        /// A container instance to reach (default: the bastion itself).
+        instance: Option<String>,
+    },
+    /// Run the environment's controller in the foreground (the CLI starts it on demand).
+    #[command(hide = true)]
+    Controller,
 }
 
 #[derive(Args, Debug)]
@@ -153,6 +183,15 @@ impl Ctx {
     fn state_dir(&self) -> PathBuf {
         self.dir.join(STATE_DIR)
     }
+    pub fn view(&self) -> crate::runtime::EnvView<'_> {
+        crate::runtime::EnvView {
+            dir: &self.dir,
+            state_dir: self.state_dir(),
+            env: &self.env,
+            backend: self.backend,
+            json: self.json,
+        }
+    }
 }
 
 fn load_env(cli: &Cli) -> Result<Ctx> {
@@ -174,27 +213,50 @@ fn load_env(cli: &Cli) -> Result<Ctx> {
     let loaded = env::load(&file.display().to_string(), &source);
     let d = &loaded.diagnostics;
     // Warnings are for the commands that look at the configuration.
-    let warn = matches!(cli.cmd, Cmd::Validate | Cmd::Plan(_) | Cmd::Apply(ApplyArgs { plan_file: None, .. }));
+    let warn = matches!(
+        cli.cmd,
+        Cmd::Validate
+            | Cmd::Plan(_)
+            | Cmd::Apply(ApplyArgs {
+                plan_file: None,
+                ..
+            })
+    );
     if d.has_errors() || (warn && !d.items.is_empty()) {
         if cli.json && loaded.env.is_none() {
-            println!("{}", serde_json::json!({"valid": false, "diagnostics": d.located()}));
+            println!(
+                "{}",
+                serde_json::json!({"valid": false, "diagnostics": d.located()})
+            );
         } else {
             eprint!("{}", d.render());
         }
     }
     let Some(env) = loaded.env else {
         if !cli.json {
-            eprintln!("{} error(s) in {}: nothing was run or written.", d.errors(), file.display());
+            eprintln!(
+                "{} error(s) in {}: nothing was run or written.",
+                d.errors(),
+                file.display()
+            );
         }
         return Err(exit_printed(EXIT_INVALID));
     };
     let backend = cli.backend.or(env.backend).unwrap_or(Backend::Sim);
     let store = StateStore::new(&dir.join(STATE_DIR));
-    Ok(Ctx { dir, env, backend, store, json: cli.json })
+    Ok(Ctx {
+        dir,
+        env,
+        backend,
+        store,
+        json: cli.json,
+    })
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "unknown-host".into())
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown-host".into())
 }
 
 fn lock(ctx: &Ctx, command: &str) -> Result<Lock> {
@@ -252,7 +314,10 @@ fn provider(ctx: &Ctx) -> Result<Backends> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 pub fn run(cli: Cli) -> Result<u8> {
@@ -261,9 +326,16 @@ pub fn run(cli: Cli) -> Result<u8> {
             let ctx = load_env(&cli)?;
             let n = resources::expand(&ctx.env).len();
             if ctx.json {
-                println!("{}", serde_json::json!({"valid": true, "environment": ctx.env.name, "resources": n}));
+                println!(
+                    "{}",
+                    serde_json::json!({"valid": true, "environment": ctx.env.name, "resources": n})
+                );
             } else {
-                println!("{}: valid. Environment `{}` expands to {n} resources.", ctx.dir.join(ENV_FILE).display(), ctx.env.name);
+                println!(
+                    "{}: valid. Environment `{}` expands to {n} resources.",
+                    ctx.dir.join(ENV_FILE).display(),
+                    ctx.env.name
+                );
             }
             Ok(0)
         }
@@ -276,10 +348,18 @@ pub fn run(cli: Cli) -> Result<u8> {
             if let Some(out) = &a.out {
                 chronous_store::atomic_write(out, &serde_json::to_vec_pretty(&p)?)?;
                 if !ctx.json {
-                    println!("\nSaved the plan to {}. Apply exactly this plan with: chronous apply {}", out.display(), out.display());
+                    println!(
+                        "\nSaved the plan to {}. Apply exactly this plan with: chronous apply {}",
+                        out.display(),
+                        out.display()
+                    );
                 }
             }
-            Ok(if a.detailed_exitcode && p.has_changes() { EXIT_CHANGES } else { 0 })
+            Ok(if a.detailed_exitcode && p.has_changes() {
+                EXIT_CHANGES
+            } else {
+                0
+            })
         }
         Cmd::Apply(a) => {
             let ctx = load_env(&cli)?;
@@ -287,10 +367,17 @@ pub fn run(cli: Cli) -> Result<u8> {
             let recorded = load_state(&ctx)?;
             let p = match &a.plan_file {
                 Some(f) => {
-                    let bytes = std::fs::read(f).with_context(|| format!("cannot read the plan file {}", f.display()))?;
-                    let p: Plan = serde_json::from_slice(&bytes).with_context(|| format!("{} is not a chronous plan", f.display()))?;
+                    let bytes = std::fs::read(f)
+                        .with_context(|| format!("cannot read the plan file {}", f.display()))?;
+                    let p: Plan = serde_json::from_slice(&bytes)
+                        .with_context(|| format!("{} is not a chronous plan", f.display()))?;
                     if p.environment != ctx.env.name {
-                        bail!("the plan {} is for environment `{}`, not `{}`", f.display(), p.environment, ctx.env.name);
+                        bail!(
+                            "the plan {} is for environment `{}`, not `{}`",
+                            f.display(),
+                            p.environment,
+                            ctx.env.name
+                        );
                     }
                     engine::check_plan(&p, &recorded)?;
                     p
@@ -322,7 +409,13 @@ pub fn run(cli: Cli) -> Result<u8> {
             let p = backend_plan(&ctx, &recorded, true, &[], a.parallelism)?;
             show_plan(&ctx, &p);
             if p.has_changes() && !a.auto_approve {
-                approve(&ctx, &format!("Do you really want to destroy every object of `{}`?", ctx.env.name))?;
+                approve(
+                    &ctx,
+                    &format!(
+                        "Do you really want to destroy every object of `{}`?",
+                        ctx.env.name
+                    ),
+                )?;
             }
             apply_plan(&ctx, recorded, &p, a.parallelism)
         }
@@ -334,16 +427,21 @@ pub fn run(cli: Cli) -> Result<u8> {
                 return Err(exit(EXIT_FAILURE, format!("no object `{address}` in the state; `chronous state list` shows the addresses")));
             }
             ensure_saved(&ctx, &mut st)?;
-            let e = JournalEntry::Taint { address: address.clone() };
+            let e = JournalEntry::Taint {
+                address: address.clone(),
+            };
             let mut j = ctx.store.journal(&st)?;
-            engine::Journal::commit(&mut j, std::slice::from_ref(&e)).map_err(|e| anyhow::anyhow!("{e}"))?;
+            engine::Journal::commit(&mut j, std::slice::from_ref(&e))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             st.apply_entry(&e);
             st.serial += 1;
             ctx.store.save(&st)?;
             if ctx.json {
                 println!("{}", serde_json::json!({"marked_for_replacement": address}));
             } else {
-                println!("{address} is marked for replacement: the next plan and apply replace it.");
+                println!(
+                    "{address} is marked for replacement: the next plan and apply replace it."
+                );
             }
             Ok(0)
         }
@@ -373,7 +471,11 @@ pub fn run(cli: Cli) -> Result<u8> {
                     if ctx.json {
                         println!("{}", serde_json::to_string_pretty(r)?);
                     } else {
-                        println!("# {}{}", r.address, if r.tainted { " (tainted)" } else { "" });
+                        println!(
+                            "# {}{}",
+                            r.address,
+                            if r.tainted { " (tainted)" } else { "" }
+                        );
                         println!("id = {}", r.id);
                         if let Some(o) = r.attrs.as_object() {
                             for (k, v) in o {
@@ -394,7 +496,15 @@ pub fn run(cli: Cli) -> Result<u8> {
             let outs = state::outputs(&st, &ctx.env.network.azs);
             match name {
                 Some(n) => {
-                    let v = outs.get(n).ok_or_else(|| exit(EXIT_FAILURE, format!("no output `{n}`; the outputs are: {}", outs.keys().cloned().collect::<Vec<_>>().join(", "))))?;
+                    let v = outs.get(n).ok_or_else(|| {
+                        exit(
+                            EXIT_FAILURE,
+                            format!(
+                                "no output `{n}`; the outputs are: {}",
+                                outs.keys().cloned().collect::<Vec<_>>().join(", ")
+                            ),
+                        )
+                    })?;
                     match (ctx.json, v) {
                         (false, serde_json::Value::String(s)) => println!("{s}"),
                         _ => println!("{v}"),
@@ -422,24 +532,65 @@ pub fn run(cli: Cli) -> Result<u8> {
                 Err(e) => Err(exit(EXIT_FAILURE, e.to_string())),
             }
         }
+        Cmd::Status {
+            wait_healthy,
+            timeout,
+        } => {
+            let ctx = load_env(&cli)?;
+            crate::runtime::status(&ctx.view(), *wait_healthy, *timeout)
+        }
+        Cmd::Logs { follow, since } => {
+            let ctx = load_env(&cli)?;
+            crate::runtime::logs(&ctx.view(), *follow, since.as_deref())
+        }
+        Cmd::Ssh { instance } => {
+            let ctx = load_env(&cli)?;
+            crate::runtime::ssh(&ctx.view(), instance.as_deref())
+        }
+        Cmd::Controller => {
+            let ctx = load_env(&cli)?;
+            crate::runtime::controller(&ctx.view())
+        }
         Cmd::Sim(s) => {
             let ctx = load_env(&cli)?;
-            let Backends::Sim(p) = provider(&Ctx { backend: Backend::Sim, ..ctx })?;
+            let Backends::Sim(p) = provider(&Ctx {
+                backend: Backend::Sim,
+                ..ctx
+            })?;
             match s {
-                SimCmd::ConsoleSet { address, attribute, value } => {
-                    let v: serde_json::Value = serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.clone()));
-                    let id = p.with_cloud(|c| c.console_set(address, attribute, v)).map_err(|e| anyhow::anyhow!("{e}"))?;
+                SimCmd::ConsoleSet {
+                    address,
+                    attribute,
+                    value,
+                } => {
+                    let v: serde_json::Value = serde_json::from_str(value)
+                        .unwrap_or_else(|_| serde_json::Value::String(value.clone()));
+                    let id = p
+                        .with_cloud(|c| c.console_set(address, attribute, v))
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
                     println!("Changed {attribute} of {address} ({id}) in the simulated cloud.");
                 }
                 SimCmd::ConsoleDelete { address } => {
-                    let ids = p.with_cloud(|c| c.console_delete(address)).map_err(|e| anyhow::anyhow!("{e}"))?;
-                    println!("Deleted {address} ({}) from the simulated cloud.", ids.join(", "));
+                    let ids = p
+                        .with_cloud(|c| c.console_delete(address))
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    println!(
+                        "Deleted {address} ({}) from the simulated cloud.",
+                        ids.join(", ")
+                    );
                 }
                 SimCmd::Objects => {
-                    let mut objs: Vec<_> = p.with_cloud(|c| c.objects().map(|o| (o.address.clone(), o.id.clone(), o.kind)).collect());
+                    let mut objs: Vec<_> = p.with_cloud(|c| {
+                        c.objects()
+                            .map(|o| (o.address.clone(), o.id.clone(), o.kind))
+                            .collect()
+                    });
                     objs.sort();
                     if cli.json {
-                        let v: Vec<_> = objs.iter().map(|(a, i, k)| serde_json::json!({"address": a, "id": i, "kind": k})).collect();
+                        let v: Vec<_> = objs
+                            .iter()
+                            .map(|(a, i, k)| serde_json::json!({"address": a, "id": i, "kind": k}))
+                            .collect();
                         println!("{}", serde_json::to_string_pretty(&v)?);
                     } else {
                         for (a, i, _) in objs {
@@ -454,25 +605,44 @@ pub fn run(cli: Cli) -> Result<u8> {
     }
 }
 
-fn backend_plan(ctx: &Ctx, recorded: &State, destroy: bool, replace: &[String], parallelism: usize) -> Result<Plan> {
+fn backend_plan(
+    ctx: &Ctx,
+    recorded: &State,
+    destroy: bool,
+    replace: &[String],
+    parallelism: usize,
+) -> Result<Plan> {
     let rt = runtime()?;
     let Backends::Sim(p) = provider(ctx)?;
     if !ctx.json && !recorded.is_empty() {
-        eprintln!("Refreshing {} recorded objects...", recorded.resources.len() + recorded.deposed.len());
+        eprintln!(
+            "Refreshing {} recorded objects...",
+            recorded.resources.len() + recorded.deposed.len()
+        );
     }
     let (refreshed, errors) = rt.block_on(engine::refresh(recorded, &p, parallelism));
     if !errors.is_empty() {
         let lines: Vec<String> = errors.iter().map(|(a, e)| format!("  {a}: {e}")).collect();
-        bail!("could not refresh {} object(s):\n{}", errors.len(), lines.join("\n"));
+        bail!(
+            "could not refresh {} object(s):\n{}",
+            errors.len(),
+            lines.join("\n")
+        );
     }
-    let opts = PlanOptions { destroy, replace: replace.iter().cloned().collect::<BTreeSet<_>>() };
+    let opts = PlanOptions {
+        destroy,
+        replace: replace.iter().cloned().collect::<BTreeSet<_>>(),
+    };
     let desired = resources::expand(&ctx.env);
     Ok(plan::plan(desired, recorded, &refreshed, &opts)?)
 }
 
 fn show_plan(ctx: &Ctx, p: &Plan) {
     if ctx.json {
-        println!("{}", serde_json::to_string_pretty(p).expect("plans serialize"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(p).expect("plans serialize")
+        );
     } else {
         print!("{}", p.render());
     }
@@ -531,15 +701,24 @@ fn apply_plan(ctx: &Ctx, mut st: State, p: &Plan, parallelism: usize) -> Result<
         Event::Started { address, op } => {
             starts.insert(format!("{address}{op:?}"), Instant::now());
             if json {
-                println!("{}", serde_json::json!({"event": "started", "address": address, "op": op}));
+                println!(
+                    "{}",
+                    serde_json::json!({"event": "started", "address": address, "op": op})
+                );
             } else {
                 println!("{address}: {}", ui::past_tense(op).0);
             }
         }
         Event::Finished { address, op, id } => {
-            let took = starts.get(&format!("{address}{op:?}")).map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0);
+            let took = starts
+                .get(&format!("{address}{op:?}"))
+                .map(|t| t.elapsed().as_secs_f64())
+                .unwrap_or(0.0);
             if json {
-                println!("{}", serde_json::json!({"event": "finished", "address": address, "op": op, "id": id, "seconds": took}));
+                println!(
+                    "{}",
+                    serde_json::json!({"event": "finished", "address": address, "op": op, "id": id, "seconds": took})
+                );
             } else {
                 let id = id.map(|i| format!(" [id={i}]")).unwrap_or_default();
                 println!("{address}: {} after {took:.2}s{id}", ui::past_tense(op).1);
@@ -547,7 +726,10 @@ fn apply_plan(ctx: &Ctx, mut st: State, p: &Plan, parallelism: usize) -> Result<
         }
         Event::Failed { address, op, error } => {
             if json {
-                println!("{}", serde_json::json!({"event": "failed", "address": address, "op": op, "error": error.message, "hint": error.hint}));
+                println!(
+                    "{}",
+                    serde_json::json!({"event": "failed", "address": address, "op": op, "error": error.message, "hint": error.hint})
+                );
             } else {
                 eprintln!("{address}: {:?} failed: {}", op, error.message);
                 if let Some(h) = &error.hint {
@@ -556,12 +738,23 @@ fn apply_plan(ctx: &Ctx, mut st: State, p: &Plan, parallelism: usize) -> Result<
             }
         }
     };
-    let config = ApplyConfig { parallelism, cancel: Some(&cancel) };
-    let outcome: Outcome = rt.block_on(engine::apply(p, &mut st, &provider, &mut journal, &config, &mut on_event))?;
+    let config = ApplyConfig {
+        parallelism,
+        cancel: Some(&cancel),
+    };
+    let outcome: Outcome = rt.block_on(engine::apply(
+        p,
+        &mut st,
+        &provider,
+        &mut journal,
+        &config,
+        &mut on_event,
+    ))?;
     drop(journal);
     // Compact: the journal is folded into a new snapshot.
     ctx.store.save(&st)?;
     provider.compact().map_err(|e| anyhow::anyhow!("{e}"))?;
+    crate::runtime::after_apply(&ctx.view(), &st)?;
     let secs = started.elapsed().as_secs_f64();
     let (add, change, destroy, replace) = p.counts();
     if ctx.json {
@@ -578,7 +771,11 @@ fn apply_plan(ctx: &Ctx, mut st: State, p: &Plan, parallelism: usize) -> Result<
     }
     if !outcome.ok() {
         if !ctx.json {
-            let why = if outcome.interrupted { "interrupted" } else { "failed" };
+            let why = if outcome.interrupted {
+                "interrupted"
+            } else {
+                "failed"
+            };
             eprintln!(
                 "\nApply {why}: {} step(s) completed and recorded, {} failed, {} not started. Run `chronous apply` again to continue from here.",
                 outcome.completed,
@@ -590,7 +787,10 @@ fn apply_plan(ctx: &Ctx, mut st: State, p: &Plan, parallelism: usize) -> Result<
     }
     if !ctx.json {
         if p.destroy {
-            println!("\nDestroy complete! Resources: {} destroyed in {secs:.2}s.", destroy);
+            println!(
+                "\nDestroy complete! Resources: {} destroyed in {secs:.2}s.",
+                destroy
+            );
         } else {
             println!("\nApply complete! Resources: {} added, {change} changed, {} destroyed in {secs:.2}s.", add + replace, destroy + replace);
             let outs = state::outputs(&st, &ctx.env.network.azs);

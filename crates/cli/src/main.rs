@@ -2,6 +2,7 @@
 //! the library crates; this is the only place that prints or uses `anyhow`.
 
 mod cmd;
+mod runtime;
 mod ui;
 
 use std::process::ExitCode;
@@ -24,7 +25,10 @@ fn main() -> ExitCode {
     match cmd::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            let code = e.downcast_ref::<ui::Exit>().map(|x| x.code).unwrap_or(ui::EXIT_FAILURE);
+            let code = e
+                .downcast_ref::<ui::Exit>()
+                .map(|x| x.code)
+                .unwrap_or(ui::EXIT_FAILURE);
             if let Some(x) = e.downcast_ref::<ui::Exit>() {
                 if x.printed {
                     return ExitCode::from(code);

@@ -30,11 +30,19 @@ impl fmt::Display for Exit {
 impl std::error::Error for Exit {}
 
 pub fn exit(code: u8, message: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(Exit { code, message: message.into(), printed: false })
+    anyhow::Error::new(Exit {
+        code,
+        message: message.into(),
+        printed: false,
+    })
 }
 
 pub fn exit_printed(code: u8) -> anyhow::Error {
-    anyhow::Error::new(Exit { code, message: String::new(), printed: true })
+    anyhow::Error::new(Exit {
+        code,
+        message: String::new(),
+        printed: true,
+    })
 }
 
 pub fn past_tense(op: chronous_core::graph::OpKind) -> (&'static str, &'static str) {

@@ -11,7 +11,12 @@ fn actions(plan: &serde_json::Value) -> Vec<(String, String)> {
         .unwrap()
         .iter()
         .filter(|c| c["action"] != "no_op")
-        .map(|c| (c["address"].as_str().unwrap().to_string(), c["action"].as_str().unwrap().to_string()))
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap().to_string(),
+                c["action"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -54,18 +59,51 @@ fn seed_plan_apply_update_replace_destroy() {
     let changes = actions(&plan);
     assert!(changes.iter().all(|(_, a)| a == "create"));
     for k in SEED_KINDS {
-        assert!(changes.iter().any(|(a, _)| a.starts_with(k)), "plan has no {k}");
+        assert!(
+            changes.iter().any(|(a, _)| a.starts_with(k)),
+            "plan has no {k}"
+        );
     }
-    assert_eq!(changes.iter().filter(|(a, _)| a.starts_with("aws_subnet.")).count(), 5);
-    assert_eq!(changes.iter().filter(|(a, _)| a.starts_with("aws_security_group.")).count(), 4);
-    assert_eq!(changes.iter().filter(|(a, _)| a.starts_with("aws_nat_gateway.")).count(), 2);
-    let pos = |a: &str| changes.iter().position(|(x, _)| x == a).unwrap_or_else(|| panic!("{a} not planned"));
+    assert_eq!(
+        changes
+            .iter()
+            .filter(|(a, _)| a.starts_with("aws_subnet."))
+            .count(),
+        5
+    );
+    assert_eq!(
+        changes
+            .iter()
+            .filter(|(a, _)| a.starts_with("aws_security_group."))
+            .count(),
+        4
+    );
+    assert_eq!(
+        changes
+            .iter()
+            .filter(|(a, _)| a.starts_with("aws_nat_gateway."))
+            .count(),
+        2
+    );
+    let pos = |a: &str| {
+        changes
+            .iter()
+            .position(|(x, _)| x == a)
+            .unwrap_or_else(|| panic!("{a} not planned"))
+    };
     for c in plan["changes"].as_array().unwrap() {
         for d in c["deps"].as_array().into_iter().flatten() {
-            assert!(pos(d.as_str().unwrap()) < pos(c["address"].as_str().unwrap()), "{} planned before its dependency {d}", c["address"]);
+            assert!(
+                pos(d.as_str().unwrap()) < pos(c["address"].as_str().unwrap()),
+                "{} planned before its dependency {d}",
+                c["address"]
+            );
         }
     }
-    assert!(!env.dir.join(".chronous/state.json").exists(), "plan must not write state");
+    assert!(
+        !env.dir.join(".chronous/state.json").exists(),
+        "plan must not write state"
+    );
 
     // Apply creates them; the next plan is empty (exit 0 with --detailed-exitcode).
     env.ok(&["apply", "--auto-approve"]);
@@ -83,11 +121,22 @@ fn seed_plan_apply_update_replace_destroy() {
     assert_eq!(
         actions(&plan),
         vec![
-            ("aws_ecs_task_definition.payments_api".to_string(), "create_then_delete".to_string()),
-            ("aws_ecs_service.payments_api".to_string(), "update".to_string()),
+            (
+                "aws_ecs_task_definition.payments_api".to_string(),
+                "create_then_delete".to_string()
+            ),
+            (
+                "aws_ecs_service.payments_api".to_string(),
+                "update".to_string()
+            ),
         ]
     );
-    let td = &plan["changes"].as_array().unwrap().iter().find(|c| c["address"] == "aws_ecs_task_definition.payments_api").unwrap()["attrs"];
+    let td = &plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "aws_ecs_task_definition.payments_api")
+        .unwrap()["attrs"];
     assert_eq!(td[0]["name"], "container.image");
     assert!(td[0]["after"].as_str().unwrap().ends_with(":1.1"));
     env.ok(&["apply", "--auto-approve"]);
@@ -96,29 +145,58 @@ fn seed_plan_apply_update_replace_destroy() {
 
     // A new instance type: the launch template is replaced create-before-destroy
     // and the auto scaling group rolls out to it.
-    env.edit("instance_type = \"t2.nano\"\ninstance_count", "instance_type = \"t2.micro\"\ninstance_count");
+    env.edit(
+        "instance_type = \"t2.nano\"\ninstance_count",
+        "instance_type = \"t2.micro\"\ninstance_count",
+    );
     let plan = env.json(&["plan"]);
     assert_eq!(
         actions(&plan),
         vec![
-            ("aws_launch_template.container_instances".to_string(), "create_then_delete".to_string()),
-            ("aws_autoscaling_group.container_instances".to_string(), "update".to_string()),
+            (
+                "aws_launch_template.container_instances".to_string(),
+                "create_then_delete".to_string()
+            ),
+            (
+                "aws_autoscaling_group.container_instances".to_string(),
+                "update".to_string()
+            ),
         ]
     );
     let text = env.ok(&["plan"]);
-    assert!(text.contains("+/- aws_launch_template.container_instances"), "{text}");
-    assert!(text.contains("instance_type: \"t2.nano\" -> \"t2.micro\"  # forces replacement"), "{text}");
-    let before = env.json(&["state", "show", "aws_autoscaling_group.container_instances"])["outputs"]["instance_ids"].clone();
-    let lt_before = env.json(&["state", "show", "aws_launch_template.container_instances"])["id"].clone();
+    assert!(
+        text.contains("+/- aws_launch_template.container_instances"),
+        "{text}"
+    );
+    assert!(
+        text.contains("instance_type: \"t2.nano\" -> \"t2.micro\"  # forces replacement"),
+        "{text}"
+    );
+    let before = env.json(&["state", "show", "aws_autoscaling_group.container_instances"])
+        ["outputs"]["instance_ids"]
+        .clone();
+    let lt_before =
+        env.json(&["state", "show", "aws_launch_template.container_instances"])["id"].clone();
     let out = env.ok(&["apply", "--auto-approve"]);
     // The new template is created before the old one is destroyed.
-    let created = out.find("aws_launch_template.container_instances: Creation complete").unwrap();
-    let rolled = out.find("aws_autoscaling_group.container_instances: Modifications complete").unwrap();
-    let destroyed = out.find("aws_launch_template.container_instances: Destruction complete").unwrap();
+    let created = out
+        .find("aws_launch_template.container_instances: Creation complete")
+        .unwrap();
+    let rolled = out
+        .find("aws_autoscaling_group.container_instances: Modifications complete")
+        .unwrap();
+    let destroyed = out
+        .find("aws_launch_template.container_instances: Destruction complete")
+        .unwrap();
     assert!(created < rolled && rolled < destroyed, "{out}");
-    let after = env.json(&["state", "show", "aws_autoscaling_group.container_instances"])["outputs"]["instance_ids"].clone();
+    let after = env.json(&["state", "show", "aws_autoscaling_group.container_instances"])
+        ["outputs"]["instance_ids"]
+        .clone();
     assert_ne!(before, after, "the group's instances were not rolled");
-    assert_ne!(lt_before, env.json(&["state", "show", "aws_launch_template.container_instances"])["id"]);
+    assert_ne!(
+        lt_before,
+        env.json(&["state", "show", "aws_launch_template.container_instances"])["id"]
+    );
     assert_eq!(code(&env.run(&["plan", "--detailed-exitcode"])), 0);
 
     // Outputs.
@@ -131,16 +209,26 @@ fn seed_plan_apply_update_replace_destroy() {
     // Destroy removes everything in reverse order and leaves an empty state and cloud.
     let out = env.ok(&["destroy", "--auto-approve"]);
     let vpc = out.find("aws_vpc.main: Destruction complete").unwrap();
-    let subnet = out.find("aws_subnet.private_a: Destruction complete").unwrap();
-    let service = out.find("aws_ecs_service.payments_api: Destruction complete").unwrap();
-    let cluster = out.find("aws_ecs_cluster.main: Destruction complete").unwrap();
+    let subnet = out
+        .find("aws_subnet.private_a: Destruction complete")
+        .unwrap();
+    let service = out
+        .find("aws_ecs_service.payments_api: Destruction complete")
+        .unwrap();
+    let cluster = out
+        .find("aws_ecs_cluster.main: Destruction complete")
+        .unwrap();
     assert!(subnet < vpc && service < cluster, "{out}");
     assert!(env.state_addresses().is_empty());
     assert!(env.sim_objects().is_empty());
     // No secret anywhere in what chronous wrote.
     for f in walk(&env.dir.join(".chronous")) {
         let s = std::fs::read_to_string(&f).unwrap_or_default();
-        assert!(!s.contains("test-password-not-a-secret"), "{} holds the password", f.display());
+        assert!(
+            !s.contains("test-password-not-a-secret"),
+            "{} holds the password",
+            f.display()
+        );
     }
 }
 
@@ -175,7 +263,11 @@ fn saved_plan_applies_exactly_and_refuses_when_state_moved() {
 #[test]
 fn apply_without_approval_and_without_terminal_refuses() {
     let env = Env::new("seed");
-    let o = env.cmd(&["apply"]).stdin(std::process::Stdio::null()).output().unwrap();
+    let o = env
+        .cmd(&["apply"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
     assert_eq!(code(&o), 1);
     assert!(String::from_utf8_lossy(&o.stderr).contains("--auto-approve"));
     assert!(env.state_addresses().is_empty());
@@ -184,15 +276,25 @@ fn apply_without_approval_and_without_terminal_refuses() {
 #[test]
 fn a_failed_step_records_what_completed_and_the_next_apply_continues() {
     let env = Env::new("seed");
-    let o = env.cmd(&["apply", "--auto-approve"]).env("CHRONOUS_SIM_FAIL_ON", "aws_ecs_cluster.main").output().unwrap();
+    let o = env
+        .cmd(&["apply", "--auto-approve"])
+        .env("CHRONOUS_SIM_FAIL_ON", "aws_ecs_cluster.main")
+        .output()
+        .unwrap();
     assert_eq!(code(&o), 1);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("injected fault") && err.contains("Run `chronous apply` again"), "{err}");
+    assert!(
+        err.contains("injected fault") && err.contains("Run `chronous apply` again"),
+        "{err}"
+    );
     let partial = env.state_addresses();
     assert!(!partial.is_empty() && !partial.contains(&"aws_ecs_cluster.main".to_string()));
     assert!(!partial.contains(&"aws_ecs_service.payments_api".to_string()));
     let out = env.ok(&["apply", "--auto-approve"]);
-    assert!(out.contains(&format!("{} added", 58 - partial.len())), "{out}");
+    assert!(
+        out.contains(&format!("{} added", 58 - partial.len())),
+        "{out}"
+    );
     assert_eq!(env.state_addresses().len(), 58);
     assert_eq!(env.sim_objects().len(), 58);
 }
@@ -202,24 +304,43 @@ fn drift_made_in_the_console_shows_in_plan_and_apply_restores_it() {
     let env = Env::new("seed");
     env.ok(&["apply", "--auto-approve"]);
     let rule = "aws_security_group_rule.elb_http_ingress_tcp_80_operator";
-    env.ok(&["sim", "console-set", rule, "cidr_blocks", r#"["0.0.0.0/0"]"#]);
-    env.ok(&["sim", "console-delete", "aws_cloudwatch_log_group.payments_api"]);
+    env.ok(&[
+        "sim",
+        "console-set",
+        rule,
+        "cidr_blocks",
+        r#"["0.0.0.0/0"]"#,
+    ]);
+    env.ok(&[
+        "sim",
+        "console-delete",
+        "aws_cloudwatch_log_group.payments_api",
+    ]);
     let text = env.ok(&["plan"]);
     assert!(text.contains("Objects changed outside chronous"), "{text}");
     assert!(text.contains(&format!("# {rule} changed")), "{text}");
-    assert!(text.contains("# aws_cloudwatch_log_group.payments_api was deleted"), "{text}");
+    assert!(
+        text.contains("# aws_cloudwatch_log_group.payments_api was deleted"),
+        "{text}"
+    );
     let plan = env.json(&["plan"]);
     assert_eq!(
         actions(&plan),
         vec![
             (rule.to_string(), "delete_then_create".to_string()),
-            ("aws_cloudwatch_log_group.payments_api".to_string(), "create".to_string()),
+            (
+                "aws_cloudwatch_log_group.payments_api".to_string(),
+                "create".to_string()
+            ),
         ]
     );
     env.ok(&["apply", "--auto-approve"]);
     assert_eq!(code(&env.run(&["plan", "--detailed-exitcode"])), 0);
     let show = env.json(&["state", "show", rule]);
-    assert_eq!(show["attrs"]["cidr_blocks"], serde_json::json!(["203.0.113.10/32"]));
+    assert_eq!(
+        show["attrs"]["cidr_blocks"],
+        serde_json::json!(["203.0.113.10/32"])
+    );
 }
 
 #[test]
@@ -229,7 +350,13 @@ fn replace_marks_for_replacement_like_taint() {
     let out = env.ok(&["replace", "aws_launch_template.container_instances"]);
     assert!(out.contains("marked for replacement"));
     let plan = env.json(&["plan"]);
-    assert_eq!(actions(&plan)[0], ("aws_launch_template.container_instances".to_string(), "create_then_delete".to_string()));
+    assert_eq!(
+        actions(&plan)[0],
+        (
+            "aws_launch_template.container_instances".to_string(),
+            "create_then_delete".to_string()
+        )
+    );
     env.ok(&["apply", "--auto-approve"]);
     assert_eq!(code(&env.run(&["plan", "--detailed-exitcode"])), 0);
     let o = env.run(&["replace", "aws_nothing.here"]);
@@ -252,10 +379,17 @@ fn production_refuses_destroy_without_the_explicit_flag() {
 #[test]
 fn missing_password_fails_clearly_and_keeps_what_completed() {
     let env = Env::new("seed");
-    let o = env.cmd(&["apply", "--auto-approve"]).env_remove("CHRONOUS_DB_PASSWORD").output().unwrap();
+    let o = env
+        .cmd(&["apply", "--auto-approve"])
+        .env_remove("CHRONOUS_DB_PASSWORD")
+        .output()
+        .unwrap();
     assert_eq!(code(&o), 1);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("no database password") && err.contains("CHRONOUS_DB_PASSWORD"), "{err}");
+    assert!(
+        err.contains("no database password") && err.contains("CHRONOUS_DB_PASSWORD"),
+        "{err}"
+    );
     env.ok(&["apply", "--auto-approve"]);
     assert_eq!(env.state_addresses().len(), 58);
 }
@@ -264,7 +398,12 @@ fn missing_password_fails_clearly_and_keeps_what_completed() {
 fn two_concurrent_applies_exactly_one_runs_and_the_other_names_the_holder() {
     let env = Env::new("seed");
     // Slow steps keep the first apply holding the lock while the second starts.
-    let first = env.cmd(&["apply", "--auto-approve"]).env("CHRONOUS_SIM_LATENCY_MS", "40").stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let first = env
+        .cmd(&["apply", "--auto-approve"])
+        .env("CHRONOUS_SIM_LATENCY_MS", "40")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     // Wait until the first one holds the lock.
     let lock = env.dir.join(".chronous/lock.json");
     let t = std::time::Instant::now();
@@ -274,9 +413,17 @@ fn two_concurrent_applies_exactly_one_runs_and_the_other_names_the_holder() {
     let second = env.run(&["apply", "--auto-approve"]);
     let first = first.wait_with_output().unwrap();
     assert!(first.status.success());
-    assert_eq!(code(&second), 4, "{}", String::from_utf8_lossy(&second.stderr));
+    assert_eq!(
+        code(&second),
+        4,
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
     let err = String::from_utf8_lossy(&second.stderr);
-    assert!(err.contains("is locked by `chronous apply` (pid ") && err.contains("force-unlock"), "{err}");
+    assert!(
+        err.contains("is locked by `chronous apply` (pid ") && err.contains("force-unlock"),
+        "{err}"
+    );
     assert_eq!(env.state_addresses().len(), 58);
     assert_eq!(env.sim_objects().len(), 58);
 }

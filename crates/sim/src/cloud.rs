@@ -85,8 +85,16 @@ impl Cloud {
     pub fn open(dir: &Path, env: &str) -> Result<Cloud, CloudError> {
         let snap_path = dir.join("objects.json");
         let snap: Snapshot = match std::fs::read(&snap_path) {
-            Ok(b) => serde_json::from_slice(&b).map_err(|e| CloudError::Refused(format!("{}: corrupt simulator store: {e}", snap_path.display())))?,
-            Err(_) => Snapshot { environment: env.to_string(), ..Default::default() },
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| {
+                CloudError::Refused(format!(
+                    "{}: corrupt simulator store: {e}",
+                    snap_path.display()
+                ))
+            })?,
+            Err(_) => Snapshot {
+                environment: env.to_string(),
+                ..Default::default()
+            },
         };
         let mut c = Cloud {
             dir: dir.to_path_buf(),
@@ -138,8 +146,19 @@ impl Cloud {
     /// Fold the log into the snapshot.
     pub fn compact(&mut self) -> Result<(), CloudError> {
         private_dir(&self.dir)?;
-        let snap = Snapshot { environment: self.env.clone(), seq: self.seq, objects: self.objects.iter().map(|(k, v)| (k.clone(), v.clone())).collect() };
-        atomic_write(&self.dir.join("objects.json"), &serde_json::to_vec(&snap).expect("serializes"))?;
+        let snap = Snapshot {
+            environment: self.env.clone(),
+            seq: self.seq,
+            objects: self
+                .objects
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        };
+        atomic_write(
+            &self.dir.join("objects.json"),
+            &serde_json::to_vec(&snap).expect("serializes"),
+        )?;
         self.log = None;
         let _ = std::fs::remove_file(self.dir.join("objects.log"));
         Ok(())
@@ -150,7 +169,10 @@ impl Cloud {
         strings(&o.attrs, &mut s);
         for x in s {
             if x != o.id && self.objects.contains_key(x) {
-                self.referrers.entry(x.to_string()).or_default().insert(o.id.clone());
+                self.referrers
+                    .entry(x.to_string())
+                    .or_default()
+                    .insert(o.id.clone());
             } else if let Some(ids) = self.by_name.get(x).filter(|_| o.name.as_deref() != Some(x)) {
                 for id in ids.clone() {
                     if id != o.id {
@@ -163,10 +185,16 @@ impl Cloud {
 
     fn insert(&mut self, o: Object) {
         self.index_refs(&o);
-        self.by_address.entry(o.address.clone()).or_default().push(o.id.clone());
+        self.by_address
+            .entry(o.address.clone())
+            .or_default()
+            .push(o.id.clone());
         if let Some(n) = &o.name {
             self.names.insert((o.kind, n.clone()), o.id.clone());
-            self.by_name.entry(n.clone()).or_default().push(o.id.clone());
+            self.by_name
+                .entry(n.clone())
+                .or_default()
+                .push(o.id.clone());
         }
         self.objects.insert(o.id.clone(), o);
     }
@@ -208,10 +236,18 @@ impl Cloud {
     }
 
     /// An object this environment created for `address`, other than `exclude`.
-    pub fn find_by_address(&self, kind: Kind, address: &str, exclude: &[String]) -> Option<&Object> {
+    pub fn find_by_address(
+        &self,
+        kind: Kind,
+        address: &str,
+        exclude: &[String],
+    ) -> Option<&Object> {
         let ids = self.by_address.get(address)?;
-        let mut found: Vec<&Object> =
-            ids.iter().filter_map(|id| self.objects.get(id)).filter(|o| o.kind == kind && !exclude.contains(&o.id)).collect();
+        let mut found: Vec<&Object> = ids
+            .iter()
+            .filter_map(|id| self.objects.get(id))
+            .filter(|o| o.kind == kind && !exclude.contains(&o.id))
+            .collect();
         found.sort_by(|a, b| a.id.cmp(&b.id));
         found.into_iter().next()
     }
@@ -230,12 +266,17 @@ impl Cloud {
 
     /// Whether a name is taken by another object of the kind.
     pub fn name_taken(&self, kind: Kind, name: &str, except: Option<&str>) -> bool {
-        self.names.get(&(kind, name.to_string())).is_some_and(|id| Some(id.as_str()) != except)
+        self.names
+            .get(&(kind, name.to_string()))
+            .is_some_and(|id| Some(id.as_str()) != except)
     }
 
     pub fn put(&mut self, o: Object) -> Result<(), CloudError> {
         self.seq += 1;
-        self.logged(LogRecord::Put { object: o.clone(), seq: self.seq })?;
+        self.logged(LogRecord::Put {
+            object: o.clone(),
+            seq: self.seq,
+        })?;
         self.remove(&o.id.clone());
         self.insert(o);
         Ok(())
@@ -243,8 +284,14 @@ impl Cloud {
 
     /// Delete an object, refusing while another object refers to it.
     pub fn delete(&mut self, id: &str) -> Result<(), CloudError> {
-        let Some(o) = self.objects.get(id) else { return Ok(()) };
-        if let Some(r) = self.referrers.get(id).and_then(|r| r.iter().find(|x| self.objects.contains_key(*x))) {
+        let Some(o) = self.objects.get(id) else {
+            return Ok(());
+        };
+        if let Some(r) = self
+            .referrers
+            .get(id)
+            .and_then(|r| r.iter().find(|x| self.objects.contains_key(*x)))
+        {
             let other = &self.objects[r];
             return Err(CloudError::Refused(format!(
                 "DependencyViolation: {} {} cannot be deleted while {} {} ({}) refers to it",
@@ -257,17 +304,31 @@ impl Cloud {
     }
 
     /// Change an attribute behind chronous's back, as the AWS console would.
-    pub fn console_set(&mut self, address: &str, attr: &str, value: Value) -> Result<String, CloudError> {
+    pub fn console_set(
+        &mut self,
+        address: &str,
+        attr: &str,
+        value: Value,
+    ) -> Result<String, CloudError> {
         let mut o = self
             .by_address
             .get(address)
-            .and_then(|ids| ids.iter().filter_map(|id| self.objects.get(id)).min_by(|a, b| a.id.cmp(&b.id)))
+            .and_then(|ids| {
+                ids.iter()
+                    .filter_map(|id| self.objects.get(id))
+                    .min_by(|a, b| a.id.cmp(&b.id))
+            })
             .cloned()
             .ok_or_else(|| CloudError::Refused(format!("no simulated object for `{address}`")))?;
-        let obj = o.attrs.as_object_mut().ok_or_else(|| CloudError::Refused("object has no attributes".into()))?;
+        let obj = o
+            .attrs
+            .as_object_mut()
+            .ok_or_else(|| CloudError::Refused("object has no attributes".into()))?;
         if !obj.contains_key(attr) {
             let keys: Vec<&String> = obj.keys().collect();
-            return Err(CloudError::Refused(format!("`{address}` has no attribute `{attr}`; it has: {keys:?}")));
+            return Err(CloudError::Refused(format!(
+                "`{address}` has no attribute `{attr}`; it has: {keys:?}"
+            )));
         }
         obj.insert(attr.to_string(), value);
         let id = o.id.clone();
@@ -280,7 +341,9 @@ impl Cloud {
     pub fn console_delete(&mut self, address: &str) -> Result<Vec<String>, CloudError> {
         let ids: Vec<String> = self.by_address.get(address).cloned().unwrap_or_default();
         if ids.is_empty() {
-            return Err(CloudError::Refused(format!("no simulated object for `{address}`")));
+            return Err(CloudError::Refused(format!(
+                "no simulated object for `{address}`"
+            )));
         }
         for id in &ids {
             self.logged(LogRecord::Delete { id: id.clone() })?;

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use chronous_core::env::instance_type;
-use chronous_core::resources::{EcsServiceSpec, EcsTaskDefinitionSpec, ElbSpec, Kind, LaunchTemplateSpec};
+use chronous_core::resources::{
+    EcsServiceSpec, EcsTaskDefinitionSpec, ElbSpec, Kind, LaunchTemplateSpec,
+};
 use serde_json::Value;
 
 use crate::cloud::{Cloud, Object};
@@ -84,7 +86,10 @@ pub fn read(cloud: &Cloud, time_scale: f64) -> Desired {
     if let Some(o) = first(cloud, Kind::Elb) {
         if let (Ok(spec), Some(port)) = (
             serde_json::from_value::<ElbSpec>(o.attrs.clone()),
-            o.outputs.get("dns_name").and_then(Value::as_str).and_then(elb_port),
+            o.outputs
+                .get("dns_name")
+                .and_then(Value::as_str)
+                .and_then(elb_port),
         ) {
             d.elb = Some(ElbDesired {
                 name: spec.name,
@@ -101,35 +106,71 @@ pub fn read(cloud: &Cloud, time_scale: f64) -> Desired {
         }
     }
     if let Some(asg) = first(cloud, Kind::AutoScalingGroup) {
-        let lt_id = asg.attrs.get("launch_template_id").and_then(Value::as_str).unwrap_or("");
+        let lt_id = asg
+            .attrs
+            .get("launch_template_id")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let itype = cloud
             .get(lt_id)
             .and_then(|lt| serde_json::from_value::<LaunchTemplateSpec>(lt.attrs.clone()).ok())
             .map(|s| s.instance_type)
             .unwrap_or_else(|| "t2.nano".into());
         let (mem, vcpu) = instance_type(&itype).unwrap_or((512, 1));
-        for id in asg.outputs.get("instance_ids").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
-            d.instances.push(InstanceDesired { id: id.to_string(), instance_type: itype.clone(), memory_mib: registered_memory(mem), cpu_units: vcpu * 1024 });
+        for id in asg
+            .outputs
+            .get("instance_ids")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            d.instances.push(InstanceDesired {
+                id: id.to_string(),
+                instance_type: itype.clone(),
+                memory_mib: registered_memory(mem),
+                cpu_units: vcpu * 1024,
+            });
         }
     }
-    d.cluster = first(cloud, Kind::EcsCluster).and_then(|c| c.outputs.get("name").and_then(Value::as_str).map(str::to_string));
+    d.cluster = first(cloud, Kind::EcsCluster).and_then(|c| {
+        c.outputs
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
     if let Some(lg) = first(cloud, Kind::CloudwatchLogGroup) {
-        d.log_group = lg.attrs.get("name").and_then(Value::as_str).map(str::to_string);
+        d.log_group = lg
+            .attrs
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_string);
     }
     if let Some(svc) = first(cloud, Kind::EcsService) {
         if let Ok(spec) = serde_json::from_value::<EcsServiceSpec>(svc.attrs.clone()) {
             if let Some(td) = cloud.get(&spec.task_definition) {
                 if let Ok(tds) = serde_json::from_value::<EcsTaskDefinitionSpec>(td.attrs.clone()) {
-                    d.stream_prefix = tds.container.log_configuration.options.get("awslogs-stream-prefix").cloned();
+                    d.stream_prefix = tds
+                        .container
+                        .log_configuration
+                        .options
+                        .get("awslogs-stream-prefix")
+                        .cloned();
                     d.service = Some(ServiceDesired {
                         name: spec.name,
                         arn: svc.id.clone(),
                         desired_count: spec.desired_count,
                         minimum_healthy_percent: spec.deployment_minimum_healthy_percent,
                         maximum_percent: spec.deployment_maximum_percent,
-                        grace: Duration::from_secs_f64(spec.health_check_grace_period_seconds as f64 / time_scale),
+                        grace: Duration::from_secs_f64(
+                            spec.health_check_grace_period_seconds as f64 / time_scale,
+                        ),
                         task_definition: td.id.clone(),
-                        revision: td.outputs.get("revision").and_then(Value::as_u64).unwrap_or(0),
+                        revision: td
+                            .outputs
+                            .get("revision")
+                            .and_then(Value::as_u64)
+                            .unwrap_or(0),
                         container: tds.container,
                         behind_elb: spec.load_balancer.is_some(),
                     });
@@ -155,9 +196,20 @@ mod tests {
 
     #[test]
     fn ecr_references_resolve_to_local_images() {
-        assert_eq!(local_image("123456789012.dkr.ecr.us-east-2.amazonaws.com/chronous-payments-web-api:1.0"), "chronous-payments-web-api:1.0");
-        assert_eq!(local_image("chronous-payments-web-api:1.0"), "chronous-payments-web-api:1.0");
-        assert_eq!(local_image("docker.io/library/nginx:1"), "docker.io/library/nginx:1");
+        assert_eq!(
+            local_image(
+                "123456789012.dkr.ecr.us-east-2.amazonaws.com/chronous-payments-web-api:1.0"
+            ),
+            "chronous-payments-web-api:1.0"
+        );
+        assert_eq!(
+            local_image("chronous-payments-web-api:1.0"),
+            "chronous-payments-web-api:1.0"
+        );
+        assert_eq!(
+            local_image("docker.io/library/nginx:1"),
+            "docker.io/library/nginx:1"
+        );
         assert_eq!(elb_port("127.0.0.1:41234"), Some(41234));
     }
 }

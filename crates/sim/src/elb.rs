@@ -45,7 +45,8 @@ pub const REASON_IN_SERVICE: &str = "N/A";
 /// AWS's description of a newly registered instance that has not passed yet.
 pub const REASON_REGISTERING: &str = "Instance registration is still in progress.";
 /// AWS's description of an instance taken out of service by its health checks.
-pub const REASON_FAILED: &str = "Instance has failed at least the UnhealthyThreshold number of health checks consecutively.";
+pub const REASON_FAILED: &str =
+    "Instance has failed at least the UnhealthyThreshold number of health checks consecutively.";
 
 /// What the load balancer refuses.
 #[derive(Debug, thiserror::Error)]
@@ -86,8 +87,13 @@ pub enum Target {
 impl Target {
     /// Parse `HTTP:80/gettoken` or `TCP:80` (the protocol in any case).
     pub fn parse(target: &str) -> Result<Target, ElbError> {
-        let invalid = |reason: &str| ElbError::InvalidTarget { target: target.to_string(), reason: reason.to_string() };
-        let (protocol, rest) = target.split_once(':').ok_or_else(|| invalid("expected PROTOCOL:port, like HTTP:80/ or TCP:80"))?;
+        let invalid = |reason: &str| ElbError::InvalidTarget {
+            target: target.to_string(),
+            reason: reason.to_string(),
+        };
+        let (protocol, rest) = target
+            .split_once(':')
+            .ok_or_else(|| invalid("expected PROTOCOL:port, like HTTP:80/ or TCP:80"))?;
         let port_of = |s: &str| -> Result<u16, ElbError> {
             match s.parse::<u16>() {
                 Ok(p) if p > 0 && s.bytes().all(|b| b.is_ascii_digit()) => Ok(p),
@@ -96,15 +102,29 @@ impl Target {
         };
         match protocol.to_ascii_uppercase().as_str() {
             "HTTP" => {
-                let slash = rest.find('/').ok_or_else(|| invalid("an HTTP target needs a path, like HTTP:80/ or HTTP:80/health"))?;
+                let slash = rest.find('/').ok_or_else(|| {
+                    invalid("an HTTP target needs a path, like HTTP:80/ or HTTP:80/health")
+                })?;
                 let (port, path) = rest.split_at(slash);
-                if path.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) || path.parse::<Uri>().is_err() {
+                if path
+                    .bytes()
+                    .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+                    || path.parse::<Uri>().is_err()
+                {
                     return Err(invalid("the path is not a valid URL path"));
                 }
-                Ok(Target::Http { port: port_of(port)?, path: path.to_string() })
+                Ok(Target::Http {
+                    port: port_of(port)?,
+                    path: path.to_string(),
+                })
             }
-            "TCP" => Ok(Target::Tcp { port: port_of(rest)? }),
-            "HTTPS" | "SSL" => Err(ElbError::UnsupportedProtocol { target: target.to_string(), protocol: protocol.to_ascii_uppercase() }),
+            "TCP" => Ok(Target::Tcp {
+                port: port_of(rest)?,
+            }),
+            "HTTPS" | "SSL" => Err(ElbError::UnsupportedProtocol {
+                target: target.to_string(),
+                protocol: protocol.to_ascii_uppercase(),
+            }),
             _ => Err(invalid("the protocol must be HTTP, HTTPS, TCP or SSL")),
         }
     }
@@ -115,7 +135,9 @@ impl HealthCheck {
     pub fn validate(&self) -> Result<Target, ElbError> {
         let target = Target::parse(&self.target)?;
         if self.interval.is_zero() || self.timeout.is_zero() {
-            return Err(ElbError::InvalidHealthCheck("interval and timeout must be more than zero".into()));
+            return Err(ElbError::InvalidHealthCheck(
+                "interval and timeout must be more than zero".into(),
+            ));
         }
         if self.timeout >= self.interval {
             return Err(ElbError::InvalidHealthCheck(format!(
@@ -124,7 +146,9 @@ impl HealthCheck {
             )));
         }
         if self.healthy_threshold == 0 || self.unhealthy_threshold == 0 {
-            return Err(ElbError::InvalidHealthCheck("the healthy and unhealthy thresholds must be at least 1".into()));
+            return Err(ElbError::InvalidHealthCheck(
+                "the healthy and unhealthy thresholds must be at least 1".into(),
+            ));
         }
         Ok(target)
     }
@@ -141,18 +165,21 @@ pub struct Instance {
 
 impl Instance {
     pub fn new(id: impl Into<String>, addr: SocketAddr) -> Instance {
-        Instance { id: id.into(), addr }
+        Instance {
+            id: id.into(),
+            addr,
+        }
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum State {
     InService,
     OutOfService,
 }
 
 /// One row of `DescribeInstanceHealth`, plus the check counters.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct InstanceHealth {
     pub id: String,
     pub addr: SocketAddr,
@@ -185,7 +212,10 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options { request_timeout: Duration::from_secs(60), shutdown_grace: Duration::from_secs(5) }
+        Options {
+            request_timeout: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(5),
+        }
     }
 }
 
@@ -263,7 +293,12 @@ impl Inner {
         }
         if e.state != before {
             // Sent under the lock, so subscribers see transitions in order.
-            let _ = self.events.send(Transition { id: e.id.clone(), from: before, to: e.state, at: SystemTime::now() });
+            let _ = self.events.send(Transition {
+                id: e.id.clone(),
+                from: before,
+                to: e.state,
+                at: SystemTime::now(),
+            });
         }
         true
     }
@@ -271,12 +306,20 @@ impl Inner {
     /// The next InService instance, round-robin.
     fn pick(&self) -> Option<SocketAddr> {
         let reg = lock(&self.registry);
-        let n = reg.entries.iter().filter(|e| e.state == State::InService).count();
+        let n = reg
+            .entries
+            .iter()
+            .filter(|e| e.state == State::InService)
+            .count();
         if n == 0 {
             return None;
         }
         let k = self.round_robin.fetch_add(1, Ordering::Relaxed) % n;
-        reg.entries.iter().filter(|e| e.state == State::InService).nth(k).map(|e| e.addr)
+        reg.entries
+            .iter()
+            .filter(|e| e.state == State::InService)
+            .nth(k)
+            .map(|e| e.addr)
     }
 }
 
@@ -306,20 +349,26 @@ async fn checker(inner: Arc<Inner>, addr: SocketAddr, generation: u64) {
 pub async fn run_check(target: &Target, addr: SocketAddr, timeout: Duration) -> Result<(), String> {
     match tokio::time::timeout(timeout, probe(target, addr)).await {
         Ok(r) => r,
-        Err(_) => Err(format!("the health check timed out after {} ms", timeout.as_millis())),
+        Err(_) => Err(format!(
+            "the health check timed out after {} ms",
+            timeout.as_millis()
+        )),
     }
 }
 
 async fn probe(target: &Target, addr: SocketAddr) -> Result<(), String> {
-    let stream = TcpStream::connect(addr).await.map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
     let path = match target {
         Target::Tcp { .. } => return Ok(()),
         Target::Http { path, .. } => path,
     };
     let _ = stream.set_nodelay(true);
-    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("HTTP handshake with {addr} failed: {e}"))?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("HTTP handshake with {addr} failed: {e}"))?;
     let req = Request::get(path.as_str())
         .header(header::HOST, addr.to_string())
         .header(header::USER_AGENT, "ELB-HealthChecker/1.0")
@@ -339,16 +388,26 @@ async fn probe(target: &Target, addr: SocketAddr) -> Result<(), String> {
     if resp.status() == StatusCode::OK {
         Ok(())
     } else {
-        Err(format!("the health check answered HTTP {}", resp.status().as_u16()))
+        Err(format!(
+            "the health check answered HTTP {}",
+            resp.status().as_u16()
+        ))
     }
 }
 
 type Body = BoxBody<Bytes, hyper::Error>;
 
 fn text(status: StatusCode, msg: &'static str) -> Response<Body> {
-    let mut r = Response::new(Full::new(Bytes::from_static(msg.as_bytes())).map_err(|never| match never {}).boxed());
+    let mut r = Response::new(
+        Full::new(Bytes::from_static(msg.as_bytes()))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
     *r.status_mut() = status;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     r
 }
 
@@ -365,7 +424,17 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     for h in named {
         headers.remove(h);
     }
-    for h in ["connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"] {
+    for h in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    ] {
         headers.remove(h);
     }
 }
@@ -375,33 +444,63 @@ enum ForwardError {
     Http,
 }
 
-async fn forward(addr: SocketAddr, req: Request<Incoming>) -> Result<Response<Incoming>, ForwardError> {
-    let stream = TcpStream::connect(addr).await.map_err(|_| ForwardError::Connect)?;
+async fn forward(
+    addr: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response<Incoming>, ForwardError> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|_| ForwardError::Connect)?;
     let _ = stream.set_nodelay(true);
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|_| ForwardError::Http)?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|_| ForwardError::Http)?;
     // The connection ends with the response body, or when the response is no
     // longer awaited (a 504 drops it).
     tokio::spawn(async move {
         let _ = conn.await;
     });
-    sender.send_request(req).await.map_err(|_| ForwardError::Http)
+    sender
+        .send_request(req)
+        .await
+        .map_err(|_| ForwardError::Http)
 }
 
-async fn proxy(inner: Arc<Inner>, peer: SocketAddr, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+async fn proxy(
+    inner: Arc<Inner>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
     let Some(addr) = inner.pick() else {
-        return Ok(text(StatusCode::SERVICE_UNAVAILABLE, "503 Service Unavailable: no healthy instances\n"));
+        return Ok(text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "503 Service Unavailable: no healthy instances\n",
+        ));
     };
     let (mut parts, body) = req.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     // Like a classic ELB: the client's address is appended to X-Forwarded-For.
     let client = peer.ip().to_string();
-    let previous: Vec<&str> = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
-    let xff = if previous.is_empty() { client } else { format!("{}, {client}", previous.join(", ")) };
+    let previous: Vec<&str> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let xff = if previous.is_empty() {
+        client
+    } else {
+        format!("{}, {client}", previous.join(", "))
+    };
     if let Ok(v) = HeaderValue::from_str(&xff) {
         parts.headers.insert("x-forwarded-for", v);
     }
-    parts.headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
-    parts.headers.insert("x-forwarded-port", HeaderValue::from(inner.listen_port));
+    parts
+        .headers
+        .insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    parts
+        .headers
+        .insert("x-forwarded-port", HeaderValue::from(inner.listen_port));
     if !parts.headers.contains_key(header::HOST) {
         if let Some(a) = parts.uri.authority() {
             if let Ok(v) = HeaderValue::from_str(a.as_str()) {
@@ -409,13 +508,34 @@ async fn proxy(inner: Arc<Inner>, peer: SocketAddr, req: Request<Incoming>) -> R
             }
         }
     }
-    parts.uri = parts.uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/").parse().unwrap_or_else(|_| Uri::from_static("/"));
+    parts.uri = parts
+        .uri
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or("/")
+        .parse()
+        .unwrap_or_else(|_| Uri::from_static("/"));
     parts.version = Version::HTTP_11;
     let req = Request::from_parts(parts, body);
     let resp = match tokio::time::timeout(inner.opts.request_timeout, forward(addr, req)).await {
-        Err(_) => return Ok(text(StatusCode::GATEWAY_TIMEOUT, "504 Gateway Timeout: the instance did not answer in time\n")),
-        Ok(Err(ForwardError::Connect)) => return Ok(text(StatusCode::BAD_GATEWAY, "502 Bad Gateway: cannot connect to the instance\n")),
-        Ok(Err(ForwardError::Http)) => return Ok(text(StatusCode::BAD_GATEWAY, "502 Bad Gateway: the instance closed the connection\n")),
+        Err(_) => {
+            return Ok(text(
+                StatusCode::GATEWAY_TIMEOUT,
+                "504 Gateway Timeout: the instance did not answer in time\n",
+            ))
+        }
+        Ok(Err(ForwardError::Connect)) => {
+            return Ok(text(
+                StatusCode::BAD_GATEWAY,
+                "502 Bad Gateway: cannot connect to the instance\n",
+            ))
+        }
+        Ok(Err(ForwardError::Http)) => {
+            return Ok(text(
+                StatusCode::BAD_GATEWAY,
+                "502 Bad Gateway: the instance closed the connection\n",
+            ))
+        }
         Ok(Ok(r)) => r,
     };
     let (mut parts, body) = resp.into_parts();
@@ -479,10 +599,22 @@ impl LoadBalancer {
     }
 
     /// [`LoadBalancer::start`] with other [`Options`].
-    pub async fn start_with(listen: SocketAddr, hc: HealthCheck, opts: Options) -> Result<LoadBalancer, ElbError> {
+    pub async fn start_with(
+        listen: SocketAddr,
+        hc: HealthCheck,
+        opts: Options,
+    ) -> Result<LoadBalancer, ElbError> {
         let target = hc.validate()?;
-        let listener = TcpListener::bind(listen).await.map_err(|source| ElbError::Bind { addr: listen, source })?;
-        let local = listener.local_addr().map_err(|source| ElbError::Bind { addr: listen, source })?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|source| ElbError::Bind {
+                addr: listen,
+                source,
+            })?;
+        let local = listener.local_addr().map_err(|source| ElbError::Bind {
+            addr: listen,
+            source,
+        })?;
         let (events, _) = broadcast::channel(1024);
         let inner = Arc::new(Inner {
             listen_port: local.port(),
@@ -496,7 +628,12 @@ impl LoadBalancer {
         });
         let (stop, stop_rx) = watch::channel(false);
         let accept = tokio::spawn(accept_loop(listener, inner.clone(), stop_rx));
-        Ok(LoadBalancer { inner, local, stop, accept: Some(accept) })
+        Ok(LoadBalancer {
+            inner,
+            local,
+            stop,
+            accept: Some(accept),
+        })
     }
 
     /// The address it listens on.
@@ -518,13 +655,19 @@ impl LoadBalancer {
             if entries.iter().any(|e| e.id == inst.id) {
                 continue;
             }
-            if let Some(pos) = old.iter().position(|e| e.id == inst.id && e.addr == inst.addr) {
+            if let Some(pos) = old
+                .iter()
+                .position(|e| e.id == inst.id && e.addr == inst.addr)
+            {
                 entries.push(old.remove(pos));
                 continue;
             }
             let generation = reg.next_generation;
             reg.next_generation += 1;
-            let checker = self.inner.runtime.spawn(checker(self.inner.clone(), inst.addr, generation));
+            let checker =
+                self.inner
+                    .runtime
+                    .spawn(checker(self.inner.clone(), inst.addr, generation));
             entries.push(Entry {
                 id: inst.id,
                 addr: inst.addr,
@@ -633,7 +776,9 @@ mod tests {
             let m = mode.clone();
             let accept = tokio::spawn(async move {
                 loop {
-                    let Ok((stream, _)) = listener.accept().await else { continue };
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
                     let m = m.clone();
                     tokio::spawn(async move {
                         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
@@ -644,7 +789,13 @@ mod tests {
                                 if mode == HANG || (mode == HANG_REQUESTS && !health) {
                                     std::future::pending::<()>().await;
                                 }
-                                let h = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
+                                let h = |n: &str| {
+                                    req.headers()
+                                        .get(n)
+                                        .and_then(|v| v.to_str().ok())
+                                        .unwrap_or("-")
+                                        .to_string()
+                                };
                                 let head = format!(
                                     "{name} {} {} xff={} proto={} port={} host={}",
                                     req.method(),
@@ -654,18 +805,28 @@ mod tests {
                                     h("x-forwarded-port"),
                                     h("host")
                                 );
-                                let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                                let body = req
+                                    .into_body()
+                                    .collect()
+                                    .await
+                                    .map(|b| b.to_bytes())
+                                    .unwrap_or_default();
                                 let (status, text) = match (mode, health) {
                                     (FAIL, _) => (500, "error".to_string()),
                                     (_, true) => (200, "token".to_string()),
-                                    _ => (200, format!("{head} body={}", String::from_utf8_lossy(&body))),
+                                    _ => (
+                                        200,
+                                        format!("{head} body={}", String::from_utf8_lossy(&body)),
+                                    ),
                                 };
                                 let mut r = Response::new(Full::new(Bytes::from(text)));
                                 *r.status_mut() = StatusCode::from_u16(status).unwrap();
                                 Ok::<_, Infallible>(r)
                             }
                         });
-                        let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
                     });
                 }
             });
@@ -685,7 +846,13 @@ mod tests {
         }
     }
 
-    fn hc(target: &str, interval_ms: u64, timeout_ms: u64, healthy: u32, unhealthy: u32) -> HealthCheck {
+    fn hc(
+        target: &str,
+        interval_ms: u64,
+        timeout_ms: u64,
+        healthy: u32,
+        unhealthy: u32,
+    ) -> HealthCheck {
         HealthCheck {
             target: target.into(),
             interval: Duration::from_millis(interval_ms),
@@ -696,19 +863,35 @@ mod tests {
     }
 
     async fn lb(check: HealthCheck) -> LoadBalancer {
-        LoadBalancer::start("127.0.0.1:0".parse().unwrap(), check).await.unwrap()
+        LoadBalancer::start("127.0.0.1:0".parse().unwrap(), check)
+            .await
+            .unwrap()
     }
 
     /// One request on a new connection: status and body.
-    async fn request(lb: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    async fn request(
+        lb: SocketAddr,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String) {
         let stream = TcpStream::connect(lb).await.unwrap();
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
         tokio::spawn(conn);
-        let mut b = Request::builder().method(method).uri(path).header("host", "elb.test");
+        let mut b = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "elb.test");
         for (k, v) in headers {
             b = b.header(*k, *v);
         }
-        let resp = sender.send_request(b.body(Full::new(Bytes::from(body.to_string()))).unwrap()).await.unwrap();
+        let resp = sender
+            .send_request(b.body(Full::new(Bytes::from(body.to_string()))).unwrap())
+            .await
+            .unwrap();
         let status = resp.status().as_u16();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
         (status, String::from_utf8_lossy(&bytes).into_owned())
@@ -719,7 +902,12 @@ mod tests {
     }
 
     /// The next transition of `id`, within `limit`.
-    async fn transition(rx: &mut broadcast::Receiver<Transition>, id: &str, to: State, limit: Duration) -> Transition {
+    async fn transition(
+        rx: &mut broadcast::Receiver<Transition>,
+        id: &str,
+        to: State,
+        limit: Duration,
+    ) -> Transition {
         tokio::time::timeout(limit, async {
             loop {
                 let t = rx.recv().await.unwrap();
@@ -741,22 +929,62 @@ mod tests {
 
     #[test]
     fn targets_parse_like_aws() {
-        assert_eq!(Target::parse("HTTP:80/gettoken").unwrap(), Target::Http { port: 80, path: "/gettoken".into() });
-        assert_eq!(Target::parse("http:8080/").unwrap(), Target::Http { port: 8080, path: "/".into() });
+        assert_eq!(
+            Target::parse("HTTP:80/gettoken").unwrap(),
+            Target::Http {
+                port: 80,
+                path: "/gettoken".into()
+            }
+        );
+        assert_eq!(
+            Target::parse("http:8080/").unwrap(),
+            Target::Http {
+                port: 8080,
+                path: "/".into()
+            }
+        );
         assert_eq!(Target::parse("TCP:80").unwrap(), Target::Tcp { port: 80 });
-        assert!(matches!(Target::parse("HTTPS:443/x"), Err(ElbError::UnsupportedProtocol { .. })));
-        assert!(matches!(Target::parse("SSL:443"), Err(ElbError::UnsupportedProtocol { .. })));
-        for bad in ["HTTP:80", "TCP:80/x", "TCP:0", "TCP:65536", "TCP:+80", "UDP:53", "80", "HTTP:/x", "HTTP:80/a b"] {
-            assert!(matches!(Target::parse(bad), Err(ElbError::InvalidTarget { .. })), "{bad} was accepted");
+        assert!(matches!(
+            Target::parse("HTTPS:443/x"),
+            Err(ElbError::UnsupportedProtocol { .. })
+        ));
+        assert!(matches!(
+            Target::parse("SSL:443"),
+            Err(ElbError::UnsupportedProtocol { .. })
+        ));
+        for bad in [
+            "HTTP:80",
+            "TCP:80/x",
+            "TCP:0",
+            "TCP:65536",
+            "TCP:+80",
+            "UDP:53",
+            "80",
+            "HTTP:/x",
+            "HTTP:80/a b",
+        ] {
+            assert!(
+                matches!(Target::parse(bad), Err(ElbError::InvalidTarget { .. })),
+                "{bad} was accepted"
+            );
         }
-        assert!(hc("TCP:80", 100, 100, 2, 2).validate().is_err(), "timeout must be less than the interval");
+        assert!(
+            hc("TCP:80", 100, 100, 2, 2).validate().is_err(),
+            "timeout must be less than the interval"
+        );
         assert!(hc("TCP:80", 100, 50, 0, 2).validate().is_err());
         assert!(hc("TCP:80", 100, 50, 2, 2).validate().is_ok());
     }
 
     #[tokio::test]
     async fn start_refuses_an_invalid_health_check() {
-        let err = LoadBalancer::start("127.0.0.1:0".parse().unwrap(), hc("HTTPS:443/", 100, 50, 2, 2)).await.err().unwrap();
+        let err = LoadBalancer::start(
+            "127.0.0.1:0".parse().unwrap(),
+            hc("HTTPS:443/", 100, 50, 2, 2),
+        )
+        .await
+        .err()
+        .unwrap();
         assert!(err.to_string().contains("not supported"), "{err}");
         let l = lb(hc("HTTP:80/gettoken", 100, 50, 2, 2)).await;
         assert!(l.set_health_check(hc("SSL:443", 100, 50, 2, 2)).is_err());
@@ -771,27 +999,45 @@ mod tests {
         let l = lb(hc("HTTP:80/gettoken", 50, 40, 3, 2)).await;
         let mut rx = l.subscribe();
         let (status, body) = get(l.local_addr(), "/").await;
-        assert_eq!((status, body.as_str()), (503, "503 Service Unavailable: no healthy instances\n"));
+        assert_eq!(
+            (status, body.as_str()),
+            (503, "503 Service Unavailable: no healthy instances\n")
+        );
 
         let t0 = StdInstant::now();
         l.set_instances(vec![Instance::new("i-a", b.addr)]);
         let h = state_of(&l, "i-a");
-        assert_eq!((h.state, h.reason.as_str()), (State::OutOfService, REASON_REGISTERING));
+        assert_eq!(
+            (h.state, h.reason.as_str()),
+            (State::OutOfService, REASON_REGISTERING)
+        );
         assert_eq!(get(l.local_addr(), "/").await.0, 503);
         let t = transition(&mut rx, "i-a", State::InService, LIMIT).await;
         let took = t0.elapsed();
         assert_eq!(t.from, State::OutOfService);
         // The first check is at once, then two more a 50 ms interval apart.
-        assert!(took >= Duration::from_millis(95), "InService after {took:?}, before 3 checks could pass");
-        assert!(took < Duration::from_millis(150 + 1500), "InService only after {took:?}");
+        assert!(
+            took >= Duration::from_millis(95),
+            "InService after {took:?}, before 3 checks could pass"
+        );
+        assert!(
+            took < Duration::from_millis(150 + 1500),
+            "InService only after {took:?}"
+        );
         let h = state_of(&l, "i-a");
-        assert_eq!((h.state, h.reason.as_str()), (State::InService, REASON_IN_SERVICE));
+        assert_eq!(
+            (h.state, h.reason.as_str()),
+            (State::InService, REASON_IN_SERVICE)
+        );
         assert!(h.consecutive_ok >= 3 && h.consecutive_fail == 0, "{h:?}");
 
         let (status, body) = get(l.local_addr(), "/hello?x=1").await;
         assert_eq!(status, 200);
         let port = l.local_addr().port();
-        assert_eq!(body, format!("a GET /hello?x=1 xff=127.0.0.1 proto=http port={port} host=elb.test body="));
+        assert_eq!(
+            body,
+            format!("a GET /hello?x=1 xff=127.0.0.1 proto=http port={port} host=elb.test body=")
+        );
         l.shutdown().await;
     }
 
@@ -811,12 +1057,21 @@ mod tests {
         let took = t0.elapsed();
         assert_eq!(t.from, State::InService);
         // The first failing check comes within an interval, then two more an interval apart.
-        assert!(took >= Duration::from_millis(120 - 30), "OutOfService after {took:?}");
-        assert!(took <= Duration::from_millis(180 + 1500), "OutOfService only after {took:?}");
+        assert!(
+            took >= Duration::from_millis(120 - 30),
+            "OutOfService after {took:?}"
+        );
+        assert!(
+            took <= Duration::from_millis(180 + 1500),
+            "OutOfService only after {took:?}"
+        );
         let h = state_of(&l, "i-a");
         assert_eq!(h.reason, REASON_FAILED);
         assert!(h.consecutive_fail >= 3, "{h:?}");
-        assert!(h.last_error.as_deref().unwrap_or("").contains("500"), "{h:?}");
+        assert!(
+            h.last_error.as_deref().unwrap_or("").contains("500"),
+            "{h:?}"
+        );
         assert_eq!(get(l.local_addr(), "/").await.0, 503);
 
         b.set(OK);
@@ -833,10 +1088,16 @@ mod tests {
         let (a, b) = (Backend::start("a").await, Backend::start("b").await);
         let l = lb(hc("HTTP:80/gettoken", 50, 40, 2, 2)).await;
         let mut rx = l.subscribe();
-        l.set_instances(vec![Instance::new("i-a", a.addr), Instance::new("i-b", b.addr)]);
+        l.set_instances(vec![
+            Instance::new("i-a", a.addr),
+            Instance::new("i-b", b.addr),
+        ]);
         let mut pending = vec!["i-a", "i-b"];
         while !pending.is_empty() {
-            let t = tokio::time::timeout(LIMIT, rx.recv()).await.unwrap().unwrap();
+            let t = tokio::time::timeout(LIMIT, rx.recv())
+                .await
+                .unwrap()
+                .unwrap();
             assert_eq!(t.to, State::InService);
             pending.retain(|id| *id != t.id);
         }
@@ -854,7 +1115,10 @@ mod tests {
 
         b.stop().await;
         transition(&mut rx, "i-b", State::OutOfService, LIMIT).await;
-        assert!(state_of(&l, "i-b").last_error.unwrap().contains("cannot connect"));
+        assert!(state_of(&l, "i-b")
+            .last_error
+            .unwrap()
+            .contains("cannot connect"));
         for i in 0..200 {
             let (status, body) = get(l.local_addr(), "/").await;
             assert_eq!(status, 200, "request {i} failed: {body}");
@@ -891,8 +1155,14 @@ mod tests {
         loop {
             let h = state_of(&l, "i-a");
             if h.consecutive_fail >= 2 {
-                assert_eq!((h.state, h.reason.as_str()), (State::OutOfService, REASON_FAILED));
-                assert!(h.last_error.as_deref().unwrap_or("").contains("timed out"), "{h:?}");
+                assert_eq!(
+                    (h.state, h.reason.as_str()),
+                    (State::OutOfService, REASON_FAILED)
+                );
+                assert!(
+                    h.last_error.as_deref().unwrap_or("").contains("timed out"),
+                    "{h:?}"
+                );
                 break;
             }
             assert!(StdInstant::now() < deadline, "no failed checks: {h:?}");
@@ -926,15 +1196,28 @@ mod tests {
     async fn slow_instance_is_504() {
         let b = Backend::start("a").await;
         b.set(HANG_REQUESTS);
-        let opts = Options { request_timeout: Duration::from_millis(200), ..Options::default() };
-        let l = LoadBalancer::start_with("127.0.0.1:0".parse().unwrap(), hc("HTTP:80/gettoken", 50, 40, 2, 2), opts).await.unwrap();
+        let opts = Options {
+            request_timeout: Duration::from_millis(200),
+            ..Options::default()
+        };
+        let l = LoadBalancer::start_with(
+            "127.0.0.1:0".parse().unwrap(),
+            hc("HTTP:80/gettoken", 50, 40, 2, 2),
+            opts,
+        )
+        .await
+        .unwrap();
         let mut rx = l.subscribe();
         l.set_instances(vec![Instance::new("i-a", b.addr)]);
         transition(&mut rx, "i-a", State::InService, LIMIT).await;
         let t0 = StdInstant::now();
         let (status, _) = get(l.local_addr(), "/slow").await;
         assert_eq!(status, 504);
-        assert!(t0.elapsed() >= Duration::from_millis(200) && t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+        assert!(
+            t0.elapsed() >= Duration::from_millis(200) && t0.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            t0.elapsed()
+        );
         l.shutdown().await;
     }
 
@@ -952,7 +1235,11 @@ mod tests {
         }
         l.set_instances(vec![Instance::new("i-a", a.addr)]);
         assert_eq!(l.health().len(), 1);
-        assert_eq!(state_of(&l, "i-a").state, State::InService, "a kept instance keeps its state");
+        assert_eq!(
+            state_of(&l, "i-a").state,
+            State::InService,
+            "a kept instance keeps its state"
+        );
         for _ in 0..20 {
             let (status, body) = get(l.local_addr(), "/").await;
             assert_eq!(status, 200);
@@ -961,7 +1248,10 @@ mod tests {
         // Registered again, it starts over.
         l.set_instances(both);
         let h = state_of(&l, "i-b");
-        assert_eq!((h.state, h.reason.as_str(), h.consecutive_ok), (State::OutOfService, REASON_REGISTERING, 0));
+        assert_eq!(
+            (h.state, h.reason.as_str(), h.consecutive_ok),
+            (State::OutOfService, REASON_REGISTERING, 0)
+        );
         l.set_instances(vec![]);
         assert_eq!(get(l.local_addr(), "/").await.0, 503);
         l.shutdown().await;
@@ -978,7 +1268,9 @@ mod tests {
         let port = l.local_addr().port();
 
         let stream = TcpStream::connect(l.local_addr()).await.unwrap();
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
         let conn = tokio::spawn(conn);
         for i in 0..3 {
             let req = Request::post(format!("/items/{i}?q=z"))
@@ -1011,7 +1303,8 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         // The second check would be 30 s away; the new interval cuts the wait.
-        l.set_health_check(hc("HTTP:80/gettoken", 50, 40, 2, 2)).unwrap();
+        l.set_health_check(hc("HTTP:80/gettoken", 50, 40, 2, 2))
+            .unwrap();
         transition(&mut rx, "i-a", State::InService, Duration::from_secs(2)).await;
         a.set(FAIL);
         transition(&mut rx, "i-a", State::OutOfService, LIMIT).await;
@@ -1029,14 +1322,28 @@ mod tests {
         let addr = l.local_addr();
         // An idle keep-alive client connection does not hold shutdown up.
         let stream = TcpStream::connect(addr).await.unwrap();
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
         tokio::spawn(conn);
-        let resp = sender.send_request(Request::get("/").header("host", "x").body(Empty::<Bytes>::new()).unwrap()).await.unwrap();
+        let resp = sender
+            .send_request(
+                Request::get("/")
+                    .header("host", "x")
+                    .body(Empty::<Bytes>::new())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 200);
         let _ = resp.into_body().collect().await;
         let t0 = StdInstant::now();
         l.shutdown().await;
-        assert!(t0.elapsed() < Duration::from_secs(2), "shutdown took {:?}", t0.elapsed());
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "shutdown took {:?}",
+            t0.elapsed()
+        );
         assert!(TcpStream::connect(addr).await.is_err(), "still listening");
         loop {
             match rx.recv().await {

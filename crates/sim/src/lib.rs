@@ -8,8 +8,11 @@
 //! object it created for the same address before a crash.
 
 pub mod cloud;
-pub mod elb;
+pub mod controller;
+pub mod db;
 pub mod desired;
+pub mod docker;
+pub mod elb;
 pub mod scheduler;
 
 use std::collections::BTreeMap;
@@ -61,37 +64,70 @@ impl SimOptions {
                 _ => Runtime::Docker,
             },
             fail_on: std::env::var("CHRONOUS_SIM_FAIL_ON")
-                .map(|v| v.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect())
+                .map(|v| {
+                    v.split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
                 .unwrap_or_default(),
-            latency: Duration::from_millis(std::env::var("CHRONOUS_SIM_LATENCY_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(0)),
+            latency: Duration::from_millis(
+                std::env::var("CHRONOUS_SIM_LATENCY_MS")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0),
+            ),
         }
     }
 }
 
 pub struct SimProvider {
     env_dir: PathBuf,
+    env_name: String,
     region: String,
     cloud: Mutex<Cloud>,
     opts: SimOptions,
+    docker: tokio::sync::OnceCell<docker::Docker>,
 }
+
+/// The image the simulated bastion runs (a shell on the private network).
+pub const BASTION_IMAGE: &str = "chronous/debian-base:bookworm";
 
 fn err(e: CloudError) -> ProviderError {
     match e {
-        CloudError::Store(s) => ProviderError::new(format!("simulator store: {s}")).with_hint("check the permissions and free space of the environment folder"),
+        CloudError::Store(s) => ProviderError::new(format!("simulator store: {s}"))
+            .with_hint("check the permissions and free space of the environment folder"),
         CloudError::Refused(m) => ProviderError::new(m),
     }
 }
 
 impl SimProvider {
     /// Open the simulated cloud of the environment in `env_dir` (state folder `state_dir`).
-    pub fn open(env_dir: &Path, state_dir: &Path, env_name: &str, region: &str, opts: SimOptions) -> Result<SimProvider, ProviderError> {
+    pub fn open(
+        env_dir: &Path,
+        state_dir: &Path,
+        env_name: &str,
+        region: &str,
+        opts: SimOptions,
+    ) -> Result<SimProvider, ProviderError> {
         let cloud = Cloud::open(&Cloud::dir_of(state_dir), env_name).map_err(err)?;
-        Ok(SimProvider { env_dir: env_dir.to_path_buf(), region: region.to_string(), cloud: Mutex::new(cloud), opts })
+        Ok(SimProvider {
+            env_dir: env_dir.to_path_buf(),
+            env_name: env_name.to_string(),
+            region: region.to_string(),
+            cloud: Mutex::new(cloud),
+            opts,
+            docker: tokio::sync::OnceCell::new(),
+        })
     }
 
     /// Fold the simulator's log into its snapshot (after an apply).
     pub fn compact(&self) -> Result<(), ProviderError> {
-        self.cloud.lock().expect("cloud lock").compact().map_err(err)
+        self.cloud
+            .lock()
+            .expect("cloud lock")
+            .compact()
+            .map_err(err)
     }
 
     /// Run `f` on the simulated cloud (for the `sim console` commands and status).
@@ -110,6 +146,151 @@ impl SimProvider {
         Ok(())
     }
 
+    async fn docker(&self, address: &str) -> Result<&docker::Docker, ProviderError> {
+        self.docker.get_or_try_init(docker::Docker::connect).await.map_err(|e| {
+            ProviderError::new(format!("{address}: {e}"))
+                .with_hint("start the Docker daemon, or rehearse the control plane only with CHRONOUS_SIM_RUNTIME=model")
+        })
+    }
+
+    /// Start what the docker runtime runs for an object being created.
+    async fn run_for(
+        &self,
+        address: &str,
+        spec: &Spec,
+        outputs: &mut BTreeMap<String, Value>,
+    ) -> Result<(), ProviderError> {
+        if self.opts.runtime != Runtime::Docker {
+            return Ok(());
+        }
+        match spec {
+            Spec::DbInstance(d) => {
+                let password = self.password(address, &d.password_source)?;
+                let docker = self.docker(address).await?;
+                let host = outputs
+                    .get("address")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let cfg = db::DbConfig::new(
+                    &self.env_name,
+                    address,
+                    &d.identifier,
+                    host,
+                    &d.username,
+                    password,
+                    &d.db_name,
+                    d.restore.as_ref().map(|r| self.path(&r.backup_file)),
+                );
+                let rt = db::restore_and_start(docker, &cfg).await.map_err(|e| {
+                    ProviderError::new(format!("{address}: {e}"))
+                        .with_hint("fix the cause above and apply again: what completed is kept")
+                })?;
+                outputs.insert("container".into(), json!(rt.container_name));
+                if let Some(m) = rt.made_by {
+                    outputs.insert("backup_made_by".into(), json!(m));
+                }
+                if let Some(r) = rt.restored_by {
+                    outputs.insert("restored_by".into(), json!(r));
+                }
+                outputs.insert("server_version".into(), json!(rt.server_version));
+            }
+            Spec::Instance(_) => {
+                let docker = self.docker(address).await?;
+                let existing = docker
+                    .list(&self.env_name, Some("bastion"))
+                    .await
+                    .map_err(|e| ProviderError::new(format!("{address}: {e}")))?;
+                if let Some(c) = existing
+                    .iter()
+                    .find(|c| c.address.as_deref() == Some(address) && c.running)
+                {
+                    outputs.insert("container".into(), json!(c.name));
+                    return Ok(());
+                }
+                for c in existing
+                    .iter()
+                    .filter(|c| c.address.as_deref() == Some(address))
+                {
+                    let _ = docker.remove_container(&c.id).await;
+                }
+                docker
+                    .ensure_image(BASTION_IMAGE)
+                    .await
+                    .map_err(|e| ProviderError::new(format!("{address}: {e}")))?;
+                let network = docker
+                    .ensure_network(&self.env_name)
+                    .await
+                    .map_err(|e| ProviderError::new(format!("{address}: {e}")))?;
+                let name = format!("chronous-{}-bastion", self.env_name);
+                let spec = docker::ContainerSpec {
+                    name: name.clone(),
+                    image: BASTION_IMAGE.into(),
+                    cmd: Some(vec!["sleep".into(), "infinity".into()]),
+                    role: "bastion".into(),
+                    address: Some(address.to_string()),
+                    network: Some(network),
+                    aliases: vec!["bastion".into()],
+                    ..Default::default()
+                };
+                docker
+                    .run_container(&self.env_name, &spec)
+                    .await
+                    .map_err(|e| ProviderError::new(format!("{address}: {e}")))?;
+                outputs.insert("container".into(), json!(name));
+            }
+            Spec::EcsTaskDefinition(t) => {
+                // ECR resolves from the local image store: say now if the image is not there.
+                let image = desired::local_image(&t.container.image);
+                let docker = self.docker(address).await?;
+                if !docker
+                    .image_exists(&image)
+                    .await
+                    .map_err(|e| ProviderError::new(format!("{address}: {e}")))?
+                {
+                    return Err(ProviderError::new(format!("{address}: image `{image}` is not in the local Docker image store")).with_hint(
+                        "build it (bash images/build.sh builds the reference app), `docker load` it, or `docker tag` a local image with that name",
+                    ));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Stop what the docker runtime runs for an object being deleted.
+    async fn stop_for(&self, record: &ResourceRecord) -> Result<(), ProviderError> {
+        if self.opts.runtime != Runtime::Docker {
+            return Ok(());
+        }
+        match record.kind {
+            Kind::DbInstance => {
+                let docker = self.docker(&record.address).await?;
+                db::stop_and_remove(docker, &self.env_name, &record.id)
+                    .await
+                    .map_err(|e| ProviderError::new(format!("{}: {e}", record.address)))?;
+            }
+            Kind::Instance => {
+                let docker = self.docker(&record.address).await?;
+                let cs = docker
+                    .list(&self.env_name, Some("bastion"))
+                    .await
+                    .map_err(|e| ProviderError::new(format!("{}: {e}", record.address)))?;
+                for c in cs
+                    .iter()
+                    .filter(|c| c.address.as_deref() == Some(record.address.as_str()))
+                {
+                    docker
+                        .remove_container(&c.id)
+                        .await
+                        .map_err(|e| ProviderError::new(format!("{}: {e}", record.address)))?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     fn path(&self, rel: &str) -> PathBuf {
         self.env_dir.join(rel)
     }
@@ -120,7 +301,17 @@ impl SimProvider {
 
     /// Check the ids a spec names exist, as AWS answers `...NotFound`.
     fn check_refs(cloud: &Cloud, address: &str, attrs: &Value) -> Result<(), ProviderError> {
-        const PREFIXES: &[&str] = &["vpc-", "subnet-", "igw-", "eipalloc-", "nat-", "rtb-", "sg-", "lt-", "ami-"];
+        const PREFIXES: &[&str] = &[
+            "vpc-",
+            "subnet-",
+            "igw-",
+            "eipalloc-",
+            "nat-",
+            "rtb-",
+            "sg-",
+            "lt-",
+            "ami-",
+        ];
         let mut bad = None;
         fn walk<'a>(v: &'a Value, f: &mut impl FnMut(&'a str)) {
             match v {
@@ -131,18 +322,30 @@ impl SimProvider {
             }
         }
         walk(attrs, &mut |s| {
-            if bad.is_none() && PREFIXES.iter().any(|p| s.starts_with(p) && !s.contains(' ')) && cloud.get(s).is_none() {
+            if bad.is_none()
+                && PREFIXES
+                    .iter()
+                    .any(|p| s.starts_with(p) && !s.contains(' '))
+                && cloud.get(s).is_none()
+            {
                 bad = Some(s.to_string());
             }
         });
         match bad {
-            Some(id) => Err(ProviderError::new(format!("{address}: InvalidID.NotFound: `{id}` does not exist"))),
+            Some(id) => Err(ProviderError::new(format!(
+                "{address}: InvalidID.NotFound: `{id}` does not exist"
+            ))),
             None => Ok(()),
         }
     }
 
     /// Identity and computed outputs of a new object.
-    fn make(&self, cloud: &mut Cloud, address: &str, spec: &Spec) -> Result<(String, Option<String>, BTreeMap<String, Value>), ProviderError> {
+    fn make(
+        &self,
+        cloud: &mut Cloud,
+        address: &str,
+        spec: &Spec,
+    ) -> Result<(String, Option<String>, BTreeMap<String, Value>), ProviderError> {
         let mut out = BTreeMap::new();
         let named = |id: String, name: String, out: &mut BTreeMap<String, Value>| {
             out.insert("name".to_string(), json!(name));
@@ -156,13 +359,19 @@ impl SimProvider {
             }
             Spec::Subnet(_) => {
                 let id = cloud.new_id("subnet");
-                out.insert("arn".into(), json!(self.arn("ec2", &format!("subnet/{id}"))));
+                out.insert(
+                    "arn".into(),
+                    json!(self.arn("ec2", &format!("subnet/{id}"))),
+                );
                 (id, None)
             }
             Spec::InternetGateway(_) => (cloud.new_id("igw"), None),
             Spec::Eip(_) => {
                 let n = cloud.next_seq();
-                out.insert("public_ip".into(), json!(format!("198.51.100.{}", n % 250 + 1)));
+                out.insert(
+                    "public_ip".into(),
+                    json!(format!("198.51.100.{}", n % 250 + 1)),
+                );
                 (cloud.new_id("eipalloc"), None)
             }
             Spec::NatGateway(_) => (cloud.new_id("nat"), None),
@@ -170,7 +379,10 @@ impl SimProvider {
             Spec::RouteTableAssociation(_) => (cloud.new_id("rtbassoc"), None),
             Spec::SecurityGroup(s) => {
                 let id = cloud.new_id("sg");
-                out.insert("arn".into(), json!(self.arn("ec2", &format!("security-group/{id}"))));
+                out.insert(
+                    "arn".into(),
+                    json!(self.arn("ec2", &format!("security-group/{id}"))),
+                );
                 (id, Some(format!("{}/{}", s.vpc_id, s.name)))
             }
             Spec::SecurityGroupRule(_) => (cloud.new_id("sgr"), None),
@@ -180,24 +392,39 @@ impl SimProvider {
                     ProviderError::new(format!("{address}: cannot read the public key file {}: {e}", path.display()))
                         .with_hint(format!("create it with `ssh-keygen -t ed25519 -f {}` or fix key_pair.public_key_file", path.with_extension("").display()))
                 })?;
-                out.insert("fingerprint".into(), json!(hex::encode(&Sha256::digest(&key)[..16])));
+                out.insert(
+                    "fingerprint".into(),
+                    json!(hex::encode(&Sha256::digest(&key)[..16])),
+                );
                 out.insert("key_name".into(), json!(k.key_name));
                 (k.key_name.clone(), Some(k.key_name.clone()))
             }
             Spec::AmiLookup(a) => {
                 let h = hex::encode(Sha256::digest(a.name_pattern.as_bytes()));
-                out.insert("name".into(), json!(a.name_pattern.replace('*', "2.0.20241001")));
+                out.insert(
+                    "name".into(),
+                    json!(a.name_pattern.replace('*', "2.0.20241001")),
+                );
                 (format!("ami-{}", &h[..17]), None)
             }
             Spec::IamRole(r) => {
-                out.insert("arn".into(), json!(format!("arn:aws:iam::{ACCOUNT}:role/{}", r.name)));
+                out.insert(
+                    "arn".into(),
+                    json!(format!("arn:aws:iam::{ACCOUNT}:role/{}", r.name)),
+                );
                 let id = cloud.new_id("AROA").replace('-', "").to_uppercase();
                 named(id, r.name.clone(), &mut out)
             }
             Spec::IamRolePolicyAttachment(a) => (format!("{}/{}", a.role, a.policy_arn), None),
             Spec::IamRolePolicy(p) => (format!("{}:{}", p.role, p.name), None),
             Spec::IamInstanceProfile(p) => {
-                out.insert("arn".into(), json!(format!("arn:aws:iam::{ACCOUNT}:instance-profile/{}", p.name)));
+                out.insert(
+                    "arn".into(),
+                    json!(format!(
+                        "arn:aws:iam::{ACCOUNT}:instance-profile/{}",
+                        p.name
+                    )),
+                );
                 let id = cloud.new_id("AIPA").replace('-', "").to_uppercase();
                 named(id, p.name.clone(), &mut out)
             }
@@ -208,7 +435,10 @@ impl SimProvider {
                 named(id, name, &mut out)
             }
             Spec::AutoScalingGroup(g) => {
-                out.insert("arn".into(), json!(self.arn("autoscaling", &format!("autoScalingGroup:{}", g.name))));
+                out.insert(
+                    "arn".into(),
+                    json!(self.arn("autoscaling", &format!("autoScalingGroup:{}", g.name))),
+                );
                 let ids: Vec<String> = (0..g.desired_capacity).map(|_| cloud.new_id("i")).collect();
                 out.insert("instance_ids".into(), json!(ids));
                 named(g.name.clone(), g.name.clone(), &mut out)
@@ -219,14 +449,26 @@ impl SimProvider {
                 named(arn, c.name.clone(), &mut out)
             }
             Spec::EcrRepository(r) => {
-                out.insert("arn".into(), json!(self.arn("ecr", &format!("repository/{}", r.name))));
-                out.insert("repository_url".into(), json!(format!("{ACCOUNT}.dkr.ecr.{}.amazonaws.com/{}", self.region, r.name)));
+                out.insert(
+                    "arn".into(),
+                    json!(self.arn("ecr", &format!("repository/{}", r.name))),
+                );
+                out.insert(
+                    "repository_url".into(),
+                    json!(format!(
+                        "{ACCOUNT}.dkr.ecr.{}.amazonaws.com/{}",
+                        self.region, r.name
+                    )),
+                );
                 (r.name.clone(), Some(r.name.clone()))
             }
             Spec::EcsTaskDefinition(t) => {
                 let rev = cloud
                     .objects()
-                    .filter(|o| o.kind == Kind::EcsTaskDefinition && o.attrs.get("family") == Some(&json!(t.family)))
+                    .filter(|o| {
+                        o.kind == Kind::EcsTaskDefinition
+                            && o.attrs.get("family") == Some(&json!(t.family))
+                    })
                     .filter_map(|o| o.outputs.get("revision").and_then(Value::as_u64))
                     .max()
                     .unwrap_or(0)
@@ -243,22 +485,41 @@ impl SimProvider {
                 named(arn, format!("{cluster}/{}", s.name), &mut out)
             }
             Spec::Elb(e) => {
-                let h = hex::encode(Sha256::digest(format!("{}{}", e.name, cloud.next_seq()).as_bytes()));
-                out.insert("arn".into(), json!(self.arn("elasticloadbalancing", &format!("loadbalancer/{}", e.name))));
+                let h = hex::encode(Sha256::digest(
+                    format!("{}{}", e.name, cloud.next_seq()).as_bytes(),
+                ));
+                out.insert(
+                    "arn".into(),
+                    json!(self.arn("elasticloadbalancing", &format!("loadbalancer/{}", e.name))),
+                );
                 let dns = match self.opts.runtime {
                     // The simulated ELB listens on loopback; the controller serves it.
                     Runtime::Docker => {
-                        let l = std::net::TcpListener::bind("127.0.0.1:0")
-                            .map_err(|e| ProviderError::new(format!("{address}: no free port on 127.0.0.1 for the load balancer: {e}")))?;
-                        format!("127.0.0.1:{}", l.local_addr().map(|a| a.port()).unwrap_or(0))
+                        let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| {
+                            ProviderError::new(format!(
+                                "{address}: no free port on 127.0.0.1 for the load balancer: {e}"
+                            ))
+                        })?;
+                        format!(
+                            "127.0.0.1:{}",
+                            l.local_addr().map(|a| a.port()).unwrap_or(0)
+                        )
                     }
-                    Runtime::Model => format!("{}-{}.{}.elb.amazonaws.com", e.name, u32::from_str_radix(&h[..8], 16).unwrap_or(0) % 1_000_000_000, self.region),
+                    Runtime::Model => format!(
+                        "{}-{}.{}.elb.amazonaws.com",
+                        e.name,
+                        u32::from_str_radix(&h[..8], 16).unwrap_or(0) % 1_000_000_000,
+                        self.region
+                    ),
                 };
                 out.insert("dns_name".into(), json!(dns));
                 named(e.name.clone(), e.name.clone(), &mut out)
             }
             Spec::CloudwatchLogGroup(g) => {
-                out.insert("arn".into(), json!(self.arn("logs", &format!("log-group:{}", g.name))));
+                out.insert(
+                    "arn".into(),
+                    json!(self.arn("logs", &format!("log-group:{}", g.name))),
+                );
                 named(g.name.clone(), g.name.clone(), &mut out)
             }
             Spec::S3Bucket(b) => {
@@ -272,7 +533,10 @@ impl SimProvider {
                 (format!("{}/{}", o.bucket, o.key), None)
             }
             Spec::DbSubnetGroup(g) => {
-                out.insert("arn".into(), json!(self.arn("rds", &format!("subgrp:{}", g.name))));
+                out.insert(
+                    "arn".into(),
+                    json!(self.arn("rds", &format!("subgrp:{}", g.name))),
+                );
                 named(g.name.clone(), g.name.clone(), &mut out)
             }
             Spec::DbInstance(d) => {
@@ -285,8 +549,16 @@ impl SimProvider {
                     }
                 }
                 let h = hex::encode(Sha256::digest(d.identifier.as_bytes()));
-                let host = format!("{}.c{}.{}.rds.amazonaws.com", d.identifier, &h[..12], self.region);
-                out.insert("arn".into(), json!(self.arn("rds", &format!("db:{}", d.identifier))));
+                let host = format!(
+                    "{}.c{}.{}.rds.amazonaws.com",
+                    d.identifier,
+                    &h[..12],
+                    self.region
+                );
+                out.insert(
+                    "arn".into(),
+                    json!(self.arn("rds", &format!("db:{}", d.identifier))),
+                );
                 out.insert("address".into(), json!(host));
                 out.insert("port".into(), json!("3306"));
                 out.insert("endpoint".into(), json!(format!("{host}:3306")));
@@ -298,13 +570,26 @@ impl SimProvider {
                 let n = cloud.next_seq();
                 let cidr = cloud
                     .get(&i.subnet_id)
-                    .and_then(|s| s.attrs.get("cidr_block").and_then(Value::as_str).map(str::to_string))
+                    .and_then(|s| {
+                        s.attrs
+                            .get("cidr_block")
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                    })
                     .unwrap_or_else(|| "10.0.0.0/24".into());
-                let base: std::net::Ipv4Addr = cidr.split('/').next().unwrap_or("10.0.0.0").parse().unwrap_or(std::net::Ipv4Addr::new(10, 0, 0, 0));
+                let base: std::net::Ipv4Addr = cidr
+                    .split('/')
+                    .next()
+                    .unwrap_or("10.0.0.0")
+                    .parse()
+                    .unwrap_or(std::net::Ipv4Addr::new(10, 0, 0, 0));
                 let ip = std::net::Ipv4Addr::from(u32::from(base) + 10 + (n % 200) as u32);
                 out.insert("private_ip".into(), json!(ip.to_string()));
                 if i.associate_public_ip_address {
-                    out.insert("public_ip".into(), json!(format!("203.0.113.{}", n % 250 + 1)));
+                    out.insert(
+                        "public_ip".into(),
+                        json!(format!("203.0.113.{}", n % 250 + 1)),
+                    );
                 }
                 (id, None)
             }
@@ -313,33 +598,54 @@ impl SimProvider {
         Ok((id, name, out))
     }
 
-    fn upload(&self, address: &str, source: &str) -> Result<BTreeMap<String, Value>, ProviderError> {
+    fn upload(
+        &self,
+        address: &str,
+        source: &str,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
         let p = self.path(source);
         let bytes = std::fs::read(&p).map_err(|e| {
-            ProviderError::new(format!("{address}: cannot read {}: {e}", p.display())).with_hint("fix database.restore.backup_file, or create the backup file")
+            ProviderError::new(format!("{address}: cannot read {}: {e}", p.display()))
+                .with_hint("fix database.restore.backup_file, or create the backup file")
         })?;
         let mut out = BTreeMap::new();
-        out.insert("etag".to_string(), json!(hex::encode(&Sha256::digest(&bytes)[..16])));
+        out.insert(
+            "etag".to_string(),
+            json!(hex::encode(&Sha256::digest(&bytes)[..16])),
+        );
         out.insert("size".to_string(), json!(bytes.len()));
         Ok(out)
     }
 
     fn check_password(&self, address: &str, source: &str) -> Result<(), ProviderError> {
-        let ok = match source.split_once(':') {
-            Some(("env", var)) => std::env::var(var).is_ok_and(|v| !v.is_empty()),
-            Some(("file", f)) => std::fs::metadata(self.path(f)).is_ok_and(|m| m.len() > 0),
-            _ => false,
+        self.password(address, source).map(|_| ())
+    }
+
+    /// The database password, read now from where the spec says; never stored.
+    fn password(&self, address: &str, source: &str) -> Result<String, ProviderError> {
+        let value = match source.split_once(':') {
+            Some(("env", var)) => std::env::var(var).ok(),
+            Some(("file", f)) => std::fs::read_to_string(self.path(f))
+                .ok()
+                .map(|s| s.trim_end_matches(['\n', '\r']).to_string()),
+            _ => None,
         };
-        if ok {
-            Ok(())
-        } else {
-            Err(ProviderError::new(format!("{address}: no database password at run time ({source})"))
-                .with_hint("export CHRONOUS_DB_PASSWORD, or set database.password_file to a file holding it"))
-        }
+        value.filter(|v| !v.is_empty()).ok_or_else(|| {
+            ProviderError::new(format!(
+                "{address}: no database password at run time ({source})"
+            ))
+            .with_hint(
+                "export CHRONOUS_DB_PASSWORD, or set database.password_file to a file holding it",
+            )
+        })
     }
 
     fn observed(o: &Object) -> Observed {
-        Observed { id: o.id.clone(), attrs: o.attrs.clone(), outputs: o.outputs.clone() }
+        Observed {
+            id: o.id.clone(),
+            attrs: o.attrs.clone(),
+            outputs: o.outputs.clone(),
+        }
     }
 }
 
@@ -355,36 +661,67 @@ impl Provider for SimProvider {
         let mut cloud = self.cloud.lock().expect("cloud lock");
         Self::check_refs(&cloud, req.address, &attrs)?;
         // Adopt what an interrupted apply created for this address.
-        if let Some(existing) = cloud.find_by_address(req.spec.kind(), req.address, req.exclude_ids).cloned() {
+        if let Some(existing) = cloud
+            .find_by_address(req.spec.kind(), req.address, req.exclude_ids)
+            .cloned()
+        {
             let mut o = existing;
             o.attrs = attrs;
             cloud.put(o.clone()).map_err(err)?;
             return Ok(Self::observed(&o));
         }
-        let (id, name, outputs) = self.make(&mut cloud, req.address, req.spec)?;
+        let (id, name, mut outputs) = self.make(&mut cloud, req.address, req.spec)?;
         if let Some(n) = &name {
             if cloud.name_taken(req.spec.kind(), n, None) || cloud.get(&id).is_some() {
                 return Err(ProviderError::new(format!("{}: a {} named `{n}` already exists", req.address, req.spec.kind()))
                     .with_hint("another environment or a manual change uses that name: rename it in the environment file or remove the other object"));
             }
         }
-        let o = Object { id, kind: req.spec.kind(), address: req.address.to_string(), name, attrs, outputs };
+        if self.opts.runtime == Runtime::Docker
+            && matches!(
+                req.spec.kind(),
+                Kind::DbInstance | Kind::Instance | Kind::EcsTaskDefinition
+            )
+        {
+            // The runtime work takes a while: the control plane is not held meanwhile.
+            drop(cloud);
+            self.run_for(req.address, req.spec, &mut outputs).await?;
+            cloud = self.cloud.lock().expect("cloud lock");
+        }
+        let o = Object {
+            id,
+            kind: req.spec.kind(),
+            address: req.address.to_string(),
+            name,
+            attrs,
+            outputs,
+        };
         cloud.put(o.clone()).map_err(err)?;
         Ok(Self::observed(&o))
     }
 
-    async fn update(&self, record: &ResourceRecord, spec: &Spec) -> Result<Observed, ProviderError> {
+    async fn update(
+        &self,
+        record: &ResourceRecord,
+        spec: &Spec,
+    ) -> Result<Observed, ProviderError> {
         self.pace(&record.address, "update").await?;
         let attrs = spec.to_attrs();
         let mut cloud = self.cloud.lock().expect("cloud lock");
         Self::check_refs(&cloud, &record.address, &attrs)?;
-        let mut o = cloud
-            .get(&record.id)
-            .cloned()
-            .ok_or_else(|| ProviderError::new(format!("{}: {} {} no longer exists", record.address, record.kind, record.id)).with_hint("run plan again: it will be created"))?;
+        let mut o = cloud.get(&record.id).cloned().ok_or_else(|| {
+            ProviderError::new(format!(
+                "{}: {} {} no longer exists",
+                record.address, record.kind, record.id
+            ))
+            .with_hint("run plan again: it will be created")
+        })?;
         match spec {
             // A new launch template rolls out: new instances first, then the old ones go.
-            Spec::AutoScalingGroup(g) if o.attrs.get("launch_template_id") != attrs.get("launch_template_id") || o.attrs.get("desired_capacity") != attrs.get("desired_capacity") => {
+            Spec::AutoScalingGroup(g)
+                if o.attrs.get("launch_template_id") != attrs.get("launch_template_id")
+                    || o.attrs.get("desired_capacity") != attrs.get("desired_capacity") =>
+            {
                 let ids: Vec<String> = (0..g.desired_capacity).map(|_| cloud.new_id("i")).collect();
                 o.outputs.insert("instance_ids".into(), json!(ids));
             }
@@ -401,10 +738,14 @@ impl Provider for SimProvider {
 
     async fn delete(&self, record: &ResourceRecord) -> Result<(), ProviderError> {
         self.pace(&record.address, "delete").await?;
+        self.stop_for(record).await?;
         let mut cloud = self.cloud.lock().expect("cloud lock");
         cloud.delete(&record.id).map_err(|e| {
             let pe = err(e);
-            ProviderError { message: format!("{}: {}", record.address, pe.message), ..pe }
+            ProviderError {
+                message: format!("{}: {}", record.address, pe.message),
+                ..pe
+            }
         })
     }
 }

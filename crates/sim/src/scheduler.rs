@@ -34,15 +34,27 @@ pub struct TaskView {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
-    Start { instance_id: String },
-    Stop { task_id: String, reason: String },
+    Start {
+        instance_id: String,
+    },
+    Stop {
+        task_id: String,
+        reason: String,
+    },
     /// ECS's service event when no instance can take a task.
-    CannotPlace { message: String },
+    CannotPlace {
+        message: String,
+    },
 }
 
 /// Where a new task can go: the instance with free host port, memory and CPU
 /// that runs the fewest tasks; otherwise the ECS reason.
-pub fn place(svc: &ServiceDesired, instances: &[InstanceDesired], tasks: &[TaskView], planned: &[String]) -> Result<String, String> {
+pub fn place(
+    svc: &ServiceDesired,
+    instances: &[InstanceDesired],
+    tasks: &[TaskView],
+    planned: &[String],
+) -> Result<String, String> {
     let c = &svc.container;
     let host_port = c.port_mappings.first().map(|p| p.host_port).unwrap_or(0);
     let mut reasons: Vec<(String, &'static str)> = Vec::new();
@@ -53,7 +65,10 @@ pub fn place(svc: &ServiceDesired, instances: &[InstanceDesired], tasks: &[TaskV
         let used_mem: u32 = on.iter().map(|t| t.memory_mib).sum::<u32>() + extra as u32 * c.memory;
         let used_cpu: u32 = on.iter().map(|t| t.cpu).sum::<u32>() + extra as u32 * c.cpu;
         if host_port != 0 && (on.iter().any(|t| t.host_port == host_port) || extra > 0) {
-            reasons.push((i.id.clone(), "is already using a port required by your task"));
+            reasons.push((
+                i.id.clone(),
+                "is already using a port required by your task",
+            ));
             continue;
         }
         if used_mem + c.memory > i.memory_mib {
@@ -75,7 +90,9 @@ pub fn place(svc: &ServiceDesired, instances: &[InstanceDesired], tasks: &[TaskV
             let closest = reasons
                 .first()
                 .map(|(id, why)| format!(" The closest matching (container-instance {id}) {why}."))
-                .unwrap_or_else(|| " The cluster has no registered container instances.".to_string());
+                .unwrap_or_else(|| {
+                    " The cluster has no registered container instances.".to_string()
+                });
             Err(format!(
                 "(service {}) was unable to place a task because no container instance met all of its requirements.{closest} For more information, see the Troubleshooting section.",
                 svc.name
@@ -85,7 +102,11 @@ pub fn place(svc: &ServiceDesired, instances: &[InstanceDesired], tasks: &[TaskV
 }
 
 /// One reconcile step of the service: what to start and what to stop now.
-pub fn decide(svc: &ServiceDesired, instances: &[InstanceDesired], tasks: &[TaskView]) -> Vec<Decision> {
+pub fn decide(
+    svc: &ServiceDesired,
+    instances: &[InstanceDesired],
+    tasks: &[TaskView],
+) -> Vec<Decision> {
     let d = svc.desired_count as u64;
     let max_total = (svc.maximum_percent as u64 * d) / 100;
     let min_healthy = (svc.minimum_healthy_percent as u64 * d).div_ceil(100);
@@ -106,7 +127,11 @@ pub fn decide(svc: &ServiceDesired, instances: &[InstanceDesired], tasks: &[Task
             candidates.push((t, "Task replaced by a new deployment"));
         }
     }
-    let news: Vec<&TaskView> = live.iter().copied().filter(|t| is_new(t) && t.health != Health::Unhealthy).collect();
+    let news: Vec<&TaskView> = live
+        .iter()
+        .copied()
+        .filter(|t| is_new(t) && t.health != Health::Unhealthy)
+        .collect();
     if news.len() as u64 > d {
         let mut extra = news.clone();
         // Keep healthy ones: stop the least healthy first.
@@ -137,13 +162,19 @@ pub fn decide(svc: &ServiceDesired, instances: &[InstanceDesired], tasks: &[Task
             healthy -= 1;
         }
         stopped.push(t.id.clone());
-        out.push(Decision::Stop { task_id: t.id.clone(), reason: reason.to_string() });
+        out.push(Decision::Stop {
+            task_id: t.id.clone(),
+            reason: reason.to_string(),
+        });
     }
     live.retain(|t| !stopped.contains(&t.id));
 
     // Start: new tasks while below desired and within maximum%.
     let mut total = live.len() as u64;
-    let mut new_count = live.iter().filter(|t| is_new(t) && t.health != Health::Unhealthy).count() as u64;
+    let mut new_count = live
+        .iter()
+        .filter(|t| is_new(t) && t.health != Health::Unhealthy)
+        .count() as u64;
     let mut planned: Vec<String> = Vec::new();
     let remaining: Vec<TaskView> = live.iter().map(|t| (*t).clone()).collect();
     while new_count < d && total < max_total {
@@ -185,34 +216,78 @@ mod tests {
                 essential: true,
                 cpu: 0,
                 memory: 128,
-                port_mappings: vec![PortMapping { container_port: 80, host_port, protocol: "tcp".into() }],
+                port_mappings: vec![PortMapping {
+                    container_port: 80,
+                    host_port,
+                    protocol: "tcp".into(),
+                }],
                 environment: Default::default(),
-                log_configuration: LogConfiguration { log_driver: "awslogs".into(), options: Default::default() },
+                log_configuration: LogConfiguration {
+                    log_driver: "awslogs".into(),
+                    options: Default::default(),
+                },
             },
             behind_elb: true,
         }
     }
     fn inst(id: &str) -> InstanceDesired {
-        InstanceDesired { id: id.into(), instance_type: "t2.nano".into(), memory_mib: 460, cpu_units: 1024 }
+        InstanceDesired {
+            id: id.into(),
+            instance_type: "t2.nano".into(),
+            memory_mib: 460,
+            cpu_units: 1024,
+        }
     }
     fn task(id: &str, td: &str, i: &str, health: Health) -> TaskView {
-        TaskView { id: id.into(), task_definition: td.into(), instance_id: i.into(), host_port: 80, memory_mib: 128, cpu: 0, health }
+        TaskView {
+            id: id.into(),
+            task_definition: td.into(),
+            instance_id: i.into(),
+            host_port: 80,
+            memory_mib: 128,
+            cpu: 0,
+            health,
+        }
     }
 
     #[test]
     fn seed_settings_stop_then_start() {
         let s = svc(1, 0, 100, "td:2", 80);
-        let d = decide(&s, &[inst("i-1")], &[task("a", "td:1", "i-1", Health::Healthy)]);
-        assert_eq!(d, vec![Decision::Stop { task_id: "a".into(), reason: "Task replaced by a new deployment".into() }, Decision::Start { instance_id: "i-1".into() }]);
+        let d = decide(
+            &s,
+            &[inst("i-1")],
+            &[task("a", "td:1", "i-1", Health::Healthy)],
+        );
+        assert_eq!(
+            d,
+            vec![
+                Decision::Stop {
+                    task_id: "a".into(),
+                    reason: "Task replaced by a new deployment".into()
+                },
+                Decision::Start {
+                    instance_id: "i-1".into()
+                }
+            ]
+        );
     }
 
     #[test]
     fn min_100_max_200_on_one_instance_with_a_static_port_cannot_place() {
         let s = svc(1, 100, 200, "td:2", 80);
-        let d = decide(&s, &[inst("i-1")], &[task("a", "td:1", "i-1", Health::Healthy)]);
+        let d = decide(
+            &s,
+            &[inst("i-1")],
+            &[task("a", "td:1", "i-1", Health::Healthy)],
+        );
         assert_eq!(d.len(), 1);
-        let Decision::CannotPlace { message } = &d[0] else { panic!("{d:?}") };
-        assert!(message.contains("is already using a port required by your task"), "{message}");
+        let Decision::CannotPlace { message } = &d[0] else {
+            panic!("{d:?}")
+        };
+        assert!(
+            message.contains("is already using a port required by your task"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -220,24 +295,74 @@ mod tests {
         let s = svc(1, 100, 200, "td:2", 80);
         let is = [inst("i-1"), inst("i-2")];
         let d = decide(&s, &is, &[task("a", "td:1", "i-1", Health::Healthy)]);
-        assert_eq!(d, vec![Decision::Start { instance_id: "i-2".into() }]);
-        let d = decide(&s, &is, &[task("a", "td:1", "i-1", Health::Healthy), task("b", "td:2", "i-2", Health::Unknown)]);
+        assert_eq!(
+            d,
+            vec![Decision::Start {
+                instance_id: "i-2".into()
+            }]
+        );
+        let d = decide(
+            &s,
+            &is,
+            &[
+                task("a", "td:1", "i-1", Health::Healthy),
+                task("b", "td:2", "i-2", Health::Unknown),
+            ],
+        );
         assert!(d.is_empty(), "{d:?}");
-        let d = decide(&s, &is, &[task("a", "td:1", "i-1", Health::Healthy), task("b", "td:2", "i-2", Health::Healthy)]);
-        assert_eq!(d, vec![Decision::Stop { task_id: "a".into(), reason: "Task replaced by a new deployment".into() }]);
+        let d = decide(
+            &s,
+            &is,
+            &[
+                task("a", "td:1", "i-1", Health::Healthy),
+                task("b", "td:2", "i-2", Health::Healthy),
+            ],
+        );
+        assert_eq!(
+            d,
+            vec![Decision::Stop {
+                task_id: "a".into(),
+                reason: "Task replaced by a new deployment".into()
+            }]
+        );
     }
 
     #[test]
     fn unhealthy_task_is_replaced_stop_first_when_maximum_leaves_no_room() {
         let s = svc(1, 0, 100, "td:1", 80);
-        let d = decide(&s, &[inst("i-1")], &[task("a", "td:1", "i-1", Health::Unhealthy)]);
-        assert_eq!(d, vec![Decision::Stop { task_id: "a".into(), reason: "Task failed ELB health checks".into() }, Decision::Start { instance_id: "i-1".into() }]);
+        let d = decide(
+            &s,
+            &[inst("i-1")],
+            &[task("a", "td:1", "i-1", Health::Unhealthy)],
+        );
+        assert_eq!(
+            d,
+            vec![
+                Decision::Stop {
+                    task_id: "a".into(),
+                    reason: "Task failed ELB health checks".into()
+                },
+                Decision::Start {
+                    instance_id: "i-1".into()
+                }
+            ]
+        );
     }
 
     #[test]
     fn missing_tasks_are_started_up_to_desired() {
         let s = svc(2, 0, 100, "td:1", 0);
         let d = decide(&s, &[inst("i-1")], &[]);
-        assert_eq!(d, vec![Decision::Start { instance_id: "i-1".into() }, Decision::Start { instance_id: "i-1".into() }]);
+        assert_eq!(
+            d,
+            vec![
+                Decision::Start {
+                    instance_id: "i-1".into()
+                },
+                Decision::Start {
+                    instance_id: "i-1".into()
+                }
+            ]
+        );
     }
 }

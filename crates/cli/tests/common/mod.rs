@@ -36,18 +36,29 @@ pub struct Env {
 
 impl Env {
     pub fn new(name: &str) -> Env {
-        let root = tempfile::Builder::new().prefix("chronous-test-").tempdir_in(repo().join("target")).unwrap();
+        let root = tempfile::Builder::new()
+            .prefix("chronous-test-")
+            .tempdir_in(repo().join("target"))
+            .unwrap();
         copy_dir(&repo().join("fixtures").join(name), &root.path().join(name));
         let backup = repo().join("fixtures/backup");
         std::fs::create_dir_all(root.path().join("backup")).unwrap();
-        std::fs::copy(backup.join("db-backup.tar.gz"), root.path().join("backup/db-backup.tar.gz")).unwrap();
+        std::fs::copy(
+            backup.join("db-backup.tar.gz"),
+            root.path().join("backup/db-backup.tar.gz"),
+        )
+        .unwrap();
         let dir = root.path().join(name);
         Env { root, dir }
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
-        c.args(["--env", self.dir.to_str().unwrap()]).args(args).env("CHRONOUS_DB_PASSWORD", "test-password-not-a-secret").env_remove("CHRONOUS_SIM_FAIL_ON").env_remove("CHRONOUS_SIM_LATENCY_MS");
+        c.args(["--env", self.dir.to_str().unwrap()])
+            .args(args)
+            .env("CHRONOUS_DB_PASSWORD", "test-password-not-a-secret")
+            .env_remove("CHRONOUS_SIM_FAIL_ON")
+            .env_remove("CHRONOUS_SIM_LATENCY_MS");
         // These tests are about the control plane: no containers.
         c.env("CHRONOUS_SIM_RUNTIME", "model");
         c
@@ -60,7 +71,13 @@ impl Env {
     /// Run and require exit 0; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let o = self.run(args);
-        assert!(o.status.success(), "chronous {args:?} failed ({:?}):\n{}\n{}", o.status.code(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "chronous {args:?} failed ({:?}):\n{}\n{}",
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8(o.stdout).unwrap()
     }
 
@@ -78,7 +95,12 @@ impl Env {
     }
 
     pub fn state_addresses(&self) -> Vec<String> {
-        self.json(&["state", "list"]).as_array().unwrap().iter().map(|v| v["address"].as_str().unwrap().to_string()).collect()
+        self.json(&["state", "list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["address"].as_str().unwrap().to_string())
+            .collect()
     }
 
     pub fn sim_objects(&self) -> Vec<(String, String)> {
@@ -86,7 +108,12 @@ impl Env {
             .as_array()
             .unwrap()
             .iter()
-            .map(|v| (v["address"].as_str().unwrap().to_string(), v["id"].as_str().unwrap().to_string()))
+            .map(|v| {
+                (
+                    v["address"].as_str().unwrap().to_string(),
+                    v["id"].as_str().unwrap().to_string(),
+                )
+            })
             .collect()
     }
 }
