@@ -40,7 +40,10 @@ impl Diagnostic {
         }
     }
     pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::new(code, message) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::new(code, message)
+        }
     }
     pub fn at(mut self, span: Range<usize>, label: impl Into<String>) -> Self {
         self.span = Some(span);
@@ -88,7 +91,10 @@ impl Diagnostics {
     }
 
     pub fn errors(&self) -> usize {
-        self.items.iter().filter(|d| d.severity == Severity::Error).count()
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
     }
 
     /// 1-based line and column of a byte offset.
@@ -111,7 +117,12 @@ impl Diagnostics {
                     }
                     None => (None, None),
                 };
-                LocatedDiagnostic { file: &self.file, line, column, diagnostic: d }
+                LocatedDiagnostic {
+                    file: &self.file,
+                    line,
+                    column,
+                    diagnostic: d,
+                }
             })
             .collect()
     }

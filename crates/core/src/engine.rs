@@ -42,9 +42,20 @@ impl Journal for NoJournal {
 /// Progress of an apply, for the person watching.
 #[derive(Debug, Clone)]
 pub enum Event<'a> {
-    Started { address: &'a str, op: OpKind },
-    Finished { address: &'a str, op: OpKind, id: Option<&'a str> },
-    Failed { address: &'a str, op: OpKind, error: &'a ProviderError },
+    Started {
+        address: &'a str,
+        op: OpKind,
+    },
+    Finished {
+        address: &'a str,
+        op: OpKind,
+        id: Option<&'a str>,
+    },
+    Failed {
+        address: &'a str,
+        op: OpKind,
+        error: &'a ProviderError,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -82,7 +93,10 @@ pub struct ApplyConfig<'a> {
 
 impl Default for ApplyConfig<'_> {
     fn default() -> Self {
-        ApplyConfig { parallelism: 10, cancel: None }
+        ApplyConfig {
+            parallelism: 10,
+            cancel: None,
+        }
     }
 }
 
@@ -91,7 +105,12 @@ pub enum ApplyError {
     #[error(transparent)]
     Graph(#[from] GraphError),
     #[error("the plan was made for state serial {plan} of lineage {plan_lineage}, but the state is now serial {state} of lineage {state_lineage}: make a new plan")]
-    StalePlan { plan: u64, plan_lineage: String, state: u64, state_lineage: String },
+    StalePlan {
+        plan: u64,
+        plan_lineage: String,
+        state: u64,
+        state_lineage: String,
+    },
 }
 
 enum Prepared {
@@ -101,48 +120,108 @@ enum Prepared {
 }
 
 fn resolved_spec(change: &Change, state: &State) -> Result<Spec, ProviderError> {
-    let spec = change.spec.as_ref().ok_or_else(|| ProviderError::new(format!("{}: the plan holds no spec to apply", change.address)))?;
+    let spec = change.spec.as_ref().ok_or_else(|| {
+        ProviderError::new(format!(
+            "{}: the plan holds no spec to apply",
+            change.address
+        ))
+    })?;
     let v = resolve(spec, &|r| state.lookup(&r.address, &r.attr));
     if has_unknown(&v) {
-        return Err(ProviderError::new(format!("{}: a value it refers to is still unknown", change.address))
-            .with_hint("this is a bug in chronous's ordering; run the apply again and report it"));
+        return Err(ProviderError::new(format!(
+            "{}: a value it refers to is still unknown",
+            change.address
+        ))
+        .with_hint("this is a bug in chronous's ordering; run the apply again and report it"));
     }
-    Spec::from_attrs(change.kind, &v).map_err(|e| ProviderError::new(format!("{}: resolved spec does not fit its type: {e}", change.address)))
+    Spec::from_attrs(change.kind, &v).map_err(|e| {
+        ProviderError::new(format!(
+            "{}: resolved spec does not fit its type: {e}",
+            change.address
+        ))
+    })
 }
 
 fn prepare(change: &Change, op: OpKind, state: &State) -> Result<Prepared, ProviderError> {
     Ok(match op {
         OpKind::Create => {
-            let mut exclude: Vec<String> = state.resources.get(&change.address).map(|r| r.id.clone()).into_iter().collect();
-            exclude.extend(state.deposed.values().filter(|r| r.address == change.address).map(|r| r.id.clone()));
-            Prepared::Create { spec: resolved_spec(change, state)?, exclude }
+            let mut exclude: Vec<String> = state
+                .resources
+                .get(&change.address)
+                .map(|r| r.id.clone())
+                .into_iter()
+                .collect();
+            exclude.extend(
+                state
+                    .deposed
+                    .values()
+                    .filter(|r| r.address == change.address)
+                    .map(|r| r.id.clone()),
+            );
+            Prepared::Create {
+                spec: resolved_spec(change, state)?,
+                exclude,
+            }
         }
         OpKind::Update => {
             let record = state
                 .resources
                 .get(&change.address)
                 .cloned()
-                .ok_or_else(|| ProviderError::new(format!("{}: nothing recorded to update", change.address)))?;
-            Prepared::Update { record, spec: resolved_spec(change, state)? }
+                .ok_or_else(|| {
+                    ProviderError::new(format!("{}: nothing recorded to update", change.address))
+                })?;
+            Prepared::Update {
+                record,
+                spec: resolved_spec(change, state)?,
+            }
         }
-        OpKind::Delete => Prepared::Delete { record: state.resources.get(&change.address).cloned() },
-        OpKind::DeleteOld => Prepared::Delete { record: state.deposed.get(&old_key(change)).cloned() },
+        OpKind::Delete => Prepared::Delete {
+            record: state.resources.get(&change.address).cloned(),
+        },
+        OpKind::DeleteOld => Prepared::Delete {
+            record: state.deposed.get(&old_key(change)).cloned(),
+        },
     })
 }
 
 fn old_key(change: &Change) -> String {
-    change.deposed.clone().unwrap_or_else(|| deposed_key(&change.address, change.prior_id.as_deref().unwrap_or("")))
+    change
+        .deposed
+        .clone()
+        .unwrap_or_else(|| deposed_key(&change.address, change.prior_id.as_deref().unwrap_or("")))
 }
 
 fn record_of(change: &Change, o: Observed) -> ResourceRecord {
-    ResourceRecord { address: change.address.clone(), kind: change.kind, id: o.id, attrs: o.attrs, outputs: o.outputs, deps: change.deps.clone(), tainted: false }
+    ResourceRecord {
+        address: change.address.clone(),
+        kind: change.kind,
+        id: o.id,
+        attrs: o.attrs,
+        outputs: o.outputs,
+        deps: change.deps.clone(),
+        tainted: false,
+    }
 }
 
-async fn run<P: Provider>(provider: &P, address: &str, prepared: Prepared) -> Result<Option<Observed>, ProviderError> {
+async fn run<P: Provider>(
+    provider: &P,
+    address: &str,
+    prepared: Prepared,
+) -> Result<Option<Observed>, ProviderError> {
     match prepared {
-        Prepared::Create { spec, exclude } => provider.create(CreateRequest { address, spec: &spec, exclude_ids: &exclude }).await.map(Some),
+        Prepared::Create { spec, exclude } => provider
+            .create(CreateRequest {
+                address,
+                spec: &spec,
+                exclude_ids: &exclude,
+            })
+            .await
+            .map(Some),
         Prepared::Update { record, spec } => provider.update(&record, &spec).await.map(Some),
-        Prepared::Delete { record: Some(record) } => provider.delete(&record).await.map(|_| None),
+        Prepared::Delete {
+            record: Some(record),
+        } => provider.delete(&record).await.map(|_| None),
         Prepared::Delete { record: None } => Ok(None),
     }
 }
@@ -179,7 +258,11 @@ pub async fn apply<P: Provider, J: Journal>(
     let mut started = 0usize;
 
     loop {
-        if config.cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::SeqCst)) && !stop {
+        if config
+            .cancel
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::SeqCst))
+            && !stop
+        {
             stop = true;
             outcome.interrupted = true;
         }
@@ -187,7 +270,10 @@ pub async fn apply<P: Provider, J: Journal>(
             let Some(i) = ready.pop_front() else { break };
             let op = &graph.ops[i];
             let change = &plan.changes[op.change];
-            on_event(Event::Started { address: &change.address, op: op.kind });
+            on_event(Event::Started {
+                address: &change.address,
+                op: op.kind,
+            });
             started += 1;
             let prepared = prepare(change, op.kind, state);
             inflight.push(async move {
@@ -198,7 +284,9 @@ pub async fn apply<P: Provider, J: Journal>(
                 (i, r)
             });
         }
-        let Some(first) = inflight.next().await else { break };
+        let Some(first) = inflight.next().await else {
+            break;
+        };
         let mut batch = vec![first];
         while let Some(Some(more)) = inflight.next().now_or_never() {
             batch.push(more);
@@ -212,11 +300,20 @@ pub async fn apply<P: Provider, J: Journal>(
                 Ok(observed) => {
                     let entry = match (op.kind, observed) {
                         (OpKind::Create, Some(o)) if change.action == Action::CreateThenDelete => {
-                            JournalEntry::Replaced { record: record_of(change, o), deposed_key: old_key(change) }
+                            JournalEntry::Replaced {
+                                record: record_of(change, o),
+                                deposed_key: old_key(change),
+                            }
                         }
-                        (OpKind::Create | OpKind::Update, Some(o)) => JournalEntry::Put { record: record_of(change, o) },
-                        (OpKind::DeleteOld, _) => JournalEntry::RemoveDeposed { deposed_key: old_key(change) },
-                        _ => JournalEntry::Remove { address: change.address.clone() },
+                        (OpKind::Create | OpKind::Update, Some(o)) => JournalEntry::Put {
+                            record: record_of(change, o),
+                        },
+                        (OpKind::DeleteOld, _) => JournalEntry::RemoveDeposed {
+                            deposed_key: old_key(change),
+                        },
+                        _ => JournalEntry::Remove {
+                            address: change.address.clone(),
+                        },
                     };
                     state.apply_entry(&entry);
                     entries.push(entry);
@@ -224,8 +321,16 @@ pub async fn apply<P: Provider, J: Journal>(
                 }
                 Err(error) => {
                     stop = true;
-                    on_event(Event::Failed { address: &change.address, op: op.kind, error: &error });
-                    outcome.failed.push(StepFailure { address: change.address.clone(), op: op.kind, error });
+                    on_event(Event::Failed {
+                        address: &change.address,
+                        op: op.kind,
+                        error: &error,
+                    });
+                    outcome.failed.push(StepFailure {
+                        address: change.address.clone(),
+                        op: op.kind,
+                        error,
+                    });
                 }
             }
         }
@@ -241,8 +346,16 @@ pub async fn apply<P: Provider, J: Journal>(
         for i in done {
             let op = &graph.ops[i];
             let change = &plan.changes[op.change];
-            let id = state.resources.get(&change.address).map(|r| r.id.as_str()).filter(|_| matches!(op.kind, OpKind::Create | OpKind::Update));
-            on_event(Event::Finished { address: &change.address, op: op.kind, id });
+            let id = state
+                .resources
+                .get(&change.address)
+                .map(|r| r.id.as_str())
+                .filter(|_| matches!(op.kind, OpKind::Create | OpKind::Update));
+            on_event(Event::Finished {
+                address: &change.address,
+                op: op.kind,
+                id,
+            });
             outcome.completed += 1;
             for &j in &graph.succ[i] {
                 waiting[j] -= 1;
@@ -258,7 +371,11 @@ pub async fn apply<P: Provider, J: Journal>(
 
 /// Refresh every recorded object from the backend. Returns the refreshed
 /// state (objects found gone are removed) and the objects that could not be read.
-pub async fn refresh<P: Provider>(state: &State, provider: &P, parallelism: usize) -> (State, Vec<(String, ProviderError)>) {
+pub async fn refresh<P: Provider>(
+    state: &State,
+    provider: &P,
+    parallelism: usize,
+) -> (State, Vec<(String, ProviderError)>) {
     let mut out = state.clone();
     let mut errors = Vec::new();
     let records: Vec<(Option<String>, &ResourceRecord)> = state
@@ -267,10 +384,14 @@ pub async fn refresh<P: Provider>(state: &State, provider: &P, parallelism: usiz
         .map(|r| (None, r))
         .chain(state.deposed.iter().map(|(k, r)| (Some(k.clone()), r)))
         .collect();
-    let results: Vec<_> = futures_util::stream::iter(records.into_iter().map(|(key, r)| async move { (key, r, provider.read(r).await) }))
-        .buffer_unordered(parallelism.max(1))
-        .collect()
-        .await;
+    let results: Vec<_> = futures_util::stream::iter(
+        records
+            .into_iter()
+            .map(|(key, r)| async move { (key, r, provider.read(r).await) }),
+    )
+    .buffer_unordered(parallelism.max(1))
+    .collect()
+    .await;
     let mut sorted: BTreeMap<(Option<String>, String), _> = BTreeMap::new();
     for (key, r, res) in results {
         sorted.insert((key, r.address.clone()), (r, res));
@@ -278,7 +399,10 @@ pub async fn refresh<P: Provider>(state: &State, provider: &P, parallelism: usiz
     for ((key, address), (r, res)) in sorted {
         match (key, res) {
             (None, Ok(Some(o))) => {
-                let rec = out.resources.get_mut(&address).expect("refreshing a recorded object");
+                let rec = out
+                    .resources
+                    .get_mut(&address)
+                    .expect("refreshing a recorded object");
                 rec.id = o.id;
                 rec.attrs = o.attrs;
                 rec.outputs = o.outputs;

@@ -260,7 +260,9 @@ impl std::str::FromStr for Backend {
         match s {
             "sim" => Ok(Backend::Sim),
             "aws" => Ok(Backend::Aws),
-            other => Err(format!("unknown backend `{other}`: expected `sim` or `aws`")),
+            other => Err(format!(
+                "unknown backend `{other}`: expected `sim` or `aws`"
+            )),
         }
     }
 }
@@ -565,7 +567,10 @@ pub const INSTANCE_TYPES: &[(&str, u32, u32)] = &[
 ];
 
 pub fn instance_type(name: &str) -> Option<(u32, u32)> {
-    INSTANCE_TYPES.iter().find(|(n, _, _)| *n == name).map(|(_, m, c)| (*m, *c))
+    INSTANCE_TYPES
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, m, c)| (*m, *c))
 }
 
 /// DB instance classes RDS offers for MySQL that chronous knows.
@@ -594,19 +599,29 @@ pub struct Loaded {
 
 /// Parse and validate an environment file's text. `file` names it in messages.
 pub fn load(file: &str, source: &str) -> Loaded {
-    let mut diags = Diagnostics { file: file.to_string(), source: source.to_string(), items: vec![] };
+    let mut diags = Diagnostics {
+        file: file.to_string(),
+        source: source.to_string(),
+        items: vec![],
+    };
     let raw: raw::File = match toml::from_str(source) {
         Ok(r) => r,
         Err(e) => {
             diags.items.push(toml_error(&e, source));
-            return Loaded { env: None, diagnostics: diags };
+            return Loaded {
+                env: None,
+                diagnostics: diags,
+            };
         }
     };
     let mut v = Validator { d: Vec::new() };
     let env = v.environment(&raw);
     diags.items = v.d;
     let env = if diags.has_errors() { None } else { env };
-    Loaded { env, diagnostics: diags }
+    Loaded {
+        env,
+        diagnostics: diags,
+    }
 }
 
 fn toml_error(e: &toml::de::Error, source: &str) -> Diagnostic {
@@ -626,13 +641,33 @@ fn toml_error(e: &toml::de::Error, source: &str) -> Diagnostic {
     // The key (or field) a serde message names between backquotes.
     let named = msg.split('`').nth(1).unwrap_or("").to_string();
     let (code, message, label, hint) = if msg.starts_with("unknown field") {
-        ("E0002", format!("unknown key: {msg}"), "unknown key".to_string(), "remove the key or fix its spelling; the keys allowed here are listed above")
+        (
+            "E0002",
+            format!("unknown key: {msg}"),
+            "unknown key".to_string(),
+            "remove the key or fix its spelling; the keys allowed here are listed above",
+        )
     } else if msg.starts_with("missing field") {
-        ("E0003", format!("required key `{named}` is missing"), format!("this table has no `{named}`"), "add the key; see fixtures/seed/chronous.toml for a complete environment")
+        (
+            "E0003",
+            format!("required key `{named}` is missing"),
+            format!("this table has no `{named}`"),
+            "add the key; see fixtures/seed/chronous.toml for a complete environment",
+        )
     } else if msg.starts_with("invalid type") {
-        ("E0004", format!("wrong type of value: {msg}"), "wrong type".to_string(), "write the value with the type shown (quote strings, no quotes on numbers)")
+        (
+            "E0004",
+            format!("wrong type of value: {msg}"),
+            "wrong type".to_string(),
+            "write the value with the type shown (quote strings, no quotes on numbers)",
+        )
     } else {
-        ("E0001", format!("malformed TOML: {msg}"), "here".to_string(), "fix the syntax at the place shown")
+        (
+            "E0001",
+            format!("malformed TOML: {msg}"),
+            "here".to_string(),
+            "fix the syntax at the place shown",
+        )
     };
     Diagnostic::new(code, message).at(span, label).hint(hint)
 }
@@ -650,16 +685,33 @@ fn sp<T>(s: &S<T>) -> Range<usize> {
 fn is_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
 }
 
 impl Validator {
-    fn err(&mut self, code: &'static str, msg: impl Into<String>, span: Range<usize>, label: impl Into<String>, hint: impl Into<String>) {
-        self.d.push(Diagnostic::new(code, msg).at(span, label).hint(hint));
+    fn err(
+        &mut self,
+        code: &'static str,
+        msg: impl Into<String>,
+        span: Range<usize>,
+        label: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        self.d
+            .push(Diagnostic::new(code, msg).at(span, label).hint(hint));
     }
-    fn warn(&mut self, code: &'static str, msg: impl Into<String>, span: Range<usize>, label: impl Into<String>, hint: impl Into<String>) {
-        self.d.push(Diagnostic::warning(code, msg).at(span, label).hint(hint));
+    fn warn(
+        &mut self,
+        code: &'static str,
+        msg: impl Into<String>,
+        span: Range<usize>,
+        label: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        self.d
+            .push(Diagnostic::warning(code, msg).at(span, label).hint(hint));
     }
 
     fn name(&mut self, what: &str, s: &S<String>) -> String {
@@ -678,7 +730,13 @@ impl Validator {
     fn port(&mut self, what: &str, v: &S<i64>) -> u16 {
         let p = *v.get_ref();
         if !(0..=65535).contains(&p) {
-            self.err("E0301", format!("{what} {p} is outside 0-65535"), sp(v), "port out of range", "ports are 0-65535");
+            self.err(
+                "E0301",
+                format!("{what} {p} is outside 0-65535"),
+                sp(v),
+                "port out of range",
+                "ports are 0-65535",
+            );
             return 0;
         }
         p as u16
@@ -716,7 +774,13 @@ impl Validator {
     fn positive(&mut self, what: &str, v: &S<i64>, lo: i64, hi: i64, hint: &str) -> u32 {
         let x = *v.get_ref();
         if x < lo || x > hi {
-            self.err("E0401", format!("{what} {x} is outside {lo}-{hi}"), sp(v), "out of range", hint.to_string());
+            self.err(
+                "E0401",
+                format!("{what} {x} is outside {lo}-{hi}"),
+                sp(v),
+                "out of range",
+                hint.to_string(),
+            );
             return lo.max(0) as u32;
         }
         x as u32
@@ -738,19 +802,31 @@ impl Validator {
                 format!("use one of: {}", known.join(", ")),
             );
         }
-        let backend = e.backend.as_ref().and_then(|b| match b.get_ref().parse::<Backend>() {
-            Ok(b) => Some(b),
-            Err(m) => {
-                self.err("E0103", m, sp(b), "unknown backend", "pin `sim` or `aws`, or leave `backend` out");
-                None
-            }
-        });
+        let backend = e
+            .backend
+            .as_ref()
+            .and_then(|b| match b.get_ref().parse::<Backend>() {
+                Ok(b) => Some(b),
+                Err(m) => {
+                    self.err(
+                        "E0103",
+                        m,
+                        sp(b),
+                        "unknown backend",
+                        "pin `sim` or `aws`, or leave `backend` out",
+                    );
+                    None
+                }
+            });
         let operator_cidr = match e.operator_cidr.get_ref().parse::<IpNet>() {
             Ok(n) => n,
             Err(_) => {
                 self.err(
                     "E0201",
-                    format!("operator_cidr `{}` is not a valid CIDR block", e.operator_cidr.get_ref()),
+                    format!(
+                        "operator_cidr `{}` is not a valid CIDR block",
+                        e.operator_cidr.get_ref()
+                    ),
                     sp(&e.operator_cidr),
                     "malformed CIDR",
                     "write the operator's public IP as a.b.c.d/32",
@@ -775,7 +851,10 @@ impl Validator {
             if !(16..=28).contains(&v.prefix_len()) {
                 self.err(
                     "E0204",
-                    format!("VPC CIDR `{v}` has prefix length /{}; AWS allows /16 to /28", v.prefix_len()),
+                    format!(
+                        "VPC CIDR `{v}` has prefix length /{}; AWS allows /16 to /28",
+                        v.prefix_len()
+                    ),
                     sp(&n.cidr),
                     "VPC size not allowed",
                     "use a prefix between /16 and /28",
@@ -787,14 +866,21 @@ impl Validator {
             let ok = region_azs.is_some_and(|letters| {
                 az.get_ref().len() == region.len() + 1
                     && az.get_ref().starts_with(&region)
-                    && az.get_ref().chars().last().is_some_and(|c| letters.contains(c))
+                    && az
+                        .get_ref()
+                        .chars()
+                        .last()
+                        .is_some_and(|c| letters.contains(c))
             });
             if region_azs.is_some() && !ok {
                 let letters = region_azs.unwrap_or("");
                 let list: Vec<String> = letters.chars().map(|c| format!("{region}{c}")).collect();
                 self.err(
                     "E0205",
-                    format!("availability zone `{}` is not in region {region}", az.get_ref()),
+                    format!(
+                        "availability zone `{}` is not in region {region}",
+                        az.get_ref()
+                    ),
                     sp(az),
                     "AZ not in the region",
                     format!("the zones of {region} are {}", list.join(", ")),
@@ -803,7 +889,13 @@ impl Validator {
             azs.push(az.get_ref().clone());
         }
         if azs.is_empty() {
-            self.err("E0206", "the network lists no availability zones", sp(&n.azs), "empty", "list the zones to use, e.g. [\"us-east-2a\"]");
+            self.err(
+                "E0206",
+                "the network lists no availability zones",
+                sp(&n.azs),
+                "empty",
+                "list the zones to use, e.g. [\"us-east-2a\"]",
+            );
         }
         let nat = match n.nat.as_ref().map(|s| s.get_ref().as_str()) {
             None | Some("per_subnet") => NatMode::PerSubnet,
@@ -826,7 +918,13 @@ impl Validator {
         for s in &n.subnets {
             let sname = self.name("subnet name", &s.name);
             if subnets.iter().any(|x| x.name == sname) {
-                self.err("E0208", format!("subnet `{sname}` is defined twice"), sp(&s.name), "duplicate name", "give every subnet its own name");
+                self.err(
+                    "E0208",
+                    format!("subnet `{sname}` is defined twice"),
+                    sp(&s.name),
+                    "duplicate name",
+                    "give every subnet its own name",
+                );
             }
             let tier = match s.tier.get_ref().as_str() {
                 "public" => Some(Tier::Public),
@@ -848,12 +946,19 @@ impl Validator {
                 let in_region = region_azs.is_some_and(|letters| {
                     s.az.get_ref().starts_with(&region)
                         && s.az.get_ref().len() == region.len() + 1
-                        && s.az.get_ref().chars().last().is_some_and(|c| letters.contains(c))
+                        && s.az
+                            .get_ref()
+                            .chars()
+                            .last()
+                            .is_some_and(|c| letters.contains(c))
                 });
                 if in_region {
                     self.err(
                         "E0210",
-                        format!("subnet `{sname}` is in zone `{}`, which the network does not list", s.az.get_ref()),
+                        format!(
+                            "subnet `{sname}` is in zone `{}`, which the network does not list",
+                            s.az.get_ref()
+                        ),
                         sp(&s.az),
                         "zone not in network.azs",
                         format!("add it to network.azs or use one of: {}", azs.join(", ")),
@@ -861,14 +966,19 @@ impl Validator {
                 } else {
                     self.err(
                         "E0205",
-                        format!("availability zone `{}` is not in region {region}", s.az.get_ref()),
+                        format!(
+                            "availability zone `{}` is not in region {region}",
+                            s.az.get_ref()
+                        ),
                         sp(&s.az),
                         "AZ not in the region",
                         format!("use one of: {}", azs.join(", ")),
                     );
                 }
             }
-            let Some(cidr) = self.cidr4("subnet CIDR", &s.cidr) else { continue };
+            let Some(cidr) = self.cidr4("subnet CIDR", &s.cidr) else {
+                continue;
+            };
             if let Some(v) = vpc {
                 if !v.contains(&cidr) {
                     self.err(
@@ -884,16 +994,25 @@ impl Validator {
             if !(16..=28).contains(&cidr.prefix_len()) {
                 self.err(
                     "E0212",
-                    format!("subnet `{sname}` has prefix /{}; AWS allows /16 to /28", cidr.prefix_len()),
+                    format!(
+                        "subnet `{sname}` has prefix /{}; AWS allows /16 to /28",
+                        cidr.prefix_len()
+                    ),
                     sp(&s.cidr),
                     "subnet size not allowed",
                     "use a prefix between /16 and /28",
                 );
             }
-            if let Some(other) = subnets.iter().find(|o| o.cidr.contains(&cidr) || cidr.contains(&o.cidr)) {
+            if let Some(other) = subnets
+                .iter()
+                .find(|o| o.cidr.contains(&cidr) || cidr.contains(&o.cidr))
+            {
                 self.err(
                     "E0213",
-                    format!("subnet `{sname}` ({cidr}) overlaps subnet `{}` ({})", other.name, other.cidr),
+                    format!(
+                        "subnet `{sname}` ({cidr}) overlaps subnet `{}` ({})",
+                        other.name, other.cidr
+                    ),
                     sp(&s.cidr),
                     format!("overlaps `{}`", other.name),
                     "subnets of one VPC must not overlap: give one of the two another block",
@@ -902,32 +1021,59 @@ impl Validator {
             // A subnet with a wrong tier is reported above and left out, so that
             // no check downstream reasons about a tier it does not have.
             let Some(tier) = tier else { continue };
-            subnets.push(Subnet { name: sname, tier, cidr, az: s.az.get_ref().clone() });
+            subnets.push(Subnet {
+                name: sname,
+                tier,
+                cidr,
+                az: s.az.get_ref().clone(),
+            });
         }
         // Judged on the tiers as written: a subnet left out for a bad CIDR still has its tier.
         for tier in [Tier::Public, Tier::Private] {
-            if tiers_ok && !n.subnets.iter().any(|s| s.tier.get_ref() == tier.as_str()) && !n.subnets.is_empty() {
+            if tiers_ok
+                && !n.subnets.iter().any(|s| s.tier.get_ref() == tier.as_str())
+                && !n.subnets.is_empty()
+            {
                 self.err(
                     "E0214",
                     format!("the network has no {} subnet", tier.as_str()),
                     sp(&n.cidr),
                     "in this network",
-                    format!("add a [[network.subnets]] with tier = \"{}\"", tier.as_str()),
+                    format!(
+                        "add a [[network.subnets]] with tier = \"{}\"",
+                        tier.as_str()
+                    ),
                 );
             }
         }
-        let network = Network { cidr: vpc.unwrap_or_else(|| "10.0.0.0/16".parse().expect("literal")), azs, nat, subnets };
+        let network = Network {
+            cidr: vpc.unwrap_or_else(|| "10.0.0.0/16".parse().expect("literal")),
+            azs,
+            nat,
+            subnets,
+        };
 
         // Security groups: names first, so rules may reference any of them.
-        let sg_names: BTreeSet<String> = r.security_groups.keys().map(|k| k.get_ref().clone()).collect();
+        let sg_names: BTreeSet<String> = r
+            .security_groups
+            .keys()
+            .map(|k| k.get_ref().clone())
+            .collect();
         let mut security_groups = Vec::new();
         for (k, g) in &r.security_groups {
             let gname = self.name("security group name", k);
             let mut rules = |list: &Vec<raw::Rule>, direction: &str| -> Vec<Rule> {
                 let mut out: Vec<Rule> = Vec::new();
                 for x in list {
-                    let Some(rule) = self.rule(x, &sg_names, &gname, r.bastion.is_some()) else { continue };
-                    if out.iter().any(|o| o.protocol == rule.protocol && o.from_port == rule.from_port && o.to_port == rule.to_port && o.source == rule.source) {
+                    let Some(rule) = self.rule(x, &sg_names, &gname, r.bastion.is_some()) else {
+                        continue;
+                    };
+                    if out.iter().any(|o| {
+                        o.protocol == rule.protocol
+                            && o.from_port == rule.from_port
+                            && o.to_port == rule.to_port
+                            && o.source == rule.source
+                    }) {
                         self.err(
                             "E0308",
                             format!("security group `{gname}` has this {direction} rule twice"),
@@ -945,7 +1091,10 @@ impl Validator {
             let egress = rules(&g.egress, "egress");
             security_groups.push(SecurityGroup {
                 name: gname.clone(),
-                description: g.description.clone().unwrap_or_else(|| format!("{gname} (managed by chronous)")),
+                description: g
+                    .description
+                    .clone()
+                    .unwrap_or_else(|| format!("{gname} (managed by chronous)")),
                 ingress,
                 egress,
             });
@@ -958,14 +1107,37 @@ impl Validator {
 
         let mut images = Vec::new();
         for (k, i) in &r.images {
-            if i.repository.get_ref().is_empty() || i.repository.get_ref().contains(char::is_whitespace) {
-                self.err("E0501", format!("image repository `{}` is not valid", i.repository.get_ref()), sp(&i.repository), "bad repository", "use a repository name such as chronous-payments-web-api");
+            if i.repository.get_ref().is_empty()
+                || i.repository.get_ref().contains(char::is_whitespace)
+            {
+                self.err(
+                    "E0501",
+                    format!("image repository `{}` is not valid", i.repository.get_ref()),
+                    sp(&i.repository),
+                    "bad repository",
+                    "use a repository name such as chronous-payments-web-api",
+                );
             }
             let tag = i.tag.get_ref();
-            if tag.is_empty() || tag.len() > 128 || !tag.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
-                self.err("E0502", format!("image tag `{tag}` is not a valid Docker tag"), sp(&i.tag), "bad tag", "tags are 1-128 letters, digits, `.`, `_` or `-`");
+            if tag.is_empty()
+                || tag.len() > 128
+                || !tag
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            {
+                self.err(
+                    "E0502",
+                    format!("image tag `{tag}` is not a valid Docker tag"),
+                    sp(&i.tag),
+                    "bad tag",
+                    "tags are 1-128 letters, digits, `.`, `_` or `-`",
+                );
             }
-            images.push(Image { key: k.get_ref().clone(), repository: i.repository.get_ref().clone(), tag: tag.clone() });
+            images.push(Image {
+                key: k.get_ref().clone(),
+                repository: i.repository.get_ref().clone(),
+                tag: tag.clone(),
+            });
         }
 
         // Every subnet written in the file, even one left out for an error already
@@ -995,7 +1167,11 @@ impl Validator {
                     format!("unknown security group `{}`", s.get_ref()),
                     sp(s),
                     "no such security group",
-                    format!("define [security_groups.{}] or use one of: {}", s.get_ref(), names.join(", ")),
+                    format!(
+                        "define [security_groups.{}] or use one of: {}",
+                        s.get_ref(),
+                        names.join(", ")
+                    ),
                 );
             }
         };
@@ -1020,10 +1196,22 @@ impl Validator {
             check_sg(self, s);
         }
         if c.subnets.is_empty() {
-            self.err("E0702", "the cluster names no subnet", sp(&c.name), "in this cluster", "list the private subnets its instances run in");
+            self.err(
+                "E0702",
+                "the cluster names no subnet",
+                sp(&c.name),
+                "in this cluster",
+                "list the private subnets its instances run in",
+            );
         }
         let instance_count = match &c.instance_count {
-            Some(v) => self.positive("cluster.instance_count", v, 0, 100, "use 0 to 100 container instances"),
+            Some(v) => self.positive(
+                "cluster.instance_count",
+                v,
+                0,
+                100,
+                "use 0 to 100 container instances",
+            ),
             None => 1,
         };
         let cluster = Cluster {
@@ -1033,7 +1221,11 @@ impl Validator {
             ami_name: c.ami.name.get_ref().clone(),
             ami_owner: c.ami.owner.get_ref().clone(),
             subnets: c.subnets.iter().map(|s| s.get_ref().clone()).collect(),
-            security_groups: c.security_groups.iter().map(|s| s.get_ref().clone()).collect(),
+            security_groups: c
+                .security_groups
+                .iter()
+                .map(|s| s.get_ref().clone())
+                .collect(),
         };
 
         // Service.
@@ -1046,15 +1238,28 @@ impl Validator {
                 sp(&s.image),
                 "no such image",
                 if names.is_empty() {
-                    format!("define it as [images.{}] with repository and tag", s.image.get_ref())
+                    format!(
+                        "define it as [images.{}] with repository and tag",
+                        s.image.get_ref()
+                    )
                 } else {
-                    format!("define [images.{}] or use one of: {}", s.image.get_ref(), names.join(", "))
+                    format!(
+                        "define [images.{}] or use one of: {}",
+                        s.image.get_ref(),
+                        names.join(", ")
+                    )
                 },
             );
         }
         let container_port = self.port("container_port", &s.container_port);
         let host_port = s.host_port.as_ref().map(|p| self.port("host_port", p));
-        let memory_mib = self.positive("service.memory", &s.memory, 4, 1_000_000, "task memory is in MiB, at least 4");
+        let memory_mib = self.positive(
+            "service.memory",
+            &s.memory,
+            4,
+            1_000_000,
+            "task memory is in MiB, at least 4",
+        );
         let cpu = match &s.cpu {
             Some(v) => self.positive("service.cpu", v, 0, 10240, "cpu units: 1024 per vCPU"),
             None => 0,
@@ -1072,14 +1277,24 @@ impl Validator {
             if cpu > vcpu * 1024 {
                 self.err(
                     "E0803",
-                    format!("task cpu {cpu} units is more than a {} has ({} units)", c.instance_type.get_ref(), vcpu * 1024),
+                    format!(
+                        "task cpu {cpu} units is more than a {} has ({} units)",
+                        c.instance_type.get_ref(),
+                        vcpu * 1024
+                    ),
                     s.cpu.as_ref().map(sp).unwrap_or(sp(&s.memory)),
                     "does not fit the instance",
                     "lower service.cpu or choose a larger instance type",
                 );
             }
         }
-        let desired = self.positive("service.desired_count", &s.desired_count, 0, 1000, "desired_count is 0 to 1000");
+        let desired = self.positive(
+            "service.desired_count",
+            &s.desired_count,
+            0,
+            1000,
+            "desired_count is 0 to 1000",
+        );
         let min = *s.minimum_healthy_percent.get_ref();
         let max = *s.maximum_percent.get_ref();
         let mut pct_ok = true;
@@ -1126,10 +1341,20 @@ impl Validator {
             }
         }
         let health_check_grace_period = match &s.health_check_grace_period {
-            Some(v) => self.positive("health_check_grace_period", v, 0, 2_147_483_647, "seconds, 0 or more"),
+            Some(v) => self.positive(
+                "health_check_grace_period",
+                v,
+                0,
+                2_147_483_647,
+                "seconds, 0 or more",
+            ),
             None => 0,
         };
-        for k in s.environment.keys().filter(|k| k.get_ref().to_ascii_uppercase().contains("PASSWORD")) {
+        for k in s
+            .environment
+            .keys()
+            .filter(|k| k.get_ref().to_ascii_uppercase().contains("PASSWORD"))
+        {
             self.err(
                 "E0901",
                 format!("a password is written in the environment file (service.environment.{})", k.get_ref()),
@@ -1157,7 +1382,11 @@ impl Validator {
             health_check_grace_period,
             circuit_breaker_enable: s.circuit_breaker.as_ref().is_some_and(|c| c.enable),
             circuit_breaker_rollback: s.circuit_breaker.as_ref().is_some_and(|c| c.rollback),
-            environment: s.environment.iter().map(|(k, v)| (k.get_ref().clone(), v.clone())).collect(),
+            environment: s
+                .environment
+                .iter()
+                .map(|(k, v)| (k.get_ref().clone(), v.clone()))
+                .collect(),
         };
 
         // Load balancer.
@@ -1331,11 +1560,19 @@ impl Validator {
 
         let bastion = r.bastion.as_ref().map(|b| {
             check_subnet(self, &b.subnet);
-            if let Some(sn) = network.subnets.iter().find(|x| &x.name == b.subnet.get_ref()) {
+            if let Some(sn) = network
+                .subnets
+                .iter()
+                .find(|x| &x.name == b.subnet.get_ref())
+            {
                 if sn.tier != Tier::Public {
                     self.err(
                         "E1301",
-                        format!("the bastion is in subnet `{}`, which is {}", sn.name, sn.tier.as_str()),
+                        format!(
+                            "the bastion is in subnet `{}`, which is {}",
+                            sn.name,
+                            sn.tier.as_str()
+                        ),
                         sp(&b.subnet),
                         "not a public subnet",
                         "a bastion needs a public subnet to be reached from outside",
@@ -1343,7 +1580,13 @@ impl Validator {
                 }
             }
             if instance_type(b.instance_type.get_ref()).is_none() {
-                self.err("E0701", format!("unknown instance type `{}`", b.instance_type.get_ref()), sp(&b.instance_type), "unknown instance type", "use e.g. t2.nano");
+                self.err(
+                    "E0701",
+                    format!("unknown instance type `{}`", b.instance_type.get_ref()),
+                    sp(&b.instance_type),
+                    "unknown instance type",
+                    "use e.g. t2.nano",
+                );
             }
             for s in &b.security_groups {
                 check_sg(self, s);
@@ -1351,7 +1594,11 @@ impl Validator {
             Bastion {
                 subnet: b.subnet.get_ref().clone(),
                 instance_type: b.instance_type.get_ref().clone(),
-                security_groups: b.security_groups.iter().map(|s| s.get_ref().clone()).collect(),
+                security_groups: b
+                    .security_groups
+                    .iter()
+                    .map(|s| s.get_ref().clone())
+                    .collect(),
             }
         });
 
@@ -1369,7 +1616,10 @@ impl Validator {
         };
 
         let nat_written_ok = n.nat.as_ref().is_none_or(|s| s.get_ref() == "per_subnet");
-        if nat_written_ok && network.nat == NatMode::PerSubnet && network.subnets_of(Tier::Private).count() > 1 {
+        if nat_written_ok
+            && network.nat == NatMode::PerSubnet
+            && network.subnets_of(Tier::Private).count() > 1
+        {
             let k = network.subnets_of(Tier::Private).count();
             let span = n.nat.as_ref().map(sp).unwrap_or(sp(&n.cidr));
             self.warn(
@@ -1417,7 +1667,9 @@ impl Validator {
                 "write TCP:port, SSL:port, HTTP:port/path or HTTPS:port/path, e.g. HTTP:80/gettoken",
             );
         };
-        let Some((proto, rest)) = v.split_once(':') else { return bad(self, "no protocol") };
+        let Some((proto, rest)) = v.split_once(':') else {
+            return bad(self, "no protocol");
+        };
         let (port, path) = match rest.find('/') {
             Some(i) => (&rest[..i], Some(&rest[i..])),
             None => (rest, None),
@@ -1434,14 +1686,26 @@ impl Validator {
         }
     }
 
-    fn rule(&mut self, r: &raw::Rule, sgs: &BTreeSet<String>, own: &str, has_bastion: bool) -> Option<Rule> {
+    fn rule(
+        &mut self,
+        r: &raw::Rule,
+        sgs: &BTreeSet<String>,
+        own: &str,
+        has_bastion: bool,
+    ) -> Option<Rule> {
         let protocol = match r.protocol.get_ref().to_ascii_lowercase().as_str() {
             "tcp" => Protocol::Tcp,
             "udp" => Protocol::Udp,
             "icmp" => Protocol::Icmp,
             "all" | "-1" => Protocol::All,
             other => {
-                self.err("E0302", format!("unknown protocol `{other}`"), sp(&r.protocol), "unknown protocol", "use tcp, udp, icmp or all");
+                self.err(
+                    "E0302",
+                    format!("unknown protocol `{other}`"),
+                    sp(&r.protocol),
+                    "unknown protocol",
+                    "use tcp, udp, icmp or all",
+                );
                 return None;
             }
         };
@@ -1466,7 +1730,10 @@ impl Validator {
                 (None, Some(f), Some(t)) => {
                     let a = self.port("from_port", f) as i64;
                     let b = self.port("to_port", t) as i64;
-                    if (0..=65535).contains(f.get_ref()) && (0..=65535).contains(t.get_ref()) && a > b {
+                    if (0..=65535).contains(f.get_ref())
+                        && (0..=65535).contains(t.get_ref())
+                        && a > b
+                    {
                         self.err(
                             "E0304",
                             format!("port range {a}-{b} runs backwards"),
@@ -1480,7 +1747,10 @@ impl Validator {
                 _ => {
                     self.err(
                         "E0305",
-                        format!("a `{}` rule needs `port`, or both `from_port` and `to_port`", protocol.as_str()),
+                        format!(
+                            "a `{}` rule needs `port`, or both `from_port` and `to_port`",
+                            protocol.as_str()
+                        ),
                         sp(&r.protocol),
                         "ports missing",
                         "add port = 80, or from_port = 8000 and to_port = 8080",
@@ -1498,7 +1768,10 @@ impl Validator {
                     format!("unknown security group `{g}`"),
                     sp(&r.source),
                     "no such security group",
-                    format!("define [security_groups.{g}] or use one of: {}", names.join(", ")),
+                    format!(
+                        "define [security_groups.{g}] or use one of: {}",
+                        names.join(", ")
+                    ),
                 );
                 return None;
             }
@@ -1510,13 +1783,25 @@ impl Validator {
                 "private" => Source::Tier(Tier::Private),
                 "database" => Source::Tier(Tier::Database),
                 _ => {
-                    self.err("E0209", format!("unknown subnet tier `{t}`"), sp(&r.source), "unknown tier", "use tier:public, tier:private or tier:database");
+                    self.err(
+                        "E0209",
+                        format!("unknown subnet tier `{t}`"),
+                        sp(&r.source),
+                        "unknown tier",
+                        "use tier:public, tier:private or tier:database",
+                    );
                     return None;
                 }
             }
         } else if s == "bastion" {
             if !has_bastion {
-                self.err("E0306", "rule source `bastion` but the environment has no [bastion]", sp(&r.source), "no bastion", "add a [bastion] section or use another source");
+                self.err(
+                    "E0306",
+                    "rule source `bastion` but the environment has no [bastion]",
+                    sp(&r.source),
+                    "no bastion",
+                    "add a [bastion] section or use another source",
+                );
                 return None;
             }
             Source::Bastion
@@ -1526,7 +1811,13 @@ impl Validator {
             match s.parse::<IpNet>() {
                 Ok(n) if n.trunc() == n => Source::Cidr(n),
                 Ok(n) => {
-                    self.err("E0202", format!("rule source `{s}` has host bits set"), sp(&r.source), "not a network address", format!("did you mean `{}`?", n.trunc()));
+                    self.err(
+                        "E0202",
+                        format!("rule source `{s}` has host bits set"),
+                        sp(&r.source),
+                        "not a network address",
+                        format!("did you mean `{}`?", n.trunc()),
+                    );
                     return None;
                 }
                 Err(_) => {
@@ -1541,7 +1832,13 @@ impl Validator {
                 }
             }
         };
-        Some(Rule { protocol, from_port: from, to_port: to, source, description: r.description.clone() })
+        Some(Rule {
+            protocol,
+            from_port: from,
+            to_port: to,
+            source,
+            description: r.description.clone(),
+        })
     }
 }
 

@@ -4,8 +4,8 @@
 //! references inside specs; the apply graph from a plan's changes, with the
 //! extra rules for deletes (reverse order) and replacements.
 
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use crate::plan::{Action, Plan};
 use crate::resources::Resource;
@@ -23,7 +23,11 @@ pub enum GraphError {
 
 /// Addresses a spec depends on: every resource it references.
 pub fn dependencies(r: &Resource) -> BTreeSet<String> {
-    refs(&r.spec.to_attrs()).into_iter().map(|x| x.address).filter(|a| a != &r.address).collect()
+    refs(&r.spec.to_attrs())
+        .into_iter()
+        .map(|x| x.address)
+        .filter(|a| a != &r.address)
+        .collect()
 }
 
 /// Kahn's algorithm over `n` nodes; ties broken by the lowest index so the
@@ -35,7 +39,8 @@ pub fn topo_order(n: usize, succ: &[Vec<usize>]) -> Result<Vec<usize>, Vec<usize
             indeg[j] += 1;
         }
     }
-    let mut ready: BinaryHeap<Reverse<usize>> = (0..n).filter(|&i| indeg[i] == 0).map(Reverse).collect();
+    let mut ready: BinaryHeap<Reverse<usize>> =
+        (0..n).filter(|&i| indeg[i] == 0).map(Reverse).collect();
     let mut out = Vec::with_capacity(n);
     while let Some(Reverse(i)) = ready.pop() {
         out.push(i);
@@ -63,7 +68,11 @@ pub struct DesiredGraph {
 
 impl DesiredGraph {
     pub fn build(resources: Vec<Resource>) -> Result<DesiredGraph, GraphError> {
-        let index: BTreeMap<&str, usize> = resources.iter().enumerate().map(|(i, r)| (r.address.as_str(), i)).collect();
+        let index: BTreeMap<&str, usize> = resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.address.as_str(), i))
+            .collect();
         if index.len() != resources.len() {
             let mut seen = BTreeSet::new();
             for r in &resources {
@@ -78,15 +87,23 @@ impl DesiredGraph {
             let d = dependencies(r);
             for a in &d {
                 let Some(&j) = index.get(a.as_str()) else {
-                    return Err(GraphError::Dangling { from: r.address.clone(), to: a.clone() });
+                    return Err(GraphError::Dangling {
+                        from: r.address.clone(),
+                        to: a.clone(),
+                    });
                 };
                 succ[j].push(i);
             }
             deps.insert(r.address.clone(), d);
         }
-        let order = topo_order(resources.len(), &succ).map_err(|left| GraphError::Cycle(left.iter().map(|&i| resources[i].address.clone()).collect()))?;
+        let order = topo_order(resources.len(), &succ).map_err(|left| {
+            GraphError::Cycle(left.iter().map(|&i| resources[i].address.clone()).collect())
+        })?;
         let mut slots: Vec<Option<Resource>> = resources.into_iter().map(Some).collect();
-        let resources = order.into_iter().map(|i| slots[i].take().expect("each index once")).collect();
+        let resources = order
+            .into_iter()
+            .map(|i| slots[i].take().expect("each index once"))
+            .collect();
         Ok(DesiredGraph { resources, deps })
     }
 }
@@ -136,11 +153,19 @@ impl ApplyGraph {
             match c.action {
                 Action::NoOp => {}
                 Action::Create | Action::Update => {
-                    let kind = if c.action == Action::Create { OpKind::Create } else { OpKind::Update };
+                    let kind = if c.action == Action::Create {
+                        OpKind::Create
+                    } else {
+                        OpKind::Update
+                    };
                     create_of.insert(a, op(kind));
                 }
                 Action::Delete => {
-                    let kind = if c.deposed.is_some() { OpKind::DeleteOld } else { OpKind::Delete };
+                    let kind = if c.deposed.is_some() {
+                        OpKind::DeleteOld
+                    } else {
+                        OpKind::Delete
+                    };
                     olds.entry(a).or_default().push(op(kind));
                 }
                 Action::DeleteThenCreate => {
@@ -194,7 +219,14 @@ impl ApplyGraph {
         }
         if let Err(left) = topo_order(ops.len(), &succ) {
             return Err(GraphError::Cycle(
-                left.iter().map(|&i| format!("{} ({:?})", plan.changes[ops[i].change].address, ops[i].kind)).collect(),
+                left.iter()
+                    .map(|&i| {
+                        format!(
+                            "{} ({:?})",
+                            plan.changes[ops[i].change].address, ops[i].kind
+                        )
+                    })
+                    .collect(),
             ));
         }
         // An object updated so that it no longer refers to an object being

@@ -52,9 +52,17 @@ impl Action {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttrChange {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub before: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub after: Option<Value>,
     pub forces_replacement: bool,
 }
@@ -158,21 +166,34 @@ impl Plan {
     pub fn render(&self) -> String {
         let mut o = String::new();
         if !self.drift.is_empty() {
-            let _ = writeln!(o, "Objects changed outside chronous since the last apply:\n");
+            let _ = writeln!(
+                o,
+                "Objects changed outside chronous since the last apply:\n"
+            );
             for d in &self.drift {
                 if d.deleted {
                     let _ = writeln!(o, "  # {} was deleted", d.address);
                 } else {
                     let _ = writeln!(o, "  # {} changed", d.address);
                     for a in &d.attrs {
-                        let _ = writeln!(o, "      ~ {}: {} -> {}", a.name, show(&a.before), show(&a.after));
+                        let _ = writeln!(
+                            o,
+                            "      ~ {}: {} -> {}",
+                            a.name,
+                            show(&a.before),
+                            show(&a.after)
+                        );
                     }
                 }
             }
             o.push('\n');
         }
         if !self.has_changes() {
-            let _ = writeln!(o, "No changes. The environment `{}` matches its configuration.", self.environment);
+            let _ = writeln!(
+                o,
+                "No changes. The environment `{}` matches its configuration.",
+                self.environment
+            );
             return o;
         }
         let _ = writeln!(
@@ -184,13 +205,21 @@ impl Plan {
             let what = match c.action {
                 Action::Create => "will be created".to_string(),
                 Action::Update => "will be updated in place".to_string(),
-                Action::Delete if c.deposed.is_some() => "(deposed object) will be destroyed".to_string(),
+                Action::Delete if c.deposed.is_some() => {
+                    "(deposed object) will be destroyed".to_string()
+                }
                 Action::Delete => "will be destroyed".to_string(),
                 Action::DeleteThenCreate => "must be replaced (destroy, then create)".to_string(),
-                Action::CreateThenDelete => "must be replaced (create the new one, then destroy the old)".to_string(),
+                Action::CreateThenDelete => {
+                    "must be replaced (create the new one, then destroy the old)".to_string()
+                }
                 Action::NoOp => String::new(),
             };
-            let _ = writeln!(o, "  # {} {what}", c.deposed.as_deref().unwrap_or(&c.address));
+            let _ = writeln!(
+                o,
+                "  # {} {what}",
+                c.deposed.as_deref().unwrap_or(&c.address)
+            );
             for r in &c.reasons {
                 let _ = writeln!(o, "  # ({r})");
             }
@@ -204,8 +233,18 @@ impl Plan {
                 Action::Delete => {}
                 _ => {
                     for a in &c.attrs {
-                        let force = if a.forces_replacement { "  # forces replacement" } else { "" };
-                        let _ = writeln!(o, "      ~ {}: {} -> {}{force}", a.name, show(&a.before), show(&a.after));
+                        let force = if a.forces_replacement {
+                            "  # forces replacement"
+                        } else {
+                            ""
+                        };
+                        let _ = writeln!(
+                            o,
+                            "      ~ {}: {} -> {}{force}",
+                            a.name,
+                            show(&a.before),
+                            show(&a.after)
+                        );
                     }
                 }
             }
@@ -240,7 +279,14 @@ fn diff(kind: Kind, before: &Value, after: &Value) -> Vec<AttrChange> {
 /// Changed attributes, descending into objects so that a nested change shows
 /// as `container.image` rather than the whole container. Whether a change
 /// forces replacement is decided by its top-level attribute.
-fn diff_into(out: &mut Vec<AttrChange>, prefix: &str, top: Option<&str>, before: &Value, after: &Value, kind: Kind) {
+fn diff_into(
+    out: &mut Vec<AttrChange>,
+    prefix: &str,
+    top: Option<&str>,
+    before: &Value,
+    after: &Value,
+    kind: Kind,
+) {
     let empty = serde_json::Map::new();
     let b = before.as_object().unwrap_or(&empty);
     let a = after.as_object().unwrap_or(&empty);
@@ -256,7 +302,12 @@ fn diff_into(out: &mut Vec<AttrChange>, prefix: &str, top: Option<&str>, before:
             diff_into(out, &format!("{name}."), Some(top), x, y, kind);
             continue;
         }
-        out.push(AttrChange { name, before: bv.cloned(), after: av.cloned(), forces_replacement: kind.force_new().contains(&top) });
+        out.push(AttrChange {
+            name,
+            before: bv.cloned(),
+            after: av.cloned(),
+            forces_replacement: kind.force_new().contains(&top),
+        });
     }
 }
 
@@ -264,7 +315,12 @@ fn all_attrs(v: &Value) -> Vec<AttrChange> {
     v.as_object()
         .map(|o| {
             o.iter()
-                .map(|(k, x)| AttrChange { name: k.clone(), before: None, after: Some(x.clone()), forces_replacement: false })
+                .map(|(k, x)| AttrChange {
+                    name: k.clone(),
+                    before: None,
+                    after: Some(x.clone()),
+                    forces_replacement: false,
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -275,10 +331,16 @@ pub fn drift(recorded: &State, refreshed: &State) -> Vec<Drift> {
     let mut out = Vec::new();
     for (a, r) in &recorded.resources {
         match refreshed.resources.get(a) {
-            None => out.push(Drift { address: a.clone(), deleted: true, attrs: vec![] }),
-            Some(now) if now.attrs != r.attrs => {
-                out.push(Drift { address: a.clone(), deleted: false, attrs: diff(r.kind, &r.attrs, &now.attrs) })
-            }
+            None => out.push(Drift {
+                address: a.clone(),
+                deleted: true,
+                attrs: vec![],
+            }),
+            Some(now) if now.attrs != r.attrs => out.push(Drift {
+                address: a.clone(),
+                deleted: false,
+                attrs: diff(r.kind, &r.attrs, &now.attrs),
+            }),
             _ => {}
         }
     }
@@ -287,7 +349,12 @@ pub fn drift(recorded: &State, refreshed: &State) -> Vec<Drift> {
 
 /// Make a plan. `state` is the refreshed state; `recorded` the state as last
 /// written (the difference between the two is reported as drift).
-pub fn plan(desired: Vec<Resource>, recorded: &State, state: &State, opts: &PlanOptions) -> Result<Plan, PlanError> {
+pub fn plan(
+    desired: Vec<Resource>,
+    recorded: &State,
+    state: &State,
+    opts: &PlanOptions,
+) -> Result<Plan, PlanError> {
     for a in &opts.replace {
         if !state.resources.contains_key(a) {
             return Err(PlanError::UnknownAddress(a.clone()));
@@ -304,7 +371,11 @@ pub fn plan(desired: Vec<Resource>, recorded: &State, state: &State, opts: &Plan
         // A referenced attribute the dependency configures is known from its
         // desired value; a computed one only while the object is kept.
         let after = resolve(&spec, &|x| {
-            if let Some(v) = after_of.get(&x.address).and_then(|a| a.get(&x.attr)).filter(|v| !has_unknown(v)) {
+            if let Some(v) = after_of
+                .get(&x.address)
+                .and_then(|a| a.get(&x.attr))
+                .filter(|v| !has_unknown(v))
+            {
                 return Some(v.clone());
             }
             match action_of.get(&x.address) {
@@ -329,7 +400,9 @@ pub fn plan(desired: Vec<Resource>, recorded: &State, state: &State, opts: &Plan
             None => {
                 change.action = Action::Create;
                 if recorded.resources.contains_key(&r.address) {
-                    change.reasons.push("it was deleted outside chronous".into());
+                    change
+                        .reasons
+                        .push("it was deleted outside chronous".into());
                 }
                 change.attrs = all_attrs(&after);
             }
@@ -338,14 +411,26 @@ pub fn plan(desired: Vec<Resource>, recorded: &State, state: &State, opts: &Plan
                 change.prior_id = Some(rec.id.clone());
                 change.attrs = diff(kind, &rec.attrs, &after);
                 let replace = if rec.tainted {
-                    change.reasons.push("it is marked for replacement (chronous replace)".into());
+                    change
+                        .reasons
+                        .push("it is marked for replacement (chronous replace)".into());
                     true
                 } else if opts.replace.contains(&r.address) {
-                    change.reasons.push("replacement requested with --replace".into());
+                    change
+                        .reasons
+                        .push("replacement requested with --replace".into());
                     true
                 } else if change.attrs.iter().any(|a| a.forces_replacement) {
-                    let names: Vec<&str> = change.attrs.iter().filter(|a| a.forces_replacement).map(|a| a.name.as_str()).collect();
-                    change.reasons.push(format!("{} cannot change in place: forces replacement", names.join(", ")));
+                    let names: Vec<&str> = change
+                        .attrs
+                        .iter()
+                        .filter(|a| a.forces_replacement)
+                        .map(|a| a.name.as_str())
+                        .collect();
+                    change.reasons.push(format!(
+                        "{} cannot change in place: forces replacement",
+                        names.join(", ")
+                    ));
                     true
                 } else {
                     false
@@ -370,7 +455,11 @@ pub fn plan(desired: Vec<Resource>, recorded: &State, state: &State, opts: &Plan
 
     // A create-before-destroy replacement needs what it depends on to be
     // replaced the same way, or the old dependency would be destroyed first.
-    let index: BTreeMap<String, usize> = changes.iter().enumerate().map(|(i, c)| (c.address.clone(), i)).collect();
+    let index: BTreeMap<String, usize> = changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.address.clone(), i))
+        .collect();
     let mut changed = true;
     while changed {
         changed = false;
@@ -382,7 +471,10 @@ pub fn plan(desired: Vec<Resource>, recorded: &State, state: &State, opts: &Plan
                 let j = index[&d];
                 if changes[j].action == Action::DeleteThenCreate {
                     changes[j].action = Action::CreateThenDelete;
-                    let why = format!("created before the old one is destroyed, because {} is", changes[i].address);
+                    let why = format!(
+                        "created before the old one is destroyed, because {} is",
+                        changes[i].address
+                    );
                     changes[j].reasons.push(why);
                     changed = true;
                 }
@@ -392,14 +484,22 @@ pub fn plan(desired: Vec<Resource>, recorded: &State, state: &State, opts: &Plan
 
     // Objects no longer wanted, in reverse dependency order of the state.
     let wanted: BTreeSet<&str> = graph.resources.iter().map(|r| r.address.as_str()).collect();
-    let gone: Vec<&crate::state::ResourceRecord> = state.resources.values().filter(|r| !wanted.contains(r.address.as_str())).collect();
+    let gone: Vec<&crate::state::ResourceRecord> = state
+        .resources
+        .values()
+        .filter(|r| !wanted.contains(r.address.as_str()))
+        .collect();
     let mut deletes: Vec<Change> = reverse_dependency_order(&gone)
         .into_iter()
         .map(|r| Change {
             address: r.address.clone(),
             kind: r.kind,
             action: Action::Delete,
-            reasons: if opts.destroy { vec![] } else { vec!["it is no longer in the environment file".into()] },
+            reasons: if opts.destroy {
+                vec![]
+            } else {
+                vec!["it is no longer in the environment file".into()]
+            },
             attrs: vec![],
             spec: None,
             deps: vec![],
@@ -440,8 +540,14 @@ pub fn plan(desired: Vec<Resource>, recorded: &State, state: &State, opts: &Plan
 }
 
 /// Recorded objects ordered so that each comes before everything it depended on.
-fn reverse_dependency_order<'a>(records: &[&'a crate::state::ResourceRecord]) -> Vec<&'a crate::state::ResourceRecord> {
-    let index: BTreeMap<&str, usize> = records.iter().enumerate().map(|(i, r)| (r.address.as_str(), i)).collect();
+fn reverse_dependency_order<'a>(
+    records: &[&'a crate::state::ResourceRecord],
+) -> Vec<&'a crate::state::ResourceRecord> {
+    let index: BTreeMap<&str, usize> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.address.as_str(), i))
+        .collect();
     let mut succ = vec![Vec::new(); records.len()];
     for (i, r) in records.iter().enumerate() {
         for d in &r.deps {

@@ -36,7 +36,11 @@ pub struct ProviderError {
 
 impl ProviderError {
     pub fn new(message: impl Into<String>) -> Self {
-        ProviderError { message: message.into(), hint: None, retryable: false }
+        ProviderError {
+            message: message.into(),
+            hint: None,
+            retryable: false,
+        }
     }
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
@@ -63,12 +67,22 @@ pub struct CreateRequest<'a> {
 #[allow(async_fn_in_trait)]
 pub trait Provider {
     /// Observe the object: `Ok(None)` when it no longer exists.
-    fn read(&self, record: &ResourceRecord) -> impl Future<Output = Result<Option<Observed>, ProviderError>>;
+    fn read(
+        &self,
+        record: &ResourceRecord,
+    ) -> impl Future<Output = Result<Option<Observed>, ProviderError>>;
     /// Create the object. A backend first looks for an object it created for
     /// this address earlier (a crashed apply) and adopts it instead of making a duplicate.
-    fn create(&self, req: CreateRequest<'_>) -> impl Future<Output = Result<Observed, ProviderError>>;
+    fn create(
+        &self,
+        req: CreateRequest<'_>,
+    ) -> impl Future<Output = Result<Observed, ProviderError>>;
     /// Change the object in place to match `spec`.
-    fn update(&self, record: &ResourceRecord, spec: &Spec) -> impl Future<Output = Result<Observed, ProviderError>>;
+    fn update(
+        &self,
+        record: &ResourceRecord,
+        spec: &Spec,
+    ) -> impl Future<Output = Result<Observed, ProviderError>>;
     /// Destroy the object. Destroying an object that is already gone succeeds.
     fn delete(&self, record: &ResourceRecord) -> impl Future<Output = Result<(), ProviderError>>;
 }

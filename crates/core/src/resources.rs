@@ -467,7 +467,15 @@ impl Resource {
 
 /// Turn a name into the part of an address after the type (`db-a` -> `db_a`).
 pub fn ident(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 fn addr(kind: Kind, name: &str) -> String {
@@ -493,7 +501,14 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
     let p = &env.prefix;
     let vpc = r(Kind::Vpc, "main", "id");
 
-    push(addr(Kind::Vpc, "main"), Spec::Vpc(VpcSpec { cidr_block: env.network.cidr.to_string(), enable_dns_hostnames: true, tags: tags(env, "vpc") }));
+    push(
+        addr(Kind::Vpc, "main"),
+        Spec::Vpc(VpcSpec {
+            cidr_block: env.network.cidr.to_string(),
+            enable_dns_hostnames: true,
+            tags: tags(env, "vpc"),
+        }),
+    );
     for s in &env.network.subnets {
         push(
             addr(Kind::Subnet, &s.name),
@@ -506,7 +521,13 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
             }),
         );
     }
-    push(addr(Kind::InternetGateway, "main"), Spec::InternetGateway(InternetGatewaySpec { vpc_id: vpc.clone(), tags: tags(env, "igw") }));
+    push(
+        addr(Kind::InternetGateway, "main"),
+        Spec::InternetGateway(InternetGatewaySpec {
+            vpc_id: vpc.clone(),
+            tags: tags(env, "igw"),
+        }),
+    );
 
     // NAT gateways live in the first public subnet.
     let public: Vec<_> = env.network.subnets_of(Tier::Public).collect();
@@ -518,7 +539,13 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
     };
     if let Some(pub0) = public.first() {
         for n in &nat_names {
-            push(addr(Kind::Eip, &format!("nat_{n}")), Spec::Eip(EipSpec { domain: "vpc".into(), tags: tags(env, &format!("nat-{n}")) }));
+            push(
+                addr(Kind::Eip, &format!("nat_{n}")),
+                Spec::Eip(EipSpec {
+                    domain: "vpc".into(),
+                    tags: tags(env, &format!("nat-{n}")),
+                }),
+            );
             push(
                 addr(Kind::NatGateway, n),
                 Spec::NatGateway(NatGatewaySpec {
@@ -534,14 +561,21 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
         addr(Kind::RouteTable, "public"),
         Spec::RouteTable(RouteTableSpec {
             vpc_id: vpc.clone(),
-            routes: vec![Route { cidr_block: "0.0.0.0/0".into(), gateway_id: Some(r(Kind::InternetGateway, "main", "id")), nat_gateway_id: None }],
+            routes: vec![Route {
+                cidr_block: "0.0.0.0/0".into(),
+                gateway_id: Some(r(Kind::InternetGateway, "main", "id")),
+                nat_gateway_id: None,
+            }],
             tags: tags(env, "public"),
         }),
     );
     for s in &public {
         push(
             addr(Kind::RouteTableAssociation, &s.name),
-            Spec::RouteTableAssociation(RouteTableAssociationSpec { subnet_id: r(Kind::Subnet, &s.name, "id"), route_table_id: r(Kind::RouteTable, "public", "id") }),
+            Spec::RouteTableAssociation(RouteTableAssociationSpec {
+                subnet_id: r(Kind::Subnet, &s.name, "id"),
+                route_table_id: r(Kind::RouteTable, "public", "id"),
+            }),
         );
     }
     for s in &private {
@@ -558,23 +592,40 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
                 vpc_id: vpc.clone(),
                 routes: nat
                     .iter()
-                    .map(|n| Route { cidr_block: "0.0.0.0/0".into(), gateway_id: None, nat_gateway_id: Some(r(Kind::NatGateway, n, "id")) })
+                    .map(|n| Route {
+                        cidr_block: "0.0.0.0/0".into(),
+                        gateway_id: None,
+                        nat_gateway_id: Some(r(Kind::NatGateway, n, "id")),
+                    })
                     .collect(),
                 tags: tags(env, &rt),
             }),
         );
         push(
             addr(Kind::RouteTableAssociation, &s.name),
-            Spec::RouteTableAssociation(RouteTableAssociationSpec { subnet_id: r(Kind::Subnet, &s.name, "id"), route_table_id: r(Kind::RouteTable, &rt, "id") }),
+            Spec::RouteTableAssociation(RouteTableAssociationSpec {
+                subnet_id: r(Kind::Subnet, &s.name, "id"),
+                route_table_id: r(Kind::RouteTable, &rt, "id"),
+            }),
         );
     }
     let dbs: Vec<_> = env.network.subnets_of(Tier::Database).collect();
     if !dbs.is_empty() {
-        push(addr(Kind::RouteTable, "database"), Spec::RouteTable(RouteTableSpec { vpc_id: vpc.clone(), routes: vec![], tags: tags(env, "database") }));
+        push(
+            addr(Kind::RouteTable, "database"),
+            Spec::RouteTable(RouteTableSpec {
+                vpc_id: vpc.clone(),
+                routes: vec![],
+                tags: tags(env, "database"),
+            }),
+        );
         for s in &dbs {
             push(
                 addr(Kind::RouteTableAssociation, &s.name),
-                Spec::RouteTableAssociation(RouteTableAssociationSpec { subnet_id: r(Kind::Subnet, &s.name, "id"), route_table_id: r(Kind::RouteTable, "database", "id") }),
+                Spec::RouteTableAssociation(RouteTableAssociationSpec {
+                    subnet_id: r(Kind::Subnet, &s.name, "id"),
+                    route_table_id: r(Kind::RouteTable, "database", "id"),
+                }),
             );
         }
     }
@@ -603,12 +654,26 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
                 } else {
                     format!("{}_{}", rule.from_port, rule.to_port)
                 };
-                let name = format!("{}_{direction}_{}_{ports}_{}", g.name, rule.protocol.as_str(), rule.source.key());
+                let name = format!(
+                    "{}_{direction}_{}_{ports}_{}",
+                    g.name,
+                    rule.protocol.as_str(),
+                    rule.source.key()
+                );
                 let (cidr_blocks, source_security_group_id) = match &rule.source {
                     Source::Cidr(c) => (vec![c.to_string()], None),
                     Source::Operator => (vec![env.operator_cidr.to_string()], None),
-                    Source::Tier(t) => (env.network.subnets_of(*t).map(|s| s.cidr.to_string()).collect(), None),
-                    Source::Bastion => (vec![format!("{}/32", r(Kind::Instance, "bastion", "private_ip"))], None),
+                    Source::Tier(t) => (
+                        env.network
+                            .subnets_of(*t)
+                            .map(|s| s.cidr.to_string())
+                            .collect(),
+                        None,
+                    ),
+                    Source::Bastion => (
+                        vec![format!("{}/32", r(Kind::Instance, "bastion", "private_ip"))],
+                        None,
+                    ),
                     Source::Group(other) => (vec![], Some(r(Kind::SecurityGroup, other, "id"))),
                 };
                 push(
@@ -629,49 +694,103 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
     }
 
     if let Some(k) = &env.key_pair {
-        push(addr(Kind::KeyPair, &k.name), Spec::KeyPair(KeyPairSpec { key_name: k.name.clone(), public_key: k.public_key_file.clone() }));
+        push(
+            addr(Kind::KeyPair, &k.name),
+            Spec::KeyPair(KeyPairSpec {
+                key_name: k.name.clone(),
+                public_key: k.public_key_file.clone(),
+            }),
+        );
     }
     push(
         addr(Kind::AmiLookup, "ecs"),
-        Spec::AmiLookup(AmiLookupSpec { name_pattern: env.cluster.ami_name.clone(), owners: vec![env.cluster.ami_owner.clone()], most_recent: true }),
+        Spec::AmiLookup(AmiLookupSpec {
+            name_pattern: env.cluster.ami_name.clone(),
+            owners: vec![env.cluster.ami_owner.clone()],
+            most_recent: true,
+        }),
     );
 
     // IAM.
-    push(addr(Kind::IamRole, "ecs_ec2"), Spec::IamRole(IamRoleSpec { name: format!("{p}-ecs_ec2"), trusted_services: trust(&["ec2.amazonaws.com", "ecs.amazonaws.com"]) }));
+    push(
+        addr(Kind::IamRole, "ecs_ec2"),
+        Spec::IamRole(IamRoleSpec {
+            name: format!("{p}-ecs_ec2"),
+            trusted_services: trust(&["ec2.amazonaws.com", "ecs.amazonaws.com"]),
+        }),
+    );
     for (n, arn) in [
-        ("ecs_ec2_container_service", "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"),
-        ("ecs_ec2_cloudwatch", "arn:aws:iam::aws:policy/CloudWatchLogsFullAccess"),
+        (
+            "ecs_ec2_container_service",
+            "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role",
+        ),
+        (
+            "ecs_ec2_cloudwatch",
+            "arn:aws:iam::aws:policy/CloudWatchLogsFullAccess",
+        ),
     ] {
-        push(addr(Kind::IamRolePolicyAttachment, n), Spec::IamRolePolicyAttachment(IamRolePolicyAttachmentSpec { role: r(Kind::IamRole, "ecs_ec2", "name"), policy_arn: arn.into() }));
+        push(
+            addr(Kind::IamRolePolicyAttachment, n),
+            Spec::IamRolePolicyAttachment(IamRolePolicyAttachmentSpec {
+                role: r(Kind::IamRole, "ecs_ec2", "name"),
+                policy_arn: arn.into(),
+            }),
+        );
     }
-    push(addr(Kind::IamInstanceProfile, "ecs_ec2"), Spec::IamInstanceProfile(IamInstanceProfileSpec { name: format!("{p}-ecs_ec2"), role: r(Kind::IamRole, "ecs_ec2", "name") }));
+    push(
+        addr(Kind::IamInstanceProfile, "ecs_ec2"),
+        Spec::IamInstanceProfile(IamInstanceProfileSpec {
+            name: format!("{p}-ecs_ec2"),
+            role: r(Kind::IamRole, "ecs_ec2", "name"),
+        }),
+    );
     if env.load_balancer.is_some() {
         push(
             addr(Kind::IamRole, "payments_api_service_role"),
-            Spec::IamRole(IamRoleSpec { name: format!("{p}-payments_api_service_role"), trusted_services: trust(&["ecs.amazonaws.com"]) }),
+            Spec::IamRole(IamRoleSpec {
+                name: format!("{p}-payments_api_service_role"),
+                trusted_services: trust(&["ecs.amazonaws.com"]),
+            }),
         );
         push(
             addr(Kind::IamRolePolicyAttachment, "payments_api_service_role"),
             Spec::IamRolePolicyAttachment(IamRolePolicyAttachmentSpec {
                 role: r(Kind::IamRole, "payments_api_service_role", "name"),
-                policy_arn: "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceRole".into(),
+                policy_arn: "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceRole"
+                    .into(),
             }),
         );
     }
 
     // Container instances.
     let cluster_name = env.cluster.name.clone();
-    push(addr(Kind::EcsCluster, "main"), Spec::EcsCluster(EcsClusterSpec { name: cluster_name.clone() }));
+    push(
+        addr(Kind::EcsCluster, "main"),
+        Spec::EcsCluster(EcsClusterSpec {
+            name: cluster_name.clone(),
+        }),
+    );
     push(
         addr(Kind::LaunchTemplate, "container_instances"),
         Spec::LaunchTemplate(LaunchTemplateSpec {
             name_prefix: format!("{p}-container-instances-"),
             image_id: r(Kind::AmiLookup, "ecs", "id"),
             instance_type: env.cluster.instance_type.clone(),
-            key_name: env.key_pair.as_ref().map(|k| r(Kind::KeyPair, &k.name, "key_name")),
+            key_name: env
+                .key_pair
+                .as_ref()
+                .map(|k| r(Kind::KeyPair, &k.name, "key_name")),
             iam_instance_profile: r(Kind::IamInstanceProfile, "ecs_ec2", "arn"),
-            security_group_ids: env.cluster.security_groups.iter().map(|g| r(Kind::SecurityGroup, g, "id")).collect(),
-            user_data: format!("#!/bin/bash\necho ECS_CLUSTER={} >> /etc/ecs/ecs.config\n", r(Kind::EcsCluster, "main", "name")),
+            security_group_ids: env
+                .cluster
+                .security_groups
+                .iter()
+                .map(|g| r(Kind::SecurityGroup, g, "id"))
+                .collect(),
+            user_data: format!(
+                "#!/bin/bash\necho ECS_CLUSTER={} >> /etc/ecs/ecs.config\n",
+                r(Kind::EcsCluster, "main", "name")
+            ),
             tags: tags(env, "container-instance"),
         }),
     );
@@ -684,21 +803,36 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
             min_size: n,
             max_size: n.max(1) * 2,
             desired_capacity: n,
-            vpc_zone_identifier: env.cluster.subnets.iter().map(|s| r(Kind::Subnet, s, "id")).collect(),
+            vpc_zone_identifier: env
+                .cluster
+                .subnets
+                .iter()
+                .map(|s| r(Kind::Subnet, s, "id"))
+                .collect(),
             min_healthy_percentage: 100,
         }),
     );
 
     // Images, logs, task definition, service.
     let image = env.image(&env.service.image).cloned();
-    let repo = image.as_ref().map(|i| i.repository.clone()).unwrap_or_default();
+    let repo = image
+        .as_ref()
+        .map(|i| i.repository.clone())
+        .unwrap_or_default();
     push(
         addr(Kind::EcrRepository, &env.service.image),
-        Spec::EcrRepository(EcrRepositorySpec { name: repo.clone(), image_tag_mutability: "MUTABLE".into(), scan_on_push: false }),
+        Spec::EcrRepository(EcrRepositorySpec {
+            name: repo.clone(),
+            image_tag_mutability: "MUTABLE".into(),
+            scan_on_push: false,
+        }),
     );
     push(
         addr(Kind::CloudwatchLogGroup, &env.logs.group),
-        Spec::CloudwatchLogGroup(CloudwatchLogGroupSpec { name: env.logs.group.clone(), retention_in_days: env.logs.retention_days }),
+        Spec::CloudwatchLogGroup(CloudwatchLogGroupSpec {
+            name: env.logs.group.clone(),
+            retention_in_days: env.logs.retention_days,
+        }),
     );
     let s = &env.service;
     let mut container_env = s.environment.clone();
@@ -706,7 +840,9 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
         container_env.insert("DB_HOST".into(), r(Kind::DbInstance, "main", "address"));
         container_env.insert("DB_PORT".into(), r(Kind::DbInstance, "main", "port"));
         container_env.insert("DB_USER".into(), db.username.clone());
-        container_env.entry("DB_NAME".into()).or_insert_with(|| db.name.clone());
+        container_env
+            .entry("DB_NAME".into())
+            .or_insert_with(|| db.name.clone());
     }
     let tag = image.as_ref().map(|i| i.tag.clone()).unwrap_or_default();
     push(
@@ -717,18 +853,31 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
             requires_compatibilities: vec!["EC2".into()],
             container: ContainerDefinition {
                 name: s.container_name.clone(),
-                image: format!("{}:{tag}", r(Kind::EcrRepository, &s.image, "repository_url")),
+                image: format!(
+                    "{}:{tag}",
+                    r(Kind::EcrRepository, &s.image, "repository_url")
+                ),
                 essential: s.essential,
                 cpu: s.cpu,
                 memory: s.memory_mib,
-                port_mappings: vec![PortMapping { container_port: s.container_port, host_port: s.host_port.unwrap_or(0), protocol: "tcp".into() }],
+                port_mappings: vec![PortMapping {
+                    container_port: s.container_port,
+                    host_port: s.host_port.unwrap_or(0),
+                    protocol: "tcp".into(),
+                }],
                 environment: container_env,
                 log_configuration: LogConfiguration {
                     log_driver: "awslogs".into(),
                     options: BTreeMap::from([
-                        ("awslogs-group".to_string(), r(Kind::CloudwatchLogGroup, &env.logs.group, "name")),
+                        (
+                            "awslogs-group".to_string(),
+                            r(Kind::CloudwatchLogGroup, &env.logs.group, "name"),
+                        ),
                         ("awslogs-region".to_string(), env.region.clone()),
-                        ("awslogs-stream-prefix".to_string(), env.logs.stream_prefix.clone()),
+                        (
+                            "awslogs-stream-prefix".to_string(),
+                            env.logs.stream_prefix.clone(),
+                        ),
                     ]),
                 },
             },
@@ -747,7 +896,10 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
             health_check_grace_period_seconds: s.health_check_grace_period,
             circuit_breaker_enable: s.circuit_breaker_enable,
             circuit_breaker_rollback: s.circuit_breaker_rollback,
-            iam_role: env.load_balancer.as_ref().map(|_| r(Kind::IamRole, "payments_api_service_role", "arn")),
+            iam_role: env
+                .load_balancer
+                .as_ref()
+                .map(|_| r(Kind::IamRole, "payments_api_service_role", "arn")),
             load_balancer: env.load_balancer.as_ref().map(|_| ServiceLoadBalancer {
                 elb_name: r(Kind::Elb, "main", "name"),
                 container_name: s.container_name.clone(),
@@ -762,8 +914,16 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
             Spec::Elb(ElbSpec {
                 name: lb.name.clone(),
                 internal: lb.internal,
-                subnets: lb.subnets.iter().map(|s| r(Kind::Subnet, s, "id")).collect(),
-                security_groups: lb.security_groups.iter().map(|g| r(Kind::SecurityGroup, g, "id")).collect(),
+                subnets: lb
+                    .subnets
+                    .iter()
+                    .map(|s| r(Kind::Subnet, s, "id"))
+                    .collect(),
+                security_groups: lb
+                    .security_groups
+                    .iter()
+                    .map(|g| r(Kind::SecurityGroup, g, "id"))
+                    .collect(),
                 listener: ElbListener {
                     lb_port: lb.lb_port,
                     lb_protocol: lb.protocol.clone(),
@@ -817,7 +977,14 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
         });
         push(
             addr(Kind::DbSubnetGroup, "main"),
-            Spec::DbSubnetGroup(DbSubnetGroupSpec { name: format!("{p}-db"), subnet_ids: db.subnets.iter().map(|s| r(Kind::Subnet, s, "id")).collect() }),
+            Spec::DbSubnetGroup(DbSubnetGroupSpec {
+                name: format!("{p}-db"),
+                subnet_ids: db
+                    .subnets
+                    .iter()
+                    .map(|s| r(Kind::Subnet, s, "id"))
+                    .collect(),
+            }),
         );
         push(
             addr(Kind::DbInstance, "main"),
@@ -834,7 +1001,11 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
                     None => "env:CHRONOUS_DB_PASSWORD".into(),
                 },
                 db_subnet_group_name: r(Kind::DbSubnetGroup, "main", "name"),
-                vpc_security_group_ids: db.security_groups.iter().map(|g| r(Kind::SecurityGroup, g, "id")).collect(),
+                vpc_security_group_ids: db
+                    .security_groups
+                    .iter()
+                    .map(|g| r(Kind::SecurityGroup, g, "id"))
+                    .collect(),
                 skip_final_snapshot: db.skip_final_snapshot,
                 publicly_accessible: false,
                 restore,
@@ -849,8 +1020,15 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
                 ami: r(Kind::AmiLookup, "ecs", "id"),
                 instance_type: b.instance_type.clone(),
                 subnet_id: r(Kind::Subnet, &b.subnet, "id"),
-                vpc_security_group_ids: b.security_groups.iter().map(|g| r(Kind::SecurityGroup, g, "id")).collect(),
-                key_name: env.key_pair.as_ref().map(|k| r(Kind::KeyPair, &k.name, "key_name")),
+                vpc_security_group_ids: b
+                    .security_groups
+                    .iter()
+                    .map(|g| r(Kind::SecurityGroup, g, "id"))
+                    .collect(),
+                key_name: env
+                    .key_pair
+                    .as_ref()
+                    .map(|k| r(Kind::KeyPair, &k.name, "key_name")),
                 associate_public_ip_address: true,
                 tags: tags(env, "bastion"),
             }),

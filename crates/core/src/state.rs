@@ -40,7 +40,10 @@ pub struct ResourceRecord {
 impl ResourceRecord {
     /// Value of an attribute or computed output, outputs first.
     pub fn get(&self, attr: &str) -> Option<Value> {
-        self.outputs.get(attr).cloned().or_else(|| self.attrs.get(attr).cloned())
+        self.outputs
+            .get(attr)
+            .cloned()
+            .or_else(|| self.attrs.get(attr).cloned())
     }
 }
 
@@ -68,7 +71,10 @@ pub enum JournalEntry {
     Remove { address: String },
     /// A create-before-destroy replacement: the current object becomes
     /// deposed under `deposed_key`, the new one takes the address.
-    Replaced { record: ResourceRecord, deposed_key: String },
+    Replaced {
+        record: ResourceRecord,
+        deposed_key: String,
+    },
     /// A deposed object was destroyed.
     RemoveDeposed { deposed_key: String },
     /// `chronous replace`: the object will be replaced by the next apply.
@@ -100,13 +106,22 @@ impl State {
 
     pub fn check(&self, environment: &str, backend: Backend) -> Result<(), StateError> {
         if self.format_version > STATE_FORMAT_VERSION {
-            return Err(StateError::TooNew { found: self.format_version, supported: STATE_FORMAT_VERSION });
+            return Err(StateError::TooNew {
+                found: self.format_version,
+                supported: STATE_FORMAT_VERSION,
+            });
         }
         if self.environment != environment {
-            return Err(StateError::WrongEnvironment { found: self.environment.clone(), expected: environment.to_string() });
+            return Err(StateError::WrongEnvironment {
+                found: self.environment.clone(),
+                expected: environment.to_string(),
+            });
         }
         if self.backend != backend && !self.is_empty() {
-            return Err(StateError::WrongBackend { found: self.backend, expected: backend });
+            return Err(StateError::WrongBackend {
+                found: self.backend,
+                expected: backend,
+            });
         }
         Ok(())
     }
@@ -120,18 +135,23 @@ impl State {
     pub fn apply_entry(&mut self, e: &JournalEntry) {
         match e {
             JournalEntry::Put { record } => {
-                self.resources.insert(record.address.clone(), record.clone());
+                self.resources
+                    .insert(record.address.clone(), record.clone());
             }
             JournalEntry::Remove { address } => {
                 self.resources.remove(address);
             }
-            JournalEntry::Replaced { record, deposed_key } => {
+            JournalEntry::Replaced {
+                record,
+                deposed_key,
+            } => {
                 if let Some(old) = self.resources.remove(&record.address) {
                     if old.id != record.id {
                         self.deposed.insert(deposed_key.clone(), old);
                     }
                 }
-                self.resources.insert(record.address.clone(), record.clone());
+                self.resources
+                    .insert(record.address.clone(), record.clone());
             }
             JournalEntry::RemoveDeposed { deposed_key } => {
                 self.deposed.remove(deposed_key);
@@ -159,9 +179,21 @@ pub fn deposed_key(address: &str, id: &str) -> String {
 pub fn outputs(state: &State, azs: &[String]) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
     let s = |v: Option<Value>| v.unwrap_or(Value::Null);
-    out.insert("elb_dns".to_string(), s(state.lookup("aws_elb.main", "dns_name")));
-    out.insert("bastion_public_ip".to_string(), s(state.lookup("aws_instance.bastion", "public_ip")));
-    out.insert("rds_endpoint".to_string(), s(state.lookup("aws_db_instance.main", "endpoint")));
-    out.insert("availability_zones".to_string(), Value::Array(azs.iter().map(|a| Value::String(a.clone())).collect()));
+    out.insert(
+        "elb_dns".to_string(),
+        s(state.lookup("aws_elb.main", "dns_name")),
+    );
+    out.insert(
+        "bastion_public_ip".to_string(),
+        s(state.lookup("aws_instance.bastion", "public_ip")),
+    );
+    out.insert(
+        "rds_endpoint".to_string(),
+        s(state.lookup("aws_db_instance.main", "endpoint")),
+    );
+    out.insert(
+        "availability_zones".to_string(),
+        Value::Array(azs.iter().map(|a| Value::String(a.clone())).collect()),
+    );
     out
 }

@@ -27,13 +27,21 @@ fn parse_refs(s: &str, mut f: impl FnMut(std::ops::Range<usize>, Ref)) {
     let mut i = 0;
     while let Some(start) = s[i..].find("${") {
         let start = i + start;
-        let Some(len) = s[start..].find('}') else { return };
+        let Some(len) = s[start..].find('}') else {
+            return;
+        };
         let end = start + len + 1;
         let inner = &s[start + 2..end - 1];
         if let Some(dot) = inner.rfind('.') {
             let (address, attr) = (&inner[..dot], &inner[dot + 1..]);
             if address.contains('.') {
-                f(start..end, Ref { address: address.to_string(), attr: attr.to_string() });
+                f(
+                    start..end,
+                    Ref {
+                        address: address.to_string(),
+                        attr: attr.to_string(),
+                    },
+                );
             }
         }
         i = end;
@@ -43,9 +51,11 @@ fn parse_refs(s: &str, mut f: impl FnMut(std::ops::Range<usize>, Ref)) {
 /// Every reference in a value.
 pub fn refs(v: &Value) -> BTreeSet<Ref> {
     let mut out = BTreeSet::new();
-    walk(v, &mut |s| parse_refs(s, |_, r| {
-        out.insert(r);
-    }));
+    walk(v, &mut |s| {
+        parse_refs(s, |_, r| {
+            out.insert(r);
+        })
+    });
     out
 }
 
@@ -87,7 +97,11 @@ pub fn resolve(v: &Value, lookup: &impl Fn(&Ref) -> Option<Value>) -> Value {
             Value::String(out)
         }
         Value::Array(a) => Value::Array(a.iter().map(|x| resolve(x, lookup)).collect()),
-        Value::Object(o) => Value::Object(o.iter().map(|(k, x)| (k.clone(), resolve(x, lookup))).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), resolve(x, lookup)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -107,10 +121,18 @@ mod tests {
     #[test]
     fn finds_and_resolves_references() {
         let v = json!({"vpc_id": "${aws_vpc.main.id}", "user_data": "ECS_CLUSTER=${aws_ecs_cluster.main.name}\n", "n": 3});
-        let r: Vec<String> = refs(&v).into_iter().map(|r| format!("{}.{}", r.address, r.attr)).collect();
+        let r: Vec<String> = refs(&v)
+            .into_iter()
+            .map(|r| format!("{}.{}", r.address, r.attr))
+            .collect();
         assert_eq!(r, vec!["aws_ecs_cluster.main.name", "aws_vpc.main.id"]);
-        let out = resolve(&v, &|r| (r.address == "aws_vpc.main").then(|| json!("vpc-1")));
-        assert_eq!(out, json!({"vpc_id": "vpc-1", "user_data": UNKNOWN, "n": 3}));
+        let out = resolve(&v, &|r| {
+            (r.address == "aws_vpc.main").then(|| json!("vpc-1"))
+        });
+        assert_eq!(
+            out,
+            json!({"vpc_id": "vpc-1", "user_data": UNKNOWN, "n": 3})
+        );
         assert!(has_unknown(&out));
     }
 }

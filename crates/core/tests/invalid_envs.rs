@@ -25,19 +25,38 @@ fn fixtures() -> Vec<PathBuf> {
 #[test]
 fn every_invalid_environment_is_rejected_with_a_located_message() {
     let files = fixtures();
-    assert!(files.len() >= MIN_CASES, "expected at least {MIN_CASES} files in fixtures/invalid, found {}", files.len());
+    assert!(
+        files.len() >= MIN_CASES,
+        "expected at least {MIN_CASES} files in fixtures/invalid, found {}",
+        files.len()
+    );
     for path in files {
-        let file_name = path.file_name().and_then(|n| n.to_str()).expect("UTF-8 file name");
+        let file_name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("UTF-8 file name");
         let stem = file_name.trim_end_matches(".toml");
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         let shown = format!("fixtures/invalid/{file_name}");
         let loaded = env::load(&shown, &text);
         assert!(loaded.env.is_none(), "{shown}: accepted, but it is invalid");
         let d = &loaded.diagnostics;
-        assert!(d.items.iter().any(|x| x.severity == Severity::Error), "{shown}: no error diagnostic");
+        assert!(
+            d.items.iter().any(|x| x.severity == Severity::Error),
+            "{shown}: no error diagnostic"
+        );
         for x in d.items.iter().filter(|x| x.severity == Severity::Error) {
-            assert!(x.span.is_some(), "{shown}: error {} has no place in the file", x.code);
-            assert!(x.hint.as_deref().is_some_and(|h| !h.is_empty()), "{shown}: error {} says nothing about what to do", x.code);
+            assert!(
+                x.span.is_some(),
+                "{shown}: error {} has no place in the file",
+                x.code
+            );
+            assert!(
+                x.hint.as_deref().is_some_and(|h| !h.is_empty()),
+                "{shown}: error {} says nothing about what to do",
+                x.code
+            );
         }
         insta::with_settings!({ snapshot_suffix => stem, prepend_module_to_snapshot => false, omit_expression => true }, {
             insta::assert_snapshot!("invalid", d.render());

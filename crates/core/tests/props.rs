@@ -32,21 +32,36 @@ use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRu
 const SEED: u64 = 0x0c42_0a05_5eed_2026;
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64)
 }
 
 /// Run `test` on `cases` inputs from `strategy`, deterministically.
-fn run<S: Strategy>(name: &str, n: u32, strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>)
-where
+fn run<S: Strategy>(
+    name: &str,
+    n: u32,
+    strategy: S,
+    test: impl Fn(S::Value) -> Result<(), TestCaseError>,
+) where
     S::Value: std::fmt::Debug,
 {
-    let salt = name.bytes().fold(SEED, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    let salt = name
+        .bytes()
+        .fold(SEED, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
     let mut seed = [0u8; 32];
     for (i, c) in seed.chunks_mut(8).enumerate() {
         c.copy_from_slice(&salt.wrapping_add(i as u64).to_le_bytes());
     }
-    let config = Config { cases: n, failure_persistence: None, max_shrink_iters: 2000, ..Config::default() };
-    let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed));
+    let config = Config {
+        cases: n,
+        failure_persistence: None,
+        max_shrink_iters: 2000,
+        ..Config::default()
+    };
+    let mut runner =
+        TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed));
     if let Err(e) = runner.run(&strategy, test) {
         panic!("property `{name}` failed: {e}");
     }
@@ -67,18 +82,40 @@ enum Edit {
     ImageTag(usize),
     InstanceType(usize),
     InstanceCount(u32),
-    Deployment { desired: u32, min: usize, max: usize },
+    Deployment {
+        desired: u32,
+        min: usize,
+        max: usize,
+    },
     Nat(usize),
-    AddRule { group: usize, egress: bool, kind: usize, source: usize },
-    RemoveRule { group: usize, egress: bool, index: usize },
+    AddRule {
+        group: usize,
+        egress: bool,
+        kind: usize,
+        source: usize,
+    },
+    RemoveRule {
+        group: usize,
+        egress: bool,
+        index: usize,
+    },
     RemoveBastion,
     RemoveDatabase,
     RemoveRestore,
     RemoveLoadBalancer,
     RemoveKeyPair,
-    AddSubnet { tier: usize, az: usize, attach: bool },
+    AddSubnet {
+        tier: usize,
+        az: usize,
+        attach: bool,
+    },
     RemoveExtraSubnet(usize),
-    HealthCheck { interval: u32, timeout: u32, healthy: u32, unhealthy: u32 },
+    HealthCheck {
+        interval: u32,
+        timeout: u32,
+        healthy: u32,
+        unhealthy: u32,
+    },
     Retention(usize),
     DbClass(usize),
     DbStorage(u32),
@@ -91,23 +128,41 @@ fn edit() -> impl Strategy<Value = Edit> {
         (0..TAGS.len()).prop_map(Edit::ImageTag),
         (0..INSTANCE_TYPES.len()).prop_map(Edit::InstanceType),
         (0u32..=4).prop_map(Edit::InstanceCount),
-        (0u32..=4, 0..MIN_PCT.len(), 0..MAX_PCT.len()).prop_map(|(desired, min, max)| Edit::Deployment { desired, min, max }),
+        (0u32..=4, 0..MIN_PCT.len(), 0..MAX_PCT.len())
+            .prop_map(|(desired, min, max)| Edit::Deployment { desired, min, max }),
         (0usize..3).prop_map(Edit::Nat),
-        (0usize..8, any::<bool>(), 0usize..6, 0usize..8).prop_map(|(group, egress, kind, source)| Edit::AddRule { group, egress, kind, source }),
-        (0usize..8, any::<bool>(), 0usize..8).prop_map(|(group, egress, index)| Edit::RemoveRule { group, egress, index }),
+        (0usize..8, any::<bool>(), 0usize..6, 0usize..8).prop_map(
+            |(group, egress, kind, source)| Edit::AddRule {
+                group,
+                egress,
+                kind,
+                source
+            }
+        ),
+        (0usize..8, any::<bool>(), 0usize..8).prop_map(|(group, egress, index)| Edit::RemoveRule {
+            group,
+            egress,
+            index
+        }),
         Just(Edit::RemoveBastion),
         Just(Edit::RemoveDatabase),
         Just(Edit::RemoveRestore),
         Just(Edit::RemoveLoadBalancer),
         Just(Edit::RemoveKeyPair),
-        (0usize..3, 0usize..3, any::<bool>()).prop_map(|(tier, az, attach)| Edit::AddSubnet { tier, az, attach }),
-        (0usize..8).prop_map(Edit::RemoveExtraSubnet),
-        (5u32..=300, 2u32..=60, 2u32..=10, 2u32..=10).prop_map(|(interval, timeout, healthy, unhealthy)| Edit::HealthCheck {
-            interval,
-            timeout,
-            healthy,
-            unhealthy
+        (0usize..3, 0usize..3, any::<bool>()).prop_map(|(tier, az, attach)| Edit::AddSubnet {
+            tier,
+            az,
+            attach
         }),
+        (0usize..8).prop_map(Edit::RemoveExtraSubnet),
+        (5u32..=300, 2u32..=60, 2u32..=10, 2u32..=10).prop_map(
+            |(interval, timeout, healthy, unhealthy)| Edit::HealthCheck {
+                interval,
+                timeout,
+                healthy,
+                unhealthy
+            }
+        ),
         (0..RETENTION.len()).prop_map(Edit::Retention),
         (0..DB_CLASSES.len()).prop_map(Edit::DbClass),
         (20u32..=100).prop_map(Edit::DbStorage),
@@ -148,7 +203,12 @@ fn apply_edit(env: &mut Environment, e: &Edit) {
             env.service.maximum_percent = max;
         }
         Edit::Nat(i) => env.network.nat = [NatMode::PerSubnet, NatMode::Single, NatMode::None][i],
-        Edit::AddRule { group, egress, kind, source } => {
+        Edit::AddRule {
+            group,
+            egress,
+            kind,
+            source,
+        } => {
             if env.security_groups.is_empty() {
                 return;
             }
@@ -172,21 +232,39 @@ fn apply_edit(env: &mut Environment, e: &Edit) {
                 4 => (Protocol::All, -1, -1),
                 _ => (Protocol::Tcp, 22, 22),
             };
-            let rule = Rule { protocol, from_port, to_port, source, description: Some(format!("rule {kind}")) };
+            let rule = Rule {
+                protocol,
+                from_port,
+                to_port,
+                source,
+                description: Some(format!("rule {kind}")),
+            };
             let g = &mut env.security_groups[gi];
-            let list = if egress { &mut g.egress } else { &mut g.ingress };
+            let list = if egress {
+                &mut g.egress
+            } else {
+                &mut g.ingress
+            };
             // Two identical rules would have one address.
             if !list.iter().any(|r| rule_key(r) == rule_key(&rule)) {
                 list.push(rule);
             }
         }
-        Edit::RemoveRule { group, egress, index } => {
+        Edit::RemoveRule {
+            group,
+            egress,
+            index,
+        } => {
             if env.security_groups.is_empty() {
                 return;
             }
             let n = env.security_groups.len();
             let g = &mut env.security_groups[group % n];
-            let list = if egress { &mut g.egress } else { &mut g.ingress };
+            let list = if egress {
+                &mut g.egress
+            } else {
+                &mut g.ingress
+            };
             if !list.is_empty() {
                 let i = index % list.len();
                 list.remove(i);
@@ -218,10 +296,22 @@ fn apply_edit(env: &mut Environment, e: &Edit) {
             // `known_limitation_moving_a_referenced_subnet`, not an edit here.
             let base = 20 + 4 * (tier * 3 + az_i) as u8;
             let tier = [Tier::Public, Tier::Private, Tier::Database][tier];
-            let used: BTreeSet<u8> = env.network.subnets.iter().map(|s| s.cidr.network().octets()[2]).collect();
-            let Some(third) = (base..base + 4).find(|x| !used.contains(x)) else { return };
+            let used: BTreeSet<u8> = env
+                .network
+                .subnets
+                .iter()
+                .map(|s| s.cidr.network().octets()[2])
+                .collect();
+            let Some(third) = (base..base + 4).find(|x| !used.contains(x)) else {
+                return;
+            };
             let name = format!("extra-{third}");
-            env.network.subnets.push(Subnet { name: name.clone(), tier, cidr: format!("10.2.{third}.0/24").parse().unwrap(), az });
+            env.network.subnets.push(Subnet {
+                name: name.clone(),
+                tier,
+                cidr: format!("10.2.{third}.0/24").parse().unwrap(),
+                az,
+            });
             if attach {
                 match tier {
                     Tier::Private => env.cluster.subnets.push(name),
@@ -239,7 +329,13 @@ fn apply_edit(env: &mut Environment, e: &Edit) {
             }
         }
         Edit::RemoveExtraSubnet(i) => {
-            let extra: Vec<String> = env.network.subnets.iter().filter(|s| s.name.starts_with("extra-")).map(|s| s.name.clone()).collect();
+            let extra: Vec<String> = env
+                .network
+                .subnets
+                .iter()
+                .filter(|s| s.name.starts_with("extra-"))
+                .map(|s| s.name.clone())
+                .collect();
             if extra.is_empty() {
                 return;
             }
@@ -254,11 +350,22 @@ fn apply_edit(env: &mut Environment, e: &Edit) {
                 db.subnets.retain(|s| *s != name);
             }
         }
-        Edit::HealthCheck { interval, timeout, healthy, unhealthy } => {
+        Edit::HealthCheck {
+            interval,
+            timeout,
+            healthy,
+            unhealthy,
+        } => {
             if let Some(lb) = &mut env.load_balancer {
                 // E1004: the timeout is below the interval.
                 let timeout = timeout.min(interval - 1).max(2);
-                lb.health_check = HealthCheck { target: lb.health_check.target.clone(), interval, timeout, healthy_threshold: healthy, unhealthy_threshold: unhealthy };
+                lb.health_check = HealthCheck {
+                    target: lb.health_check.target.clone(),
+                    interval,
+                    timeout,
+                    healthy_threshold: healthy,
+                    unhealthy_threshold: unhealthy,
+                };
             }
         }
         Edit::Retention(i) => env.logs.retention_days = RETENTION[i],
@@ -273,7 +380,9 @@ fn apply_edit(env: &mut Environment, e: &Edit) {
             }
         }
         Edit::ServiceEnv(x) => {
-            env.service.environment.insert(format!("FEATURE_{}", x % 4), format!("v{x}"));
+            env.service
+                .environment
+                .insert(format!("FEATURE_{}", x % 4), format!("v{x}"));
         }
         Edit::BastionType(i) => {
             if let Some(b) = &mut env.bastion {
@@ -293,8 +402,14 @@ fn env_with(base: &Environment, edits: &[Edit]) -> Environment {
     let text = to_toml(&env);
     let loaded = chronous_core::env::load("generated", &text);
     match loaded.env {
-        Some(back) => assert_eq!(back, env, "the generated environment does not read back the same:\n{text}"),
-        None => panic!("the generator made an invalid environment: {:?}\n{text}", loaded.diagnostics.items),
+        Some(back) => assert_eq!(
+            back, env,
+            "the generated environment does not read back the same:\n{text}"
+        ),
+        None => panic!(
+            "the generator made an invalid environment: {:?}\n{text}",
+            loaded.diagnostics.items
+        ),
     }
     env
 }
@@ -326,7 +441,11 @@ fn to_toml(env: &Environment) -> String {
             Source::Tier(t) => format!("tier:{}", t.as_str()),
         };
         m.insert("source".into(), json!(source));
-        put(&mut m, "description", r.description.as_ref().map(|d| json!(d)));
+        put(
+            &mut m,
+            "description",
+            r.description.as_ref().map(|d| json!(d)),
+        );
         Value::Object(m)
     };
     let mut root = Map::new();
@@ -354,11 +473,29 @@ fn to_toml(env: &Environment) -> String {
     for g in &env.security_groups {
         let ingress: Vec<Value> = g.ingress.iter().map(rule).collect();
         let egress: Vec<Value> = g.egress.iter().map(rule).collect();
-        sgs.insert(g.name.clone(), json!({"description": g.description, "ingress": ingress, "egress": egress}));
+        sgs.insert(
+            g.name.clone(),
+            json!({"description": g.description, "ingress": ingress, "egress": egress}),
+        );
     }
     root.insert("security_groups".into(), Value::Object(sgs));
-    put(&mut root, "key_pair", env.key_pair.as_ref().map(|k| json!({"name": k.name, "public_key_file": k.public_key_file})));
-    let images: Map<String, Value> = env.images.iter().map(|i| (i.key.clone(), json!({"repository": i.repository, "tag": i.tag}))).collect();
+    put(
+        &mut root,
+        "key_pair",
+        env.key_pair
+            .as_ref()
+            .map(|k| json!({"name": k.name, "public_key_file": k.public_key_file})),
+    );
+    let images: Map<String, Value> = env
+        .images
+        .iter()
+        .map(|i| {
+            (
+                i.key.clone(),
+                json!({"repository": i.repository, "tag": i.tag}),
+            )
+        })
+        .collect();
     root.insert("images".into(), Value::Object(images));
     let c = &env.cluster;
     root.insert(
@@ -385,13 +522,19 @@ fn to_toml(env: &Environment) -> String {
         ("desired_count", json!(s.desired_count)),
         ("minimum_healthy_percent", json!(s.minimum_healthy_percent)),
         ("maximum_percent", json!(s.maximum_percent)),
-        ("health_check_grace_period", json!(s.health_check_grace_period)),
+        (
+            "health_check_grace_period",
+            json!(s.health_check_grace_period),
+        ),
         ("environment", json!(s.environment)),
     ] {
         svc.insert(k.into(), v);
     }
     if s.circuit_breaker_enable || s.circuit_breaker_rollback {
-        svc.insert("circuit_breaker".into(), json!({"enable": s.circuit_breaker_enable, "rollback": s.circuit_breaker_rollback}));
+        svc.insert(
+            "circuit_breaker".into(),
+            json!({"enable": s.circuit_breaker_enable, "rollback": s.circuit_breaker_rollback}),
+        );
     }
     root.insert("service".into(), Value::Object(svc));
     put(
@@ -408,7 +551,11 @@ fn to_toml(env: &Environment) -> String {
     let mut logs = Map::new();
     logs.insert("group".into(), json!(env.logs.group));
     logs.insert("stream_prefix".into(), json!(env.logs.stream_prefix));
-    put(&mut logs, "retention_days", env.logs.retention_days.map(|d| json!(d)));
+    put(
+        &mut logs,
+        "retention_days",
+        env.logs.retention_days.map(|d| json!(d)),
+    );
     root.insert("logs".into(), Value::Object(logs));
     put(
         &mut root,
@@ -445,26 +592,55 @@ fn to_toml(env: &Environment) -> String {
 
 /// Plan `env` from a fresh refresh of `state`, apply it and check the apply:
 /// it succeeded, ran in order, journaled what it did, and the cloud matches.
-fn apply_env(env: &Environment, state: &mut State, fake: &FakeProvider, parallelism: usize) -> Result<Plan, TestCaseError> {
+fn apply_env(
+    env: &Environment,
+    state: &mut State,
+    fake: &FakeProvider,
+    parallelism: usize,
+) -> Result<Plan, TestCaseError> {
     *state = refresh(state, fake);
     let p = plan_env(env, state, false);
     let a = apply(&p, state, fake, parallelism);
-    prop_assert!(a.outcome.ok(), "apply failed: {:?}\nviolations: {:?}", a.outcome.failed, fake.violations());
-    prop_assert!(fake.violations().is_empty(), "the cloud refused: {:?}", fake.violations());
+    prop_assert!(
+        a.outcome.ok(),
+        "apply failed: {:?}\nviolations: {:?}",
+        a.outcome.failed,
+        fake.violations()
+    );
+    prop_assert!(
+        fake.violations().is_empty(),
+        "the cloud refused: {:?}",
+        fake.violations()
+    );
     check_order(&p, &a.events, Some(env)).map_err(TestCaseError::fail)?;
     check_journal(&a, state).map_err(TestCaseError::fail)?;
-    let ops = ApplyGraph::from_plan(&p).map_err(|e| TestCaseError::fail(e.to_string()))?.ops.len();
+    let ops = ApplyGraph::from_plan(&p)
+        .map_err(|e| TestCaseError::fail(e.to_string()))?
+        .ops
+        .len();
     prop_assert_eq!(a.outcome.completed, ops);
     Ok(p)
 }
 
 /// The next plan (after a refresh) has nothing to do, and the cloud holds
 /// exactly what the state records.
-fn assert_converged(env: &Environment, state: &mut State, fake: &FakeProvider) -> Result<(), TestCaseError> {
+fn assert_converged(
+    env: &Environment,
+    state: &mut State,
+    fake: &FakeProvider,
+) -> Result<(), TestCaseError> {
     *state = refresh(state, fake);
-    prop_assert!(state.deposed.is_empty(), "deposed objects left: {:?}", state.deposed.keys().collect::<Vec<_>>());
+    prop_assert!(
+        state.deposed.is_empty(),
+        "deposed objects left: {:?}",
+        state.deposed.keys().collect::<Vec<_>>()
+    );
     let next = plan_env(env, state, false);
-    prop_assert!(!next.has_changes(), "the plan after apply is not empty:\n{}", next.render());
+    prop_assert!(
+        !next.has_changes(),
+        "the plan after apply is not empty:\n{}",
+        next.render()
+    );
     prop_assert!(next.drift.is_empty(), "drift after apply: {:?}", next.drift);
     check_cloud_matches_state(fake, state, &BTreeSet::new()).map_err(TestCaseError::fail)?;
     let want: BTreeSet<String> = expand(env).into_iter().map(|r| r.address).collect();
@@ -481,13 +657,21 @@ fn check_apply_from_empty(edits: Vec<Edit>, parallelism: usize) -> Result<(), Te
     let fake = FakeProvider::new();
     let mut state = empty_state(&env);
     let p = apply_env(&env, &mut state, &fake, parallelism)?;
-    prop_assert!(p.changes.iter().all(|c| c.action == Action::Create), "a plan from empty state only creates");
+    prop_assert!(
+        p.changes.iter().all(|c| c.action == Action::Create),
+        "a plan from empty state only creates"
+    );
     assert_converged(&env, &mut state, &fake)
 }
 
 #[test]
 fn prop_apply_from_empty_converges_in_order() {
-    run("apply_from_empty", cases(), (edits(10), prop::sample::select(vec![1usize, 3, 8])), |(e, p)| check_apply_from_empty(e, p));
+    run(
+        "apply_from_empty",
+        cases(),
+        (edits(10), prop::sample::select(vec![1usize, 3, 8])),
+        |(e, p)| check_apply_from_empty(e, p),
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -499,7 +683,11 @@ fn check_edit(a: Vec<Edit>, b: Vec<Edit>, parallelism: usize) -> Result<(), Test
     check_edit_envs(&env_a, &env_b, parallelism)
 }
 
-fn check_edit_envs(env_a: &Environment, env_b: &Environment, parallelism: usize) -> Result<(), TestCaseError> {
+fn check_edit_envs(
+    env_a: &Environment,
+    env_b: &Environment,
+    parallelism: usize,
+) -> Result<(), TestCaseError> {
     let (env_a, env_b) = (env_a.clone(), env_b.clone());
     let fake = FakeProvider::new();
     let mut state = empty_state(&env_a);
@@ -514,7 +702,16 @@ fn check_edit_envs(env_a: &Environment, env_b: &Environment, parallelism: usize)
 
 #[test]
 fn prop_random_edits_converge() {
-    run("random_edits", cases(), (edits(8), edits(6), prop::sample::select(vec![1usize, 4, 10])), |(a, b, p)| check_edit(a, b, p));
+    run(
+        "random_edits",
+        cases(),
+        (
+            edits(8),
+            edits(6),
+            prop::sample::select(vec![1usize, 4, 10]),
+        ),
+        |(a, b, p)| check_edit(a, b, p),
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -533,11 +730,26 @@ fn check_destroy(edits: Vec<Edit>, parallelism: usize) -> Result<(), TestCaseErr
     prop_assert_eq!(p.changes.len(), before.len());
     let a = apply(&p, &mut state, &fake, parallelism);
     prop_assert!(a.outcome.ok(), "destroy failed: {:?}", a.outcome.failed);
-    prop_assert!(fake.violations().is_empty(), "the cloud refused: {:?}", fake.violations());
+    prop_assert!(
+        fake.violations().is_empty(),
+        "the cloud refused: {:?}",
+        fake.violations()
+    );
     check_order(&p, &a.events, None).map_err(TestCaseError::fail)?;
     check_journal(&a, &state).map_err(TestCaseError::fail)?;
-    prop_assert!(state.is_empty(), "state left: {:?}", state.resources.keys().collect::<Vec<_>>());
-    prop_assert!(fake.objects().is_empty(), "cloud left: {:?}", fake.objects().values().map(|o| &o.address).collect::<Vec<_>>());
+    prop_assert!(
+        state.is_empty(),
+        "state left: {:?}",
+        state.resources.keys().collect::<Vec<_>>()
+    );
+    prop_assert!(
+        fake.objects().is_empty(),
+        "cloud left: {:?}",
+        fake.objects()
+            .values()
+            .map(|o| &o.address)
+            .collect::<Vec<_>>()
+    );
     // Every object went before everything it referred to.
     let order: BTreeMap<String, usize> = fake.log()[log_start..]
         .iter()
@@ -550,7 +762,13 @@ fn check_destroy(edits: Vec<Edit>, parallelism: usize) -> Result<(), TestCaseErr
     prop_assert_eq!(order.len(), before.len());
     for o in before.values() {
         for dep in ids_in(&o.attrs) {
-            prop_assert!(order[&o.id] < order[&dep], "{} was deleted after {} ({}), which it referred to", o.address, before[&dep].address, dep);
+            prop_assert!(
+                order[&o.id] < order[&dep],
+                "{} was deleted after {} ({}), which it referred to",
+                o.address,
+                before[&dep].address,
+                dep
+            );
         }
     }
     // A second destroy plan has nothing to do.
@@ -561,7 +779,12 @@ fn check_destroy(edits: Vec<Edit>, parallelism: usize) -> Result<(), TestCaseErr
 
 #[test]
 fn prop_destroy_in_reverse_order() {
-    run("destroy", cases(), (edits(10), prop::sample::select(vec![1usize, 8])), |(e, p)| check_destroy(e, p));
+    run(
+        "destroy",
+        cases(),
+        (edits(10), prop::sample::select(vec![1usize, 8])),
+        |(e, p)| check_destroy(e, p),
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -584,7 +807,11 @@ fn check_determinism(a: Vec<Edit>, b: Vec<Edit>) -> Result<(), TestCaseError> {
     prop_assert_eq!(&round, &state);
     for destroy in [false, true] {
         let p1 = plan_env(&env_b, &state, destroy);
-        let p2 = plan_env(&env_with(&seed_env(), &[a.clone(), b.clone()].concat()), &round, destroy);
+        let p2 = plan_env(
+            &env_with(&seed_env(), &[a.clone(), b.clone()].concat()),
+            &round,
+            destroy,
+        );
         let (j1, j2) = (json(&p1), json(&p2));
         prop_assert_eq!(&j1, &j2);
         prop_assert_eq!(p1.render(), p2.render());
@@ -597,14 +824,22 @@ fn check_determinism(a: Vec<Edit>, b: Vec<Edit>) -> Result<(), TestCaseError> {
 
 #[test]
 fn prop_plans_are_deterministic() {
-    run("determinism", cases(), (edits(8), edits(6)), |(a, b)| check_determinism(a, b));
+    run("determinism", cases(), (edits(8), edits(6)), |(a, b)| {
+        check_determinism(a, b)
+    });
 }
 
 // ---------------------------------------------------------------------------
 // 5. A failure at step k records what completed; a re-apply converges to
 //    what an uninterrupted apply gives.
 
-fn check_failure(a: Option<Vec<Edit>>, b: Vec<Edit>, k: u64, after: bool, parallelism: usize) -> Result<(), TestCaseError> {
+fn check_failure(
+    a: Option<Vec<Edit>>,
+    b: Vec<Edit>,
+    k: u64,
+    after: bool,
+    parallelism: usize,
+) -> Result<(), TestCaseError> {
     let seed = seed_env();
     let env_b = env_with(&seed, &[a.clone().unwrap_or_default(), b].concat());
     let fake = FakeProvider::new();
@@ -615,26 +850,48 @@ fn check_failure(a: Option<Vec<Edit>>, b: Vec<Edit>, k: u64, after: bool, parall
     }
     state = refresh(&state, &fake);
     let p = plan_env(&env_b, &state, false);
-    let n = ApplyGraph::from_plan(&p).map_err(|e| TestCaseError::fail(e.to_string()))?.ops.len() as u64;
+    let n = ApplyGraph::from_plan(&p)
+        .map_err(|e| TestCaseError::fail(e.to_string()))?
+        .ops
+        .len() as u64;
     if n == 0 {
         return Ok(());
     }
     let k = 1 + k % n;
-    let mode = if after { FailMode::After } else { FailMode::Before };
+    let mode = if after {
+        FailMode::After
+    } else {
+        FailMode::Before
+    };
     fake.fail_in(k, mode);
     let run = apply(&p, &mut state, &fake, parallelism);
     fake.clear_failure();
-    prop_assert!(!run.outcome.failed.is_empty(), "the injected failure at step {k} of {n} was not reported");
+    prop_assert!(
+        !run.outcome.failed.is_empty(),
+        "the injected failure at step {k} of {n} was not reported"
+    );
     prop_assert!(!run.outcome.ok());
-    prop_assert!(fake.violations().is_empty(), "the cloud refused: {:?}", fake.violations());
-    prop_assert_eq!(run.outcome.completed + run.outcome.failed.len() + run.outcome.not_started, n as usize);
+    prop_assert!(
+        fake.violations().is_empty(),
+        "the cloud refused: {:?}",
+        fake.violations()
+    );
+    prop_assert_eq!(
+        run.outcome.completed + run.outcome.failed.len() + run.outcome.not_started,
+        n as usize
+    );
     check_order(&p, &run.events, Some(&env_b)).map_err(TestCaseError::fail)?;
     check_journal(&run, &state).map_err(TestCaseError::fail)?;
     // What completed is recorded: the state is the cloud, but for the failed
     // step whose effect happened (`After`).
     let except: BTreeSet<String> = match mode {
         FailMode::Before => BTreeSet::new(),
-        FailMode::After => run.outcome.failed.iter().map(|f| f.address.clone()).collect(),
+        FailMode::After => run
+            .outcome
+            .failed
+            .iter()
+            .map(|f| f.address.clone())
+            .collect(),
     };
     check_cloud_matches_state(&fake, &state, &except).map_err(TestCaseError::fail)?;
 
@@ -648,7 +905,11 @@ fn check_failure(a: Option<Vec<Edit>>, b: Vec<Edit>, k: u64, after: bool, parall
     apply_env(&env_b, &mut fresh_state, &fresh, parallelism)?;
     assert_converged(&env_b, &mut fresh_state, &fresh)?;
     let (x, y) = (normalized(&state), normalized(&fresh_state));
-    prop_assert!(x == y, "resumed and uninterrupted applies differ:\n{}", diff_normalized(&x, &y));
+    prop_assert!(
+        x == y,
+        "resumed and uninterrupted applies differ:\n{}",
+        diff_normalized(&x, &y)
+    );
     Ok(())
 }
 
@@ -657,7 +918,13 @@ fn prop_failure_then_reapply_converges() {
     run(
         "failure_injection",
         cases(),
-        (prop::option::of(edits(6)), edits(6), any::<u64>(), any::<bool>(), prop::sample::select(vec![1usize, 8])),
+        (
+            prop::option::of(edits(6)),
+            edits(6),
+            any::<u64>(),
+            any::<bool>(),
+            prop::sample::select(vec![1usize, 8]),
+        ),
         |(a, b, k, after, p)| check_failure(a, b, k, after, p),
     );
 }
@@ -679,14 +946,24 @@ fn check_parallelism(a: Vec<Edit>, b: Vec<Edit>) -> Result<(), TestCaseError> {
         assert_converged(&env_b, &mut state, &fake)?;
         finals.push((after_a, normalized(&state)));
     }
-    prop_assert!(finals[0].0 == finals[1].0, "parallelism 1 and 8 differ after A:\n{}", diff_normalized(&finals[0].0, &finals[1].0));
-    prop_assert!(finals[0].1 == finals[1].1, "parallelism 1 and 8 differ after B:\n{}", diff_normalized(&finals[0].1, &finals[1].1));
+    prop_assert!(
+        finals[0].0 == finals[1].0,
+        "parallelism 1 and 8 differ after A:\n{}",
+        diff_normalized(&finals[0].0, &finals[1].0)
+    );
+    prop_assert!(
+        finals[0].1 == finals[1].1,
+        "parallelism 1 and 8 differ after B:\n{}",
+        diff_normalized(&finals[0].1, &finals[1].1)
+    );
     Ok(())
 }
 
 #[test]
 fn prop_parallelism_does_not_change_the_result() {
-    run("parallelism", cases(), (edits(8), edits(6)), |(a, b)| check_parallelism(a, b));
+    run("parallelism", cases(), (edits(8), edits(6)), |(a, b)| {
+        check_parallelism(a, b)
+    });
 }
 
 // ---------------------------------------------------------------------------
@@ -726,10 +1003,18 @@ fn fake_refuses_deleting_what_is_referenced() {
 /// behaviour: the edit does not converge, and the failure is the backend's
 /// refusal, not a corrupt state.
 fn known_limitation_moving_a_referenced_subnet() {
-    let a = vec![Edit::AddSubnet { tier: 1, az: 2, attach: true }];
+    let a = vec![Edit::AddSubnet {
+        tier: 1,
+        az: 2,
+        attach: true,
+    }];
     let b = vec![
         Edit::RemoveExtraSubnet(0),
-        Edit::AddSubnet { tier: 1, az: 0, attach: true },
+        Edit::AddSubnet {
+            tier: 1,
+            az: 0,
+            attach: true,
+        },
     ];
     let env_a = env_with(&seed_env(), &a);
     let mut env_b = env_with(&env_a, &b);
@@ -738,8 +1023,12 @@ fn known_limitation_moving_a_referenced_subnet() {
     moved.name = env_a.network.subnets.last().unwrap().name.clone();
     moved.cidr = env_a.network.subnets.last().unwrap().cidr;
     *env_b.cluster.subnets.last_mut().unwrap() = moved.name.clone();
-    let err = check_edit_envs(&env_a, &env_b, 1).expect_err("FIXME: this edit does not converge today");
-    assert!(format!("{err:?}").contains("DependencyViolation") || format!("{err:?}").contains("refus"), "{err:?}");
+    let err =
+        check_edit_envs(&env_a, &env_b, 1).expect_err("FIXME: this edit does not converge today");
+    assert!(
+        format!("{err:?}").contains("DependencyViolation") || format!("{err:?}").contains("refus"),
+        "{err:?}"
+    );
 }
 
 /// The ordering added for updates that stop referring to a destroyed object
@@ -752,7 +1041,10 @@ fn update_before_destroy_never_makes_a_cycle() {
     use chronous_core::resources::{DataSpec, Resource, Spec};
     let data = |address: &str, input: &[&str], replace_on: &str| Resource {
         address: address.to_string(),
-        spec: Spec::Data(DataSpec { input: input.iter().map(|s| s.to_string()).collect(), replace_on: replace_on.to_string() }),
+        spec: Spec::Data(DataSpec {
+            input: input.iter().map(|s| s.to_string()).collect(),
+            replace_on: replace_on.to_string(),
+        }),
     };
     let env = seed_env();
     let fake = FakeProvider::new();
@@ -764,9 +1056,17 @@ fn update_before_destroy_never_makes_a_cycle() {
     ];
     let p = chronous_core::plan::plan(first, &state, &state, &PlanOptions::default()).unwrap();
     assert!(apply(&p, &mut state, &fake, 4).outcome.ok());
-    let second = vec![data("chronous_data.c", &[], "2"), data("chronous_data.b", &["${chronous_data.c.id}"], "1")];
-    let p = chronous_core::plan::plan(second, &state, &state, &PlanOptions::default()).expect("no cycle");
-    let actions: BTreeMap<&str, Action> = p.changes.iter().map(|c| (c.address.as_str(), c.action)).collect();
+    let second = vec![
+        data("chronous_data.c", &[], "2"),
+        data("chronous_data.b", &["${chronous_data.c.id}"], "1"),
+    ];
+    let p = chronous_core::plan::plan(second, &state, &state, &PlanOptions::default())
+        .expect("no cycle");
+    let actions: BTreeMap<&str, Action> = p
+        .changes
+        .iter()
+        .map(|c| (c.address.as_str(), c.action))
+        .collect();
     assert_eq!(actions["chronous_data.a"], Action::Delete);
     assert_eq!(actions["chronous_data.b"], Action::Update);
     assert_eq!(actions["chronous_data.c"], Action::DeleteThenCreate);
@@ -785,10 +1085,21 @@ fn update_goes_before_destroy_of_what_it_stopped_referring_to() {
     apply_env(&env_a, &mut state, &fake, 1).unwrap();
     let p = plan_env(&env_b, &refresh(&state, &fake), false);
     let g = ApplyGraph::from_plan(&p).unwrap();
-    let op = |address: &str| g.ops.iter().position(|o| p.changes[o.change].address == address).unwrap();
+    let op = |address: &str| {
+        g.ops
+            .iter()
+            .position(|o| p.changes[o.change].address == address)
+            .unwrap()
+    };
     let nat = op("aws_nat_gateway.shared");
-    for rt in ["aws_route_table.private_private_a", "aws_route_table.private_private_b"] {
-        assert!(g.succ[op(rt)].contains(&nat), "{rt} is not updated before the NAT gateway is destroyed");
+    for rt in [
+        "aws_route_table.private_private_a",
+        "aws_route_table.private_private_b",
+    ] {
+        assert!(
+            g.succ[op(rt)].contains(&nat),
+            "{rt} is not updated before the NAT gateway is destroyed"
+        );
     }
     check_edit_envs(&env_a, &env_b, 8).unwrap();
 }

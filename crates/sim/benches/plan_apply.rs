@@ -58,7 +58,13 @@ fn synthetic(n: usize, seed: u64) -> Vec<Resource> {
             }
             Resource {
                 address: format!("chronous_data.r{i}"),
-                spec: Spec::Data(DataSpec { input: deps.into_iter().map(|k| format!("${{chronous_data.r{k}.id}}")).collect(), replace_on: String::new() }),
+                spec: Spec::Data(DataSpec {
+                    input: deps
+                        .into_iter()
+                        .map(|k| format!("${{chronous_data.r{k}.id}}"))
+                        .collect(),
+                    replace_on: String::new(),
+                }),
             }
         })
         .collect()
@@ -66,7 +72,10 @@ fn synthetic(n: usize, seed: u64) -> Vec<Resource> {
 
 fn runtime() -> tokio::runtime::Runtime {
     // As the CLI: one thread.
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 struct Env {
@@ -79,35 +88,77 @@ impl Env {
         self.dir.join(".chronous")
     }
     fn provider(&self) -> SimProvider {
-        SimProvider::open(&self.dir, &self.state_dir(), ENV, REGION, SimOptions::default()).expect("sim opens")
+        SimProvider::open(
+            &self.dir,
+            &self.state_dir(),
+            ENV,
+            REGION,
+            SimOptions::default(),
+        )
+        .expect("sim opens")
     }
     fn load(&self) -> State {
-        let s = self.store.load().expect("state loads").unwrap_or_else(|| State::new(ENV, Backend::Sim, "bench-lineage".into()));
+        let s = self
+            .store
+            .load()
+            .expect("state loads")
+            .unwrap_or_else(|| State::new(ENV, Backend::Sim, "bench-lineage".into()));
         s.check(ENV, Backend::Sim).expect("state fits");
         s
     }
 }
 
 /// Load, open the simulator, refresh, plan: what `chronous plan` does.
-fn do_plan(rt: &tokio::runtime::Runtime, env: &Env, desired: Vec<Resource>, destroy: bool, parallelism: usize) -> (State, Plan) {
+fn do_plan(
+    rt: &tokio::runtime::Runtime,
+    env: &Env,
+    desired: Vec<Resource>,
+    destroy: bool,
+    parallelism: usize,
+) -> (State, Plan) {
     let recorded = env.load();
     let provider = env.provider();
     let (refreshed, errors) = rt.block_on(engine::refresh(&recorded, &provider, parallelism));
     assert!(errors.is_empty(), "refresh errors: {errors:?}");
-    let opts = PlanOptions { destroy, ..Default::default() };
+    let opts = PlanOptions {
+        destroy,
+        ..Default::default()
+    };
     let p = plan::plan(desired, &recorded, &refreshed, &opts).expect("plans");
     (recorded, p)
 }
 
 /// What the CLI's `apply_plan` does: snapshot if new, journal, walk, save, compact.
-fn do_apply(rt: &tokio::runtime::Runtime, env: &Env, mut st: State, p: &Plan, parallelism: usize) -> (Outcome, usize, usize, Duration) {
+fn do_apply(
+    rt: &tokio::runtime::Runtime,
+    env: &Env,
+    mut st: State,
+    p: &Plan,
+    parallelism: usize,
+) -> (Outcome, usize, usize, Duration) {
     if !env.store.snapshot_path().exists() {
         env.store.save(&st).expect("initial snapshot");
     }
     let provider = env.provider();
-    let mut journal = Counting { inner: env.store.journal(&st).expect("journal"), batches: 0, entries: 0 };
-    let config = ApplyConfig { parallelism, cancel: None };
-    let outcome = rt.block_on(engine::apply(p, &mut st, &provider, &mut journal, &config, &mut |_| {})).expect("applies");
+    let mut journal = Counting {
+        inner: env.store.journal(&st).expect("journal"),
+        batches: 0,
+        entries: 0,
+    };
+    let config = ApplyConfig {
+        parallelism,
+        cancel: None,
+    };
+    let outcome = rt
+        .block_on(engine::apply(
+            p,
+            &mut st,
+            &provider,
+            &mut journal,
+            &config,
+            &mut |_| {},
+        ))
+        .expect("applies");
     let (batches, entries) = (journal.batches, journal.entries);
     drop(journal);
     let t = Instant::now();
@@ -136,8 +187,14 @@ struct Run {
 }
 
 fn one_run(root: &Path, n: usize, seed: u64, parallelism: usize) -> Run {
-    let tmp = tempfile::Builder::new().prefix(&format!("n{n}-")).tempdir_in(root).expect("temp dir");
-    let env = Env { dir: tmp.path().to_path_buf(), store: StateStore::new(&tmp.path().join(".chronous")) };
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!("n{n}-"))
+        .tempdir_in(root)
+        .expect("temp dir");
+    let env = Env {
+        dir: tmp.path().to_path_buf(),
+        store: StateStore::new(&tmp.path().join(".chronous")),
+    };
     let rt = runtime();
     let desired = synthetic(n, seed);
     let mut r = Run::default();
@@ -156,8 +213,12 @@ fn one_run(root: &Path, n: usize, seed: u64, parallelism: usize) -> Run {
     r.apply_steps = o.completed;
     r.batches = batches;
     assert_eq!((o.completed, entries), (n, n));
-    r.snapshot_bytes = std::fs::metadata(env.store.snapshot_path()).map(|m| m.len()).unwrap_or(0);
-    r.sim_bytes = std::fs::metadata(env.state_dir().join("sim/objects.json")).map(|m| m.len()).unwrap_or(0);
+    r.snapshot_bytes = std::fs::metadata(env.store.snapshot_path())
+        .map(|m| m.len())
+        .unwrap_or(0);
+    r.sim_bytes = std::fs::metadata(env.state_dir().join("sim/objects.json"))
+        .map(|m| m.len())
+        .unwrap_or(0);
     // The durable state is what was applied.
     let loaded = env.load();
     assert_eq!(loaded.resources.len(), n);
@@ -167,7 +228,11 @@ fn one_run(root: &Path, n: usize, seed: u64, parallelism: usize) -> Run {
     let t = Instant::now();
     let (_, p) = do_plan(&rt, &env, desired, false, parallelism);
     r.noop_plan = t.elapsed();
-    assert!(!p.has_changes(), "second plan should be empty: {:?}", p.counts());
+    assert!(
+        !p.has_changes(),
+        "second plan should be empty: {:?}",
+        p.counts()
+    );
     assert!(p.drift.is_empty());
 
     // (d) destroy: plan + apply.
@@ -203,7 +268,12 @@ fn median_of(runs: &[Run], f: impl Fn(&Run) -> Duration) -> Duration {
 fn status_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -218,20 +288,39 @@ fn ms(d: Duration) -> f64 {
 
 fn main() {
     let env_or = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
-    let sizes: Vec<usize> = env_or("BENCH_SIZES", "1000,10000").split(',').filter_map(|s| s.trim().parse().ok()).collect();
+    let sizes: Vec<usize> = env_or("BENCH_SIZES", "1000,10000")
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
     let runs: usize = env_or("BENCH_RUNS", "5").parse().expect("BENCH_RUNS");
     let seed: u64 = env_or("BENCH_SEED", "42").parse().expect("BENCH_SEED");
-    let parallelism: usize = env_or("BENCH_PARALLELISM", "10").parse().expect("BENCH_PARALLELISM");
+    let parallelism: usize = env_or("BENCH_PARALLELISM", "10")
+        .parse()
+        .expect("BENCH_PARALLELISM");
     let root = std::env::var_os("BENCH_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-plan-apply"));
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-plan-apply")
+        });
     std::fs::create_dir_all(&root).expect("bench dir");
     let root = root.canonicalize().expect("bench dir");
-    println!("plan_apply: seed {seed}, parallelism {parallelism}, {runs} run(s) per size, dir {}", root.display());
+    println!(
+        "plan_apply: seed {seed}, parallelism {parallelism}, {runs} run(s) per size, dir {}",
+        root.display()
+    );
 
     for &n in &sizes {
         let g = synthetic(n, seed);
-        let edges: usize = g.iter().map(|r| if let Spec::Data(d) = &r.spec { d.input.len() } else { 0 }).sum();
+        let edges: usize = g
+            .iter()
+            .map(|r| {
+                if let Spec::Data(d) = &r.spec {
+                    d.input.len()
+                } else {
+                    0
+                }
+            })
+            .sum();
         let resettable = reset_peak();
         let mut all = Vec::new();
         for i in 0..runs {
@@ -261,16 +350,27 @@ fn main() {
         let total = median_of(&all, |r| r.plan_create + r.apply);
         let last = all.last().expect("a run");
         println!("\n== {n} resources ({edges} references), median of {runs} ==");
-        println!("  (a) plan from empty              {:>9.1} ms   {:>9.0} resources/s", ms(plan_c), n as f64 / plan_c.as_secs_f64());
+        println!(
+            "  (a) plan from empty              {:>9.1} ms   {:>9.0} resources/s",
+            ms(plan_c),
+            n as f64 / plan_c.as_secs_f64()
+        );
         println!(
             "  (b) apply, p={parallelism}, durable          {:>9.1} ms   {:>9.0} steps/s   {} fsynced journal batches",
             ms(apply),
             last.apply_steps as f64 / apply.as_secs_f64(),
             last.batches
         );
-        println!("      of which snapshot save + sim compaction {:.1} ms", ms(median_of(&all, |r| r.apply_finish)));
+        println!(
+            "      of which snapshot save + sim compaction {:.1} ms",
+            ms(median_of(&all, |r| r.apply_finish))
+        );
         println!("      plan + apply                 {:>9.1} ms", ms(total));
-        println!("  (c) no-change plan (w/ refresh)  {:>9.1} ms   {:>9.0} resources/s", ms(noop), n as f64 / noop.as_secs_f64());
+        println!(
+            "  (c) no-change plan (w/ refresh)  {:>9.1} ms   {:>9.0} resources/s",
+            ms(noop),
+            n as f64 / noop.as_secs_f64()
+        );
         println!("  (d) destroy plan                 {:>9.1} ms", ms(dplan));
         println!(
             "      destroy apply                {:>9.1} ms   {:>9.0} steps/s   {} fsynced journal batches",
@@ -278,11 +378,19 @@ fn main() {
             last.destroy_steps as f64 / dapply.as_secs_f64(),
             last.destroy_batches
         );
-        println!("  state snapshot {} KiB, sim snapshot {} KiB", last.snapshot_bytes / 1024, last.sim_bytes / 1024);
+        println!(
+            "  state snapshot {} KiB, sim snapshot {} KiB",
+            last.snapshot_bytes / 1024,
+            last.sim_bytes / 1024
+        );
         println!(
             "  peak RSS (VmHWM) {:.1} MiB{}\n",
             hwm as f64 / 1024.0,
-            if resettable { " (reset before this size)" } else { " (process peak so far)" }
+            if resettable {
+                " (reset before this size)"
+            } else {
+                " (process peak so far)"
+            }
         );
     }
 }

@@ -25,9 +25,16 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not a valid chronous state file: {message}. The previous version is kept in {backup}")]
-    Corrupt { path: PathBuf, message: String, backup: PathBuf },
+    Corrupt {
+        path: PathBuf,
+        message: String,
+        backup: PathBuf,
+    },
     #[error("the environment is locked by {0}")]
     Locked(Holder),
     #[error("lock id `{given}` does not match the lock recorded ({recorded})")]
@@ -39,16 +46,29 @@ pub enum StoreError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io { path: path.to_path_buf(), source }
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Write `bytes` to `path` atomically: readers see the old file or the new
 /// one, never a part. The file gets mode 0600.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}.tmp{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("file"), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id()
+    ));
     {
-        let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).map_err(io(&tmp))?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io(&tmp))?;
         f.write_all(bytes).map_err(io(&tmp))?;
         f.sync_all().map_err(io(&tmp))?;
     }
@@ -109,8 +129,17 @@ impl Log {
     /// Open (creating) a log. `sync: false` skips the fsync: the lines then
     /// survive a killed process but not a power loss.
     pub fn open(path: &Path, sync: bool) -> Result<Log, StoreError> {
-        let file = OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(io(path))?;
-        Ok(Log { path: path.to_path_buf(), file, sync })
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(io(path))?;
+        Ok(Log {
+            path: path.to_path_buf(),
+            file,
+            sync,
+        })
     }
 
     pub fn append<T: Serialize>(&mut self, records: &[T]) -> Result<(), StoreError> {
@@ -119,7 +148,9 @@ impl Log {
             let json = serde_json::to_string(r).expect("records serialize");
             buf.push_str(&encode_line(&json));
         }
-        self.file.write_all(buf.as_bytes()).map_err(io(&self.path))?;
+        self.file
+            .write_all(buf.as_bytes())
+            .map_err(io(&self.path))?;
         if self.sync {
             self.file.sync_data().map_err(io(&self.path))?;
         }
@@ -128,7 +159,10 @@ impl Log {
 
     /// Every valid record of the log at `path`, in order.
     pub fn read<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, StoreError> {
-        Ok(read_lines(path)?.into_iter().filter_map(|l| serde_json::from_str(&l).ok()).collect())
+        Ok(read_lines(path)?
+            .into_iter()
+            .filter_map(|l| serde_json::from_str(&l).ok())
+            .collect())
     }
 }
 
@@ -155,7 +189,9 @@ pub struct StateStore {
 
 impl StateStore {
     pub fn new(dir: &Path) -> StateStore {
-        StateStore { dir: dir.to_path_buf() }
+        StateStore {
+            dir: dir.to_path_buf(),
+        }
     }
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -175,25 +211,32 @@ impl StateStore {
     pub fn load(&self) -> Result<Option<State>, StoreError> {
         let snap = self.snapshot_path();
         let mut state: Option<State> = match fs::read(&snap) {
-            Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
-                path: snap.clone(),
-                message: e.to_string(),
-                backup: self.backup_path(),
-            })?),
+            Ok(bytes) => Some(
+                serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+                    path: snap.clone(),
+                    message: e.to_string(),
+                    backup: self.backup_path(),
+                })?,
+            ),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(io(&snap)(e)),
         };
         let lines = read_lines(&self.journal_path())?;
         let mut it = lines.iter();
-        let header = it.next().and_then(|l| match serde_json::from_str::<JournalLine>(l) {
-            Ok(JournalLine::Header(h)) => Some(h),
-            _ => None,
-        });
+        let header = it
+            .next()
+            .and_then(|l| match serde_json::from_str::<JournalLine>(l) {
+                Ok(JournalLine::Header(h)) => Some(h),
+                _ => None,
+            });
         if let (Some(h), Some(s)) = (header, state.as_mut()) {
             // A journal written against an older snapshot was compacted already.
             if h.lineage == s.lineage && h.base_serial == s.serial {
                 for l in it {
-                    let Ok(JournalLine::Batch { batch }) = serde_json::from_str::<JournalLine>(l) else { break };
+                    let Ok(JournalLine::Batch { batch }) = serde_json::from_str::<JournalLine>(l)
+                    else {
+                        break;
+                    };
                     for e in &batch {
                         s.apply_entry(e);
                     }
@@ -228,7 +271,10 @@ impl StateStore {
         // A journal left over from an earlier, compacted run is replaced.
         let _ = fs::remove_file(&path);
         let mut log = Log::open(&path, true)?;
-        log.append(&[JournalLine::Header(JournalHeader { lineage: state.lineage.clone(), base_serial: state.serial })])?;
+        log.append(&[JournalLine::Header(JournalHeader {
+            lineage: state.lineage.clone(),
+            base_serial: state.serial,
+        })])?;
         Ok(StateJournal { log })
     }
 }
@@ -240,7 +286,11 @@ pub struct StateJournal {
 
 impl Journal for StateJournal {
     fn commit(&mut self, entries: &[JournalEntry]) -> Result<(), JournalError> {
-        self.log.append(&[JournalLine::Batch { batch: entries.to_vec() }]).map_err(|e| JournalError(e.to_string()))
+        self.log
+            .append(&[JournalLine::Batch {
+                batch: entries.to_vec(),
+            }])
+            .map_err(|e| JournalError(e.to_string()))
     }
 }
 
@@ -260,7 +310,11 @@ pub struct Holder {
 
 impl std::fmt::Display for Holder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "`{}` (pid {} on {}, since {}, lock id {})", self.command, self.pid, self.host, self.time, self.id)
+        write!(
+            f,
+            "`{}` (pid {} on {}, since {}, lock id {})",
+            self.command, self.pid, self.host, self.time, self.id
+        )
     }
 }
 
@@ -277,7 +331,9 @@ fn lock_paths(dir: &Path) -> (PathBuf, PathBuf) {
 }
 
 fn read_holder(path: &Path) -> Option<Holder> {
-    fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok())
+    fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
 }
 
 impl Lock {
@@ -285,7 +341,13 @@ impl Lock {
     pub fn acquire(dir: &Path, holder: Holder) -> Result<Lock, StoreError> {
         private_dir(dir)?;
         let (path, info) = lock_paths(dir);
-        let file = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(&path).map_err(io(&path))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io(&path))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
@@ -301,8 +363,15 @@ impl Lock {
             Err(fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
         }
         let previous = read_holder(&info);
-        atomic_write(&info, &serde_json::to_vec_pretty(&holder).expect("holder serializes"))?;
-        Ok(Lock { file, info, previous })
+        atomic_write(
+            &info,
+            &serde_json::to_vec_pretty(&holder).expect("holder serializes"),
+        )?;
+        Ok(Lock {
+            file,
+            info,
+            previous,
+        })
     }
 
     /// Clear a lock record left by a holder that is gone. Refuses while a
@@ -311,9 +380,15 @@ impl Lock {
         let (path, info) = lock_paths(dir);
         let recorded = read_holder(&info).ok_or(StoreError::NotLocked)?;
         if recorded.id != id {
-            return Err(StoreError::WrongLockId { given: id.to_string(), recorded: recorded.id });
+            return Err(StoreError::WrongLockId {
+                given: id.to_string(),
+                recorded: recorded.id,
+            });
         }
-        let file = OpenOptions::new().write(true).open(&path).map_err(io(&path))?;
+        let file = OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(io(&path))?;
         match file.try_lock() {
             Ok(()) => {
                 fs::remove_file(&info).map_err(io(&info))?;
@@ -345,7 +420,15 @@ mod tests {
     use chronous_core::state::ResourceRecord;
 
     fn rec(a: &str) -> ResourceRecord {
-        ResourceRecord { address: a.into(), kind: Kind::Vpc, id: format!("id-{a}"), attrs: serde_json::json!({}), outputs: Default::default(), deps: vec![], tainted: false }
+        ResourceRecord {
+            address: a.into(),
+            kind: Kind::Vpc,
+            id: format!("id-{a}"),
+            attrs: serde_json::json!({}),
+            outputs: Default::default(),
+            deps: vec![],
+            tainted: false,
+        }
     }
 
     #[test]
@@ -362,7 +445,10 @@ mod tests {
             s.serial += 1;
         }
         // A crash in the middle of a line.
-        let mut f = OpenOptions::new().append(true).open(store.journal_path()).unwrap();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(store.journal_path())
+            .unwrap();
         f.write_all(b"0badc0de {\"batch\":[{\"op\":\"remo").unwrap();
         let loaded = store.load().unwrap().unwrap();
         assert_eq!(loaded, s);
@@ -371,20 +457,36 @@ mod tests {
         assert!(!store.journal_path().exists());
         assert_eq!(store.load().unwrap().unwrap(), s);
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(fs::metadata(store.snapshot_path()).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(store.snapshot_path())
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
         assert!(store.backup_path().exists());
     }
 
     #[test]
     fn lock_names_its_holder_and_is_released_on_drop() {
         let d = tempfile::tempdir().unwrap();
-        let h = Holder { id: "abc".into(), pid: 1, host: "h".into(), time: "t".into(), command: "chronous apply".into() };
+        let h = Holder {
+            id: "abc".into(),
+            pid: 1,
+            host: "h".into(),
+            time: "t".into(),
+            command: "chronous apply".into(),
+        };
         let l = Lock::acquire(d.path(), h.clone()).unwrap();
         match Lock::acquire(d.path(), h.clone()) {
             Err(StoreError::Locked(x)) => assert_eq!(x, h),
             other => panic!("expected Locked, got {:?}", other.map(|_| ())),
         }
-        assert!(matches!(Lock::force_unlock(d.path(), "abc"), Err(StoreError::StillHeld(_))));
+        assert!(matches!(
+            Lock::force_unlock(d.path(), "abc"),
+            Err(StoreError::StillHeld(_))
+        ));
         drop(l);
         assert!(Lock::acquire(d.path(), h).is_ok());
     }

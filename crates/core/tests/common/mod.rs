@@ -44,7 +44,12 @@ pub const SEED_TOML: &str = include_str!("../../../../fixtures/seed/chronous.tom
 /// The seed environment, validated.
 pub fn seed_env() -> Environment {
     let loaded = chronous_core::env::load("seed", SEED_TOML);
-    loaded.env.unwrap_or_else(|| panic!("the seed environment does not validate: {:?}", loaded.diagnostics.items))
+    loaded.env.unwrap_or_else(|| {
+        panic!(
+            "the seed environment does not validate: {:?}",
+            loaded.diagnostics.items
+        )
+    })
 }
 
 /// One object of the fake cloud.
@@ -59,7 +64,11 @@ pub struct FakeObject {
 
 impl FakeObject {
     fn observed(&self) -> Observed {
-        Observed { id: self.id.clone(), attrs: self.attrs.clone(), outputs: self.outputs.clone() }
+        Observed {
+            id: self.id.clone(),
+            attrs: self.attrs.clone(),
+            outputs: self.outputs.clone(),
+        }
     }
 }
 
@@ -75,11 +84,25 @@ pub enum FailMode {
 /// What the fake did, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogEntry {
-    Create { address: String, id: String, adopted: bool },
-    Update { address: String, id: String },
-    Delete { address: String, id: String },
+    Create {
+        address: String,
+        id: String,
+        adopted: bool,
+    },
+    Update {
+        address: String,
+        id: String,
+    },
+    Delete {
+        address: String,
+        id: String,
+    },
     /// An injected failure (the operation is also logged above when it took effect).
-    Injected { address: String, op: &'static str, mode: FailMode },
+    Injected {
+        address: String,
+        op: &'static str,
+        mode: FailMode,
+    },
 }
 
 #[derive(Default)]
@@ -115,7 +138,10 @@ pub fn ids_in(v: &Value) -> BTreeSet<String> {
         let b = s.as_bytes();
         let mut i = 0;
         while i + 8 <= b.len() {
-            if &b[i..i + 2] == b"fk" && b[i + 2..i + 8].iter().all(u8::is_ascii_digit) && b.get(i + 8).is_none_or(|c| !c.is_ascii_digit()) {
+            if &b[i..i + 2] == b"fk"
+                && b[i + 2..i + 8].iter().all(u8::is_ascii_digit)
+                && b.get(i + 8).is_none_or(|c| !c.is_ascii_digit())
+            {
                 out.insert(s[i..i + 8].to_string());
                 i += 8;
             } else {
@@ -139,7 +165,11 @@ fn map_strings(v: &Value, f: &impl Fn(&str) -> String) -> Value {
     match v {
         Value::String(s) => Value::String(f(s)),
         Value::Array(a) => Value::Array(a.iter().map(|x| map_strings(x, f)).collect()),
-        Value::Object(o) => Value::Object(o.iter().map(|(k, x)| (k.clone(), map_strings(x, f))).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), map_strings(x, f)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -172,7 +202,10 @@ fn yields_for(address: &str, op: &str) -> u32 {
 
 impl FakeProvider {
     pub fn new() -> FakeProvider {
-        FakeProvider { inner: Mutex::new(Inner::default()), yields: true }
+        FakeProvider {
+            inner: Mutex::new(Inner::default()),
+            yields: true,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -223,7 +256,11 @@ impl FakeProvider {
     }
 
     fn injected(g: &mut Inner, address: &str, op: &'static str, mode: FailMode) -> ProviderError {
-        g.log.push(LogEntry::Injected { address: address.to_string(), op, mode });
+        g.log.push(LogEntry::Injected {
+            address: address.to_string(),
+            op,
+            mode,
+        });
         ProviderError::new(format!("{address}: injected failure of {op} ({mode:?})")).retryable()
     }
 
@@ -235,7 +272,10 @@ impl FakeProvider {
     fn check_refs(g: &mut Inner, address: &str, attrs: &Value) -> Result<(), ProviderError> {
         for id in ids_in(attrs) {
             if !g.objects.contains_key(&id) {
-                return Err(Self::refuse(g, format!("InvalidReference: {address} refers to {id}, which does not exist")));
+                return Err(Self::refuse(
+                    g,
+                    format!("InvalidReference: {address} refers to {id}, which does not exist"),
+                ));
             }
         }
         Ok(())
@@ -262,7 +302,11 @@ impl FakeProvider {
 impl Provider for FakeProvider {
     async fn read(&self, record: &ResourceRecord) -> Result<Option<Observed>, ProviderError> {
         self.pause(&record.address, "read").await;
-        Ok(self.lock().objects.get(&record.id).map(FakeObject::observed))
+        Ok(self
+            .lock()
+            .objects
+            .get(&record.id)
+            .map(FakeObject::observed))
     }
 
     async fn create(&self, req: CreateRequest<'_>) -> Result<Observed, ProviderError> {
@@ -270,7 +314,12 @@ impl Provider for FakeProvider {
         let mut g = self.lock();
         let fail = Self::tick(&mut g);
         if fail == Some(FailMode::Before) {
-            return Err(Self::injected(&mut g, req.address, "create", FailMode::Before));
+            return Err(Self::injected(
+                &mut g,
+                req.address,
+                "create",
+                FailMode::Before,
+            ));
         }
         let kind = req.spec.kind();
         let attrs = req.spec.to_attrs();
@@ -278,7 +327,9 @@ impl Provider for FakeProvider {
         let existing = g
             .objects
             .values()
-            .find(|o| o.address == req.address && o.kind == kind && !req.exclude_ids.contains(&o.id))
+            .find(|o| {
+                o.address == req.address && o.kind == kind && !req.exclude_ids.contains(&o.id)
+            })
             .map(|o| o.id.clone());
         let adopted = existing.is_some();
         let id = match existing {
@@ -289,36 +340,79 @@ impl Provider for FakeProvider {
             }
         };
         let outputs = Self::outputs(kind, &id, &attrs);
-        let o = FakeObject { id: id.clone(), kind, address: req.address.to_string(), attrs, outputs };
+        let o = FakeObject {
+            id: id.clone(),
+            kind,
+            address: req.address.to_string(),
+            attrs,
+            outputs,
+        };
         g.objects.insert(id.clone(), o.clone());
-        g.log.push(LogEntry::Create { address: req.address.to_string(), id, adopted });
+        g.log.push(LogEntry::Create {
+            address: req.address.to_string(),
+            id,
+            adopted,
+        });
         if fail == Some(FailMode::After) {
-            return Err(Self::injected(&mut g, req.address, "create", FailMode::After));
+            return Err(Self::injected(
+                &mut g,
+                req.address,
+                "create",
+                FailMode::After,
+            ));
         }
         Ok(o.observed())
     }
 
-    async fn update(&self, record: &ResourceRecord, spec: &Spec) -> Result<Observed, ProviderError> {
+    async fn update(
+        &self,
+        record: &ResourceRecord,
+        spec: &Spec,
+    ) -> Result<Observed, ProviderError> {
         self.pause(&record.address, "update").await;
         let mut g = self.lock();
         let fail = Self::tick(&mut g);
         if fail == Some(FailMode::Before) {
-            return Err(Self::injected(&mut g, &record.address, "update", FailMode::Before));
+            return Err(Self::injected(
+                &mut g,
+                &record.address,
+                "update",
+                FailMode::Before,
+            ));
         }
         if spec.kind() != record.kind {
-            return Err(Self::refuse(&mut g, format!("{}: update with a {} spec of a {}", record.address, spec.kind(), record.kind)));
+            return Err(Self::refuse(
+                &mut g,
+                format!(
+                    "{}: update with a {} spec of a {}",
+                    record.address,
+                    spec.kind(),
+                    record.kind
+                ),
+            ));
         }
         let attrs = spec.to_attrs();
         Self::check_refs(&mut g, &record.address, &attrs)?;
         let Some(o) = g.objects.get_mut(&record.id) else {
-            return Err(Self::refuse(&mut g, format!("NotFound: {} {} does not exist", record.address, record.id)));
+            return Err(Self::refuse(
+                &mut g,
+                format!("NotFound: {} {} does not exist", record.address, record.id),
+            ));
         };
         o.outputs = Self::outputs(o.kind, &o.id, &attrs);
         o.attrs = attrs;
         let o = o.clone();
-        g.log.push(LogEntry::Update { address: record.address.clone(), id: record.id.clone() });
+        g.log.push(LogEntry::Update {
+            address: record.address.clone(),
+            id: record.id.clone(),
+        });
         if fail == Some(FailMode::After) {
-            return Err(Self::injected(&mut g, &record.address, "update", FailMode::After));
+            return Err(Self::injected(
+                &mut g,
+                &record.address,
+                "update",
+                FailMode::After,
+            ));
         }
         Ok(o.observed())
     }
@@ -328,21 +422,41 @@ impl Provider for FakeProvider {
         let mut g = self.lock();
         let fail = Self::tick(&mut g);
         if fail == Some(FailMode::Before) {
-            return Err(Self::injected(&mut g, &record.address, "delete", FailMode::Before));
+            return Err(Self::injected(
+                &mut g,
+                &record.address,
+                "delete",
+                FailMode::Before,
+            ));
         }
         if g.objects.contains_key(&record.id) {
-            let referrer = g.objects.values().find(|o| o.id != record.id && ids_in(&o.attrs).contains(&record.id)).map(|o| format!("{} ({})", o.id, o.address));
+            let referrer = g
+                .objects
+                .values()
+                .find(|o| o.id != record.id && ids_in(&o.attrs).contains(&record.id))
+                .map(|o| format!("{} ({})", o.id, o.address));
             if let Some(r) = referrer {
                 return Err(Self::refuse(
                     &mut g,
-                    format!("DependencyViolation: {} {} cannot be deleted while {r} refers to it", record.address, record.id),
+                    format!(
+                        "DependencyViolation: {} {} cannot be deleted while {r} refers to it",
+                        record.address, record.id
+                    ),
                 ));
             }
             g.objects.remove(&record.id);
-            g.log.push(LogEntry::Delete { address: record.address.clone(), id: record.id.clone() });
+            g.log.push(LogEntry::Delete {
+                address: record.address.clone(),
+                id: record.id.clone(),
+            });
         }
         if fail == Some(FailMode::After) {
-            return Err(Self::injected(&mut g, &record.address, "delete", FailMode::After));
+            return Err(Self::injected(
+                &mut g,
+                &record.address,
+                "delete",
+                FailMode::After,
+            ));
         }
         Ok(())
     }
@@ -378,7 +492,10 @@ pub fn empty_state(env: &Environment) -> State {
 
 /// Plan `env` against `state` (taken as both recorded and refreshed).
 pub fn plan_env(env: &Environment, state: &State, destroy: bool) -> Plan {
-    let opts = PlanOptions { destroy, ..Default::default() };
+    let opts = PlanOptions {
+        destroy,
+        ..Default::default()
+    };
     plan::plan(expand(env), state, state, &opts).unwrap_or_else(|e| panic!("plan failed: {e}"))
 }
 
@@ -402,25 +519,49 @@ pub fn apply(plan: &Plan, state: &mut State, fake: &FakeProvider, parallelism: u
     let before = state.clone();
     let mut journal = VecJournal::default();
     let mut events = Vec::new();
-    let config = ApplyConfig { parallelism, cancel: None };
-    let outcome = futures_executor::block_on(engine::apply(plan, state, fake, &mut journal, &config, &mut |e| {
-        events.push(match e {
-            Event::Started { address, op } => Ev::Started(address.to_string(), op),
-            Event::Finished { address, op, .. } => Ev::Finished(address.to_string(), op),
-            Event::Failed { address, op, .. } => Ev::Failed(address.to_string(), op),
-        })
-    }))
+    let config = ApplyConfig {
+        parallelism,
+        cancel: None,
+    };
+    let outcome = futures_executor::block_on(engine::apply(
+        plan,
+        state,
+        fake,
+        &mut journal,
+        &config,
+        &mut |e| {
+            events.push(match e {
+                Event::Started { address, op } => Ev::Started(address.to_string(), op),
+                Event::Finished { address, op, .. } => Ev::Finished(address.to_string(), op),
+                Event::Failed { address, op, .. } => Ev::Failed(address.to_string(), op),
+            })
+        },
+    ))
     .unwrap_or_else(|e| panic!("apply refused the plan: {e}"));
-    Applied { outcome, events, journal, before }
+    Applied {
+        outcome,
+        events,
+        journal,
+        before,
+    }
 }
 
 /// Refresh, plan and apply `env` until done: returns the last apply.
-pub fn converge(env: &Environment, state: &mut State, fake: &FakeProvider, parallelism: usize) -> Result<Applied, String> {
+pub fn converge(
+    env: &Environment,
+    state: &mut State,
+    fake: &FakeProvider,
+    parallelism: usize,
+) -> Result<Applied, String> {
     *state = refresh(state, fake);
     let p = plan_env(env, state, false);
     let a = apply(&p, state, fake, parallelism);
     if !a.outcome.ok() {
-        return Err(format!("apply failed: {:?}\nviolations: {:?}", a.outcome.failed, fake.violations()));
+        return Err(format!(
+            "apply failed: {:?}\nviolations: {:?}",
+            a.outcome.failed,
+            fake.violations()
+        ));
     }
     check_order(&p, &a.events, Some(env))?;
     check_journal(&a, state)?;
@@ -440,7 +581,12 @@ pub fn check_journal(a: &Applied, after: &State) -> Result<(), String> {
         return Err("replaying the journal does not give the state the apply left".into());
     }
     if after.serial != a.before.serial + a.journal.batches.len() as u64 {
-        return Err(format!("serial {} after {} batches from {}", after.serial, a.journal.batches.len(), a.before.serial));
+        return Err(format!(
+            "serial {} after {} batches from {}",
+            after.serial,
+            a.journal.batches.len(),
+            a.before.serial
+        ));
     }
     Ok(())
 }
@@ -460,22 +606,44 @@ pub fn check_order(plan: &Plan, events: &[Ev], env: Option<&Environment>) -> Res
     }
     let mut by_key: BTreeMap<(String, OpKind), Vec<usize>> = BTreeMap::new();
     for (i, op) in g.ops.iter().enumerate() {
-        by_key.entry((plan.changes[op.change].address.clone(), op.kind)).or_default().push(i);
+        by_key
+            .entry((plan.changes[op.change].address.clone(), op.kind))
+            .or_default()
+            .push(i);
     }
     let mut started = vec![false; n];
     let mut finished = vec![false; n];
     // Independent bookkeeping by address.
-    let desired_deps: BTreeMap<String, BTreeSet<String>> =
-        env.map(|e| expand(e).iter().map(|r| (r.address.clone(), graph::dependencies(r))).collect()).unwrap_or_default();
+    let desired_deps: BTreeMap<String, BTreeSet<String>> = env
+        .map(|e| {
+            expand(e)
+                .iter()
+                .map(|r| (r.address.clone(), graph::dependencies(r)))
+                .collect()
+        })
+        .unwrap_or_default();
     let creating: BTreeSet<&str> = plan
         .changes
         .iter()
-        .filter(|c| matches!(c.action, Action::Create | Action::Update | Action::DeleteThenCreate | Action::CreateThenDelete))
+        .filter(|c| {
+            matches!(
+                c.action,
+                Action::Create
+                    | Action::Update
+                    | Action::DeleteThenCreate
+                    | Action::CreateThenDelete
+            )
+        })
         .map(|c| c.address.as_str())
         .collect();
     let deleting: BTreeMap<&str, usize> = {
         let mut m = BTreeMap::new();
-        for c in plan.changes.iter().filter(|c| matches!(c.action, Action::Delete | Action::DeleteThenCreate | Action::CreateThenDelete)) {
+        for c in plan.changes.iter().filter(|c| {
+            matches!(
+                c.action,
+                Action::Delete | Action::DeleteThenCreate | Action::CreateThenDelete
+            )
+        }) {
             *m.entry(c.address.as_str()).or_insert(0) += 1;
         }
         m
@@ -485,7 +653,9 @@ pub fn check_order(plan: &Plan, events: &[Ev], env: Option<&Environment>) -> Res
     for ev in events {
         match ev {
             Ev::Started(a, k) => {
-                let cands = by_key.get(&(a.clone(), *k)).ok_or_else(|| format!("{a} {k:?} started but is not in the plan"))?;
+                let cands = by_key
+                    .get(&(a.clone(), *k))
+                    .ok_or_else(|| format!("{a} {k:?} started but is not in the plan"))?;
                 let i = cands
                     .iter()
                     .copied()
@@ -494,7 +664,12 @@ pub fn check_order(plan: &Plan, events: &[Ev], env: Option<&Environment>) -> Res
                         let waiting: Vec<String> = cands
                             .iter()
                             .flat_map(|&i| preds[i].iter().filter(|&&p| !finished[p]))
-                            .map(|&p| format!("{} {:?}", plan.changes[g.ops[p].change].address, g.ops[p].kind))
+                            .map(|&p| {
+                                format!(
+                                    "{} {:?}",
+                                    plan.changes[g.ops[p].change].address, g.ops[p].kind
+                                )
+                            })
                             .collect();
                         format!("{a} {k:?} started before {waiting:?} finished")
                     })?;
@@ -502,7 +677,12 @@ pub fn check_order(plan: &Plan, events: &[Ev], env: Option<&Environment>) -> Res
                 let c = &plan.changes[g.ops[i].change];
                 match k {
                     OpKind::Create | OpKind::Update => {
-                        for d in desired_deps.get(a).into_iter().flatten().chain(c.deps.iter()) {
+                        for d in desired_deps
+                            .get(a)
+                            .into_iter()
+                            .flatten()
+                            .chain(c.deps.iter())
+                        {
                             if creating.contains(d.as_str()) && !created.contains(d) {
                                 return Err(format!("{a} {k:?} started before its dependency {d} was created or updated"));
                             }
@@ -510,7 +690,11 @@ pub fn check_order(plan: &Plan, events: &[Ev], env: Option<&Environment>) -> Res
                     }
                     OpKind::Delete | OpKind::DeleteOld => {
                         // Everything being destroyed that depended on this object goes first.
-                        for other in plan.changes.iter().filter(|o| o.prior_deps.contains(a) && o.address != *a) {
+                        for other in plan
+                            .changes
+                            .iter()
+                            .filter(|o| o.prior_deps.contains(a) && o.address != *a)
+                        {
                             if deleting.contains_key(other.address.as_str()) {
                                 let want = deleting[other.address.as_str()];
                                 if deleted.get(&other.address).copied().unwrap_or(0) < want {
@@ -523,18 +707,28 @@ pub fn check_order(plan: &Plan, events: &[Ev], env: Option<&Environment>) -> Res
             }
             Ev::Finished(a, k) => {
                 let cands = &by_key[&(a.clone(), *k)];
-                let i = cands.iter().copied().find(|&i| started[i] && !finished[i]).ok_or_else(|| format!("{a} {k:?} finished but was not running"))?;
+                let i = cands
+                    .iter()
+                    .copied()
+                    .find(|&i| started[i] && !finished[i])
+                    .ok_or_else(|| format!("{a} {k:?} finished but was not running"))?;
                 finished[i] = true;
                 match k {
                     OpKind::Create | OpKind::Update => {
                         created.insert(a.clone());
                     }
-                    OpKind::Delete | OpKind::DeleteOld => *deleted.entry(a.clone()).or_insert(0) += 1,
+                    OpKind::Delete | OpKind::DeleteOld => {
+                        *deleted.entry(a.clone()).or_insert(0) += 1
+                    }
                 }
             }
             Ev::Failed(a, k) => {
                 let cands = &by_key[&(a.clone(), *k)];
-                cands.iter().copied().find(|&i| started[i] && !finished[i]).ok_or_else(|| format!("{a} {k:?} failed but was not running"))?;
+                cands
+                    .iter()
+                    .copied()
+                    .find(|&i| started[i] && !finished[i])
+                    .ok_or_else(|| format!("{a} {k:?} failed but was not running"))?;
             }
         }
     }
@@ -544,7 +738,11 @@ pub fn check_order(plan: &Plan, events: &[Ev], env: Option<&Environment>) -> Res
 /// The fake cloud holds exactly the state's objects (current and deposed),
 /// with the same address, kind, attrs and outputs. Addresses in `except` may
 /// differ (an operation whose effect happened but whose response was lost).
-pub fn check_cloud_matches_state(fake: &FakeProvider, state: &State, except: &BTreeSet<String>) -> Result<(), String> {
+pub fn check_cloud_matches_state(
+    fake: &FakeProvider,
+    state: &State,
+    except: &BTreeSet<String>,
+) -> Result<(), String> {
     let objects = fake.objects();
     let mut seen = BTreeSet::new();
     for r in state.resources.values().chain(state.deposed.values()) {
@@ -553,10 +751,20 @@ pub fn check_cloud_matches_state(fake: &FakeProvider, state: &State, except: &BT
             continue;
         }
         let Some(o) = objects.get(&r.id) else {
-            return Err(format!("{} ({}) is in the state but not in the cloud", r.address, r.id));
+            return Err(format!(
+                "{} ({}) is in the state but not in the cloud",
+                r.address, r.id
+            ));
         };
-        if o.address != r.address || o.kind != r.kind || o.attrs != r.attrs || o.outputs != r.outputs {
-            return Err(format!("{} ({}) differs between state and cloud:\n state {:?}\n cloud {:?}", r.address, r.id, r, o));
+        if o.address != r.address
+            || o.kind != r.kind
+            || o.attrs != r.attrs
+            || o.outputs != r.outputs
+        {
+            return Err(format!(
+                "{} ({}) differs between state and cloud:\n state {:?}\n cloud {:?}",
+                r.address, r.id, r, o
+            ));
         }
         if !seen.insert(r.id.clone()) {
             return Err(format!("{} is recorded twice", r.id));
@@ -569,7 +777,10 @@ pub fn check_cloud_matches_state(fake: &FakeProvider, state: &State, except: &BT
     }
     let mut addrs = BTreeSet::new();
     for o in objects.values() {
-        if !except.contains(&o.address) && !addrs.insert(o.address.clone()) && !state.deposed.values().any(|d| d.address == o.address) {
+        if !except.contains(&o.address)
+            && !addrs.insert(o.address.clone())
+            && !state.deposed.values().any(|d| d.address == o.address)
+        {
             return Err(format!("two objects in the cloud for {}", o.address));
         }
     }
@@ -579,16 +790,27 @@ pub fn check_cloud_matches_state(fake: &FakeProvider, state: &State, except: &BT
 /// The state's objects by address with attrs, every fake id replaced by the
 /// address of the object it names: comparable across clouds whose ids differ.
 pub fn normalized(state: &State) -> BTreeMap<String, Value> {
-    let names: BTreeMap<String, String> = state.resources.values().map(|r| (r.id.clone(), r.address.clone())).collect();
+    let names: BTreeMap<String, String> = state
+        .resources
+        .values()
+        .map(|r| (r.id.clone(), r.address.clone()))
+        .collect();
     let f = |s: &str| {
         let mut out = s.to_string();
         for id in ids_in(&Value::String(s.to_string())) {
-            let to = names.get(&id).map(|a| format!("<{a}>")).unwrap_or_else(|| format!("<unknown {id}>"));
+            let to = names
+                .get(&id)
+                .map(|a| format!("<{a}>"))
+                .unwrap_or_else(|| format!("<unknown {id}>"));
             out = out.replace(&id, &to);
         }
         out
     };
-    state.resources.iter().map(|(a, r)| (a.clone(), map_strings(&r.attrs, &f))).collect()
+    state
+        .resources
+        .iter()
+        .map(|(a, r)| (a.clone(), map_strings(&r.attrs, &f)))
+        .collect()
 }
 
 /// Describe how two normalized states differ (for failure messages).
