@@ -162,6 +162,7 @@ pub struct ContainerInfo {
     pub state: String,
     /// Docker's human status (`Up 3 seconds (healthy)`, `Exited (0) 2 minutes ago`).
     pub status: String,
+    /// Running or paused (as `docker inspect` has it).
     pub running: bool,
     pub paused: bool,
     /// `chronous.role`, if labelled.
@@ -848,7 +849,8 @@ impl Docker {
                     address: labels.get(LABEL_ADDRESS).cloned(),
                     labels,
                     status: c.status.unwrap_or_default(),
-                    running: state == "running",
+                    // As `docker inspect` says: a paused container is still running.
+                    running: state == "running" || state == "paused",
                     paused: state == "paused",
                     state,
                 }

@@ -115,13 +115,17 @@ fi
 if [[ -n $init_sql ]]; then
     # mariadbd runs --init-file before it accepts connections, so the accounts
     # exist by the time port 3306 answers. The file holds passwords: private
-    # to mysql, and removed as soon as the server socket exists.
+    # to mysql, and removed once the server answers a ping (mariadbd creates
+    # its socket before it reads --init-file, so the socket alone is too early).
     init_file=/run/mysqld/chronous-init.sql
     (umask 077; printf '%s' "$init_sql" > "$init_file")
     [[ $(id -u) != 0 ]] || chown mysql:mysql "$init_file"
     set -- "$@" --init-file="$init_file"
     (
-        for _ in $(seq 1 1200); do [[ -S $SOCKET ]] && break; sleep 0.25; done
+        for _ in $(seq 1 1200); do
+            [[ -S $SOCKET ]] && mariadb-admin --socket="$SOCKET" --connect-timeout=2 ping >/dev/null 2>&1 && break
+            sleep 0.25
+        done
         rm -f "$init_file"
     ) &
     root_state=unchanged; [[ -z $ROOT_PASSWORD ]] || root_state=set

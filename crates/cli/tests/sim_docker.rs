@@ -1,0 +1,287 @@
+//! The simulator with real containers: the database restored from the
+//! XtraBackup-format fixture, the payments app behind the simulated ELB, the
+//! controller replacing failed tasks, and destroy leaving nothing labelled.
+//! Health checks run 30 times faster than AWS's (interval 1 s, healthy after
+//! 10 passes, unhealthy after 2 failures).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{code, docker, http_get, http_post, labelled, Env};
+
+fn elb(env: &Env) -> String {
+    env.ok(&["output", "elb_dns"]).trim().to_string()
+}
+
+fn status(env: &Env) -> serde_json::Value {
+    env.json(&["status"])
+}
+
+fn running_tasks(env: &Env) -> Vec<(String, String)> {
+    let s = status(env);
+    s["runtime"]["tasks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter(|t| {
+            t["last_status"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("RUNNING")
+        })
+        .map(|t| {
+            (
+                t["id"].as_str().unwrap().to_string(),
+                t["container"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) -> Duration {
+    let t = Instant::now();
+    while !f() {
+        assert!(
+            t.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    t.elapsed()
+}
+
+fn up(env: &Env) -> String {
+    env.ok(&["apply", "--auto-approve"]);
+    env.ok(&["status", "--wait-healthy", "--timeout", "120"]);
+    elb(env)
+}
+
+fn checksums(container: &str) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    for table in ["customers", "payments", "tokens"] {
+        let o = docker(&["exec", container, "mariadb", "--batch", "--skip-column-names", "-e", &format!("CHECKSUM TABLE paymentsdb.{table} EXTENDED; SELECT COUNT(*) FROM paymentsdb.{table}")]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        let mut lines = text.lines();
+        let checksum: u64 = lines
+            .next()
+            .unwrap()
+            .split('\t')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let rows: u64 = lines.next().unwrap().trim().parse().unwrap();
+        out.insert(
+            table.to_string(),
+            serde_json::json!({"checksum": checksum, "rows": rows}),
+        );
+    }
+    serde_json::Value::Object(out)
+}
+
+fn db_container(env: &Env) -> String {
+    let st = env.json(&["state", "show", "aws_db_instance.main"]);
+    st["outputs"]["container"]
+        .as_str()
+        .expect("the database container is recorded")
+        .to_string()
+}
+
+#[test]
+fn restored_database_matches_the_backup_and_the_app_serves_its_rows() {
+    let env = Env::docker("seed");
+    let addr = up(&env);
+
+    // Every table as it was at backup time.
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::repo().join("fixtures/backup/db-backup.checksums.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(checksums(&db_container(&env)), expected["tables"]);
+
+    // Through the load balancer: a token read through the database, and rows from the backup.
+    let (s, body) = http_get(&addr, "/gettoken");
+    assert_eq!(s, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["token"].as_str().unwrap().len(), 64);
+    assert_eq!(v["payments"], 400);
+    let (s, body) = http_get(&addr, "/payments/1");
+    assert_eq!(s, 200, "{body}");
+    let p: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(p["id"], 1);
+
+    // Status says where the backup came from and that the database is ready.
+    let st = status(&env);
+    assert_eq!(st["database"]["ready"], true, "{st}");
+    assert!(st["runtime"]["time_scale"].as_f64().unwrap() == 30.0);
+    let text = env.ok(&["status"]);
+    assert!(text.contains("time scale 30"), "{text}");
+
+    // Logs of the task: the app's request lines.
+    let logs = env.ok(&["logs"]);
+    assert!(logs.contains("GET /gettoken"), "{logs}");
+
+    // Destroy removes every container, volume and network of the environment, and only those.
+    let other = docker(&[
+        "volume",
+        "create",
+        "--label",
+        "chronous.environment=someone-else",
+        &format!("keep-{}", env.name),
+    ]);
+    assert!(other.status.success());
+    env.ok(&["destroy", "--auto-approve"]);
+    assert_eq!(labelled(&env.name), (vec![], vec![], vec![]));
+    let still = docker(&[
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        "label=chronous.environment=someone-else",
+    ]);
+    assert!(String::from_utf8_lossy(&still.stdout).contains(&format!("keep-{}", env.name)));
+    docker(&["volume", "rm", &format!("keep-{}", env.name)]);
+}
+
+#[test]
+fn a_killed_task_gives_503_until_its_replacement_is_in_service() {
+    let env = Env::docker("seed");
+    let addr = up(&env);
+    assert_eq!(http_get(&addr, "/gettoken").0, 200);
+    let before = running_tasks(&env);
+    assert_eq!(before.len(), 1);
+    assert!(docker(&["kill", &before[0].1]).status.success());
+
+    // Unavailable while no instance is in service...
+    let t = Instant::now();
+    wait_for(
+        "the load balancer to answer 503",
+        Duration::from_secs(10),
+        || http_get(&addr, "/gettoken").0 == 503,
+    );
+    // ... then served by a new task, healthy after 10 passes of 1 s.
+    let back = wait_for(
+        "a replacement task in service",
+        Duration::from_secs(60),
+        || http_get(&addr, "/gettoken").0 == 200,
+    );
+    let after = running_tasks(&env);
+    assert_eq!(after.len(), 1);
+    assert_ne!(after[0].0, before[0].0, "the killed task was not replaced");
+    assert!(
+        back >= Duration::from_secs(5),
+        "InService too early ({back:?}) for a healthy threshold of 10 x 1 s"
+    );
+    eprintln!("outage after docker kill: {:?}", t.elapsed());
+    let events = env.ok(&["status"]);
+    assert!(
+        events.contains("Essential container in task exited"),
+        "{events}"
+    );
+}
+
+#[test]
+fn a_paused_task_goes_out_of_service_and_is_replaced() {
+    let env = Env::docker("seed");
+    let addr = up(&env);
+    let before = running_tasks(&env);
+    assert!(docker(&["pause", &before[0].1]).status.success());
+    let t = Instant::now();
+    let out = wait_for("OutOfService", Duration::from_secs(20), || {
+        let s = status(&env);
+        s["runtime"]["elb"]["instances"]
+            .as_array()
+            .is_some_and(|v| v.iter().any(|i| i["state"] == "OutOfService"))
+            || running_tasks(&env).iter().all(|(id, _)| id != &before[0].0)
+    });
+    // UnhealthyThreshold (2) x Interval (1 s), with the check timeout and a reconcile tick of slack.
+    assert!(out <= Duration::from_secs(6), "OutOfService after {out:?}");
+    wait_for(
+        "the paused task to be replaced",
+        Duration::from_secs(30),
+        || running_tasks(&env).iter().all(|(id, _)| id != &before[0].0),
+    );
+    wait_for("a replacement in service", Duration::from_secs(60), || {
+        http_get(&addr, "/gettoken").0 == 200
+    });
+    eprintln!(
+        "paused task replaced and served again after {:?}",
+        t.elapsed()
+    );
+    let text = env.ok(&["status"]);
+    assert!(text.contains("Task failed ELB health checks"), "{text}");
+}
+
+#[test]
+fn a_killed_controller_comes_back_and_adopts_the_running_containers() {
+    let env = Env::docker("seed");
+    let addr = up(&env);
+    let (s, body) = http_post(
+        &addr,
+        "/payments",
+        r#"{"customer_id": 7, "amount_cents": 1234, "currency": "EUR", "reference": "written-before"}"#,
+    );
+    assert_eq!(s, 201, "{body}");
+    let id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"].clone();
+    let tasks = running_tasks(&env);
+    let pid: i32 = std::fs::read_to_string(env.dir.join(".chronous/controller.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(unsafe_kill(pid), 0);
+    wait_for("the controller to die", Duration::from_secs(5), || {
+        std::fs::metadata(format!("/proc/{pid}")).is_err()
+    });
+    // The workload keeps running without it.
+    let (c, _, _) = labelled(&env.name);
+    assert!(c.len() >= 3);
+    // Any command that needs it starts it again; it adopts, does not duplicate.
+    env.ok(&["status"]);
+    std::thread::sleep(Duration::from_secs(2));
+    let again = running_tasks(&env);
+    assert_eq!(again, tasks, "the running task was not adopted as it was");
+    let new_pid: i32 = std::fs::read_to_string(env.dir.join(".chronous/controller.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_ne!(new_pid, pid);
+    wait_for("the load balancer back", Duration::from_secs(60), || {
+        http_get(&addr, "/gettoken").0 == 200
+    });
+    let (s, body) = http_get(&addr, &format!("/payments/{id}"));
+    assert_eq!(s, 200);
+    assert!(body.contains("written-before"), "{body}");
+    assert_eq!(running_tasks(&env).len(), 1);
+    assert_eq!(code(&env.run(&["plan", "--detailed-exitcode"])), 0);
+}
+
+fn unsafe_kill(pid: i32) -> i32 {
+    std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .map(|s| s.code().unwrap_or(1))
+        .unwrap_or(1)
+}
+
+#[test]
+fn a_missing_image_is_a_clear_error_and_nothing_is_left_behind() {
+    let env = Env::docker("seed");
+    env.edit("tag = \"1.0\"", "tag = \"does-not-exist\"");
+    let o = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(code(&o), 1);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("chronous-payments-web-api:does-not-exist")
+            && err.contains("not in the local Docker image store"),
+        "{err}"
+    );
+    // What completed is recorded; destroy removes it all.
+    env.ok(&["destroy", "--auto-approve"]);
+    assert_eq!(labelled(&env.name), (vec![], vec![], vec![]));
+}
