@@ -13,6 +13,15 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "rust toolchain: $(cargo --version)"
 
+step "docker: $(docker version --format 'engine {{.Server.Version}}' 2>&1 || echo 'NOT REACHABLE')"
+# The images the simulator's tests run, built from Debian packages (skips what exists).
+bash images/build.sh
+
+if [ -f scripts/moto.sh ]; then
+  step "moto (the local AWS API stand-in for the aws backend's tests)"
+  bash scripts/moto.sh
+fi
+
 if command -v cargo-nextest >/dev/null 2>&1; then
   step "tests (cargo nextest, target dir $CARGO_TARGET_DIR)"
   cargo nextest run --workspace --no-fail-fast --failure-output final "$@"
