@@ -39,10 +39,7 @@ pub struct Env {
 
 impl Env {
     pub fn new(name: &str) -> Env {
-        let root = tempfile::Builder::new()
-            .prefix("chronous-test-")
-            .tempdir_in(repo().join("target"))
-            .unwrap();
+        let root = tempfile::Builder::new().prefix("chronous-test-").tempdir().unwrap();
         copy_dir(&repo().join("fixtures").join(name), &root.path().join(name));
         let backup = repo().join("fixtures/backup");
         std::fs::create_dir_all(root.path().join("backup")).unwrap();
