@@ -54,7 +54,12 @@ impl CallError {
             Some(m) => m.to_string(),
             None => DisplayErrorContext(&e).to_string(),
         };
-        CallError { code, message, status, transport }
+        CallError {
+            code,
+            message,
+            status,
+            transport,
+        }
     }
 
     pub fn code(&self) -> &str {
@@ -68,8 +73,15 @@ impl CallError {
     /// A `...NotFound` answer (or an HTTP 404).
     pub fn is_not_found(&self) -> bool {
         let c = self.code();
-        c.contains("NotFound") || c.starts_with("NoSuch") || c == "NotFound" || c == "ResourceNotFoundException" || c == "ClusterNotFoundException"
-            || c == "ServiceNotFoundException" || c == "RepositoryNotFoundException" || c == "LoadBalancerNotFound" || c == "AccessPointNotFound"
+        c.contains("NotFound")
+            || c.starts_with("NoSuch")
+            || c == "NotFound"
+            || c == "ResourceNotFoundException"
+            || c == "ClusterNotFoundException"
+            || c == "ServiceNotFoundException"
+            || c == "RepositoryNotFoundException"
+            || c == "LoadBalancerNotFound"
+            || c == "AccessPointNotFound"
             || self.status == Some(404)
     }
 
@@ -78,7 +90,10 @@ impl CallError {
     }
 
     pub fn is_server(&self) -> bool {
-        self.status.is_some_and(|s| s >= 500) || self.code() == "InternalError" || self.code() == "InternalFailure" || self.code() == "ServiceUnavailable"
+        self.status.is_some_and(|s| s >= 500)
+            || self.code() == "InternalError"
+            || self.code() == "InternalFailure"
+            || self.code() == "ServiceUnavailable"
     }
 
     /// The error as the user sees it: the address, what was being done, what AWS said, what to do.
@@ -96,15 +111,30 @@ impl CallError {
         if self.is_server() {
             return ProviderError::new(msg).with_hint("AWS answered with an internal error: run apply again; chronous adopts what this step may already have made").retryable();
         }
-        let hint = if c.contains("UnauthorizedOperation") || c.contains("AccessDenied") || c == "InvalidClientTokenId" || c == "SignatureDoesNotMatch" {
+        let hint = if c.contains("UnauthorizedOperation")
+            || c.contains("AccessDenied")
+            || c == "InvalidClientTokenId"
+            || c == "SignatureDoesNotMatch"
+        {
             "the AWS credentials in use may not do this: check AWS_PROFILE / the role's policies"
         } else if c.contains("ExpiredToken") || c == "RequestExpired" {
             "the AWS credentials have expired: renew them (for example `aws sso login`) and run apply again"
-        } else if c == "DependencyViolation" || c == "DeleteConflict" || c == "ResourceInUse" || c.contains("InUse") {
+        } else if c == "DependencyViolation"
+            || c == "DeleteConflict"
+            || c == "ResourceInUse"
+            || c.contains("InUse")
+        {
             "something still uses this object (possibly created outside chronous): remove that first, then run apply again"
-        } else if c.contains("Duplicate") || c.contains("AlreadyExists") || c == "EntityAlreadyExists" || c == "BucketAlreadyExists" {
+        } else if c.contains("Duplicate")
+            || c.contains("AlreadyExists")
+            || c == "EntityAlreadyExists"
+            || c == "BucketAlreadyExists"
+        {
             "an object of that name already exists and was not made by this environment: rename it in chronous.toml or remove the other object"
-        } else if c.contains("LimitExceeded") || c.contains("QuotaExceeded") || c.contains("AddressLimitExceeded") {
+        } else if c.contains("LimitExceeded")
+            || c.contains("QuotaExceeded")
+            || c.contains("AddressLimitExceeded")
+        {
             "an AWS service quota is reached: raise it in the Service Quotas console or remove unused objects"
         } else if self.is_not_found() {
             "an object it refers to does not exist: run plan to see what was deleted outside chronous"
@@ -134,7 +164,13 @@ impl AwsProvider {
                     if e.is_throttling() && tries < self.opts.throttle_retries {
                         tries += 1;
                         // A little jitter so parallel steps do not retry in lockstep.
-                        let jitter = Duration::from_millis((std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0) % 250) as u64);
+                        let jitter = Duration::from_millis(
+                            (std::time::SystemTime::now()
+                                .duration_since(std::time::UNIX_EPOCH)
+                                .map(|d| d.subsec_nanos())
+                                .unwrap_or(0)
+                                % 250) as u64,
+                        );
                         tokio::time::sleep(pause + jitter.min(pause)).await;
                         pause = (pause * 2).min(Duration::from_secs(20));
                         continue;

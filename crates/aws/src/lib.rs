@@ -84,10 +84,16 @@ impl std::fmt::Debug for AwsOptions {
 
 impl AwsOptions {
     /// Defaults for an environment: endpoint from `AWS_ENDPOINT_URL` when set.
-    pub fn new(region: impl Into<String>, env_name: impl Into<String>, env_dir: impl Into<PathBuf>) -> AwsOptions {
+    pub fn new(
+        region: impl Into<String>,
+        env_name: impl Into<String>,
+        env_dir: impl Into<PathBuf>,
+    ) -> AwsOptions {
         AwsOptions {
             region: region.into(),
-            endpoint: std::env::var("AWS_ENDPOINT_URL").ok().filter(|s| !s.is_empty()),
+            endpoint: std::env::var("AWS_ENDPOINT_URL")
+                .ok()
+                .filter(|s| !s.is_empty()),
             env_name: env_name.into(),
             env_dir: env_dir.into(),
             max_attempts: 5,
@@ -130,7 +136,9 @@ pub struct AwsClients {
 impl AwsClients {
     /// Clients for every service from one SDK configuration (S3 path-style when `path_style`).
     pub fn from_conf(conf: &aws_config::SdkConfig, path_style: bool) -> AwsClients {
-        let s3 = aws_sdk_s3::config::Builder::from(conf).force_path_style(path_style).build();
+        let s3 = aws_sdk_s3::config::Builder::from(conf)
+            .force_path_style(path_style)
+            .build();
         AwsClients {
             ec2: aws_sdk_ec2::Client::new(conf),
             ecs: aws_sdk_ecs::Client::new(conf),
@@ -160,8 +168,17 @@ pub async fn sdk_config(opts: &AwsOptions) -> Result<aws_config::SdkConfig, AwsE
     }
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(opts.region.clone()))
-        .retry_config(RetryConfig::standard().with_max_attempts(opts.max_attempts.max(1)).with_max_backoff(Duration::from_secs(20)))
-        .timeout_config(TimeoutConfig::builder().connect_timeout(Duration::from_secs(10)).operation_attempt_timeout(Duration::from_secs(120)).build());
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(opts.max_attempts.max(1))
+                .with_max_backoff(Duration::from_secs(20)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .operation_attempt_timeout(Duration::from_secs(120))
+                .build(),
+        );
     if let Some(e) = &opts.endpoint {
         if !(e.starts_with("http://") || e.starts_with("https://")) {
             return Err(AwsError::BadEndpoint(e.clone()));
@@ -185,7 +202,11 @@ impl AwsProvider {
 
     /// A provider over clients made elsewhere (tests with aws-smithy-mocks).
     pub fn with_clients(clients: AwsClients, opts: AwsOptions) -> AwsProvider {
-        AwsProvider { c: clients, opts, account: OnceCell::new() }
+        AwsProvider {
+            c: clients,
+            opts,
+            account: OnceCell::new(),
+        }
     }
 
     /// The clients, for callers that inspect AWS directly (status, tests).
@@ -207,23 +228,40 @@ impl AwsProvider {
     pub(crate) async fn account(&self, address: &str) -> Result<String, ProviderError> {
         self.account
             .get_or_try_init(|| async {
-                let out = self.call(|| self.c.ec2.describe_security_groups().max_results(5).send()).await.map_err(|e| e.provider(address, "find the account id"))?;
-                Ok::<_, ProviderError>(out.security_groups().iter().find_map(|g| g.owner_id().map(str::to_string)).unwrap_or_else(|| "000000000000".into()))
+                let out = self
+                    .call(|| self.c.ec2.describe_security_groups().max_results(5).send())
+                    .await
+                    .map_err(|e| e.provider(address, "find the account id"))?;
+                Ok::<_, ProviderError>(
+                    out.security_groups()
+                        .iter()
+                        .find_map(|g| g.owner_id().map(str::to_string))
+                        .unwrap_or_else(|| "000000000000".into()),
+                )
             })
             .await
             .cloned()
     }
 
     /// The tags every object gets: the environment's and the address's, plus `extra`.
-    pub(crate) fn tags(&self, address: &str, extra: &BTreeMap<String, String>) -> Vec<(String, String)> {
-        let mut t: Vec<(String, String)> = extra.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    pub(crate) fn tags(
+        &self,
+        address: &str,
+        extra: &BTreeMap<String, String>,
+    ) -> Vec<(String, String)> {
+        let mut t: Vec<(String, String)> =
+            extra.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         t.push((TAG_ENV.into(), self.opts.env_name.clone()));
         t.push((TAG_ADDRESS.into(), address.into()));
         t
     }
 
     /// Whether a tag list marks an object as this environment's `address`.
-    pub(crate) fn is_ours<'a>(&self, address: &str, tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> bool {
+    pub(crate) fn is_ours<'a>(
+        &self,
+        address: &str,
+        tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> bool {
         let mut env = false;
         let mut addr = false;
         for (k, v) in tags {
@@ -242,7 +280,12 @@ impl AwsProvider {
     }
 
     /// Poll `f` until it gives `Some`, every `poll_interval`, for at most `wait_timeout`.
-    pub(crate) async fn wait_for<T, F, Fut>(&self, address: &str, what: &str, mut f: F) -> Result<T, ProviderError>
+    pub(crate) async fn wait_for<T, F, Fut>(
+        &self,
+        address: &str,
+        what: &str,
+        mut f: F,
+    ) -> Result<T, ProviderError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<Option<T>, ProviderError>>,
@@ -258,8 +301,13 @@ impl AwsProvider {
                     .with_hint("look at the object in the AWS console; when it is ready, run apply again: chronous adopts it")
                     .retryable());
             }
-            if !announced || start.elapsed().as_secs() % 60 < self.opts.poll_interval.as_secs().max(1) {
-                self.progress(format!("{address}: waiting for {what} ({}s)", start.elapsed().as_secs()));
+            if !announced
+                || start.elapsed().as_secs() % 60 < self.opts.poll_interval.as_secs().max(1)
+            {
+                self.progress(format!(
+                    "{address}: waiting for {what} ({}s)",
+                    start.elapsed().as_secs()
+                ));
                 announced = true;
             }
             tokio::time::sleep(self.opts.poll_interval).await;
@@ -268,14 +316,26 @@ impl AwsProvider {
 }
 
 /// Tags without chronous's own, as the spec writes them.
-pub(crate) fn user_tags<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> BTreeMap<String, String> {
-    tags.into_iter().filter(|(k, _)| !k.starts_with("chronous:") && !k.starts_with("aws:")).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+pub(crate) fn user_tags<'a>(
+    tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> BTreeMap<String, String> {
+    tags.into_iter()
+        .filter(|(k, _)| !k.starts_with("chronous:") && !k.starts_with("aws:"))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// Order `observed` like `recorded` when both hold the same items, so a
 /// reordering by AWS is not reported as a change.
 pub(crate) fn like_recorded(observed: Vec<String>, recorded: Option<&Value>) -> Vec<String> {
-    let rec: Vec<String> = recorded.and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default();
+    let rec: Vec<String> = recorded
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
     let mut a = observed.clone();
     let mut b = rec.clone();
     a.sort();
@@ -288,33 +348,67 @@ pub(crate) fn like_recorded(observed: Vec<String>, recorded: Option<&Value>) -> 
 }
 
 pub(crate) fn spec_err(address: &str, e: serde_json::Error) -> ProviderError {
-    ProviderError::new(format!("{address}: the described object does not fit its spec type: {e}")).with_hint("this is a bug in chronous's AWS backend; report it with the address")
+    ProviderError::new(format!(
+        "{address}: the described object does not fit its spec type: {e}"
+    ))
+    .with_hint("this is a bug in chronous's AWS backend; report it with the address")
 }
 
-pub(crate) fn observed<S: serde::Serialize>(id: impl Into<String>, spec: &S, outputs: BTreeMap<String, Value>) -> Observed {
-    Observed { id: id.into(), attrs: serde_json::to_value(spec).expect("specs serialize"), outputs }
+pub(crate) fn observed<S: serde::Serialize>(
+    id: impl Into<String>,
+    spec: &S,
+    outputs: BTreeMap<String, Value>,
+) -> Observed {
+    Observed {
+        id: id.into(),
+        attrs: serde_json::to_value(spec).expect("specs serialize"),
+        outputs,
+    }
 }
 
 impl Provider for AwsProvider {
     async fn read(&self, record: &ResourceRecord) -> Result<Option<Observed>, ProviderError> {
         if record.kind == Kind::Data {
-            return Ok(Some(Observed { id: record.id.clone(), attrs: record.attrs.clone(), outputs: record.outputs.clone() }));
+            return Ok(Some(Observed {
+                id: record.id.clone(),
+                attrs: record.attrs.clone(),
+                outputs: record.outputs.clone(),
+            }));
         }
-        let spec = Spec::from_attrs(record.kind, &record.attrs).map_err(|e| spec_err(&record.address, e))?;
+        let spec = Spec::from_attrs(record.kind, &record.attrs)
+            .map_err(|e| spec_err(&record.address, e))?;
         self.read_spec(record, &spec).await
     }
 
     async fn create(&self, req: CreateRequest<'_>) -> Result<Observed, ProviderError> {
         if let Spec::Data(_) = req.spec {
-            let id = format!("data-{}", &hex::encode(sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(req.address.as_bytes())))[..12]);
-            return Ok(Observed { id: id.clone(), attrs: req.spec.to_attrs(), outputs: BTreeMap::from([("id".to_string(), Value::String(id))]) });
+            let id = format!(
+                "data-{}",
+                &hex::encode(sha2::Digest::finalize(
+                    <sha2::Sha256 as sha2::Digest>::new_with_prefix(req.address.as_bytes())
+                ))[..12]
+            );
+            return Ok(Observed {
+                id: id.clone(),
+                attrs: req.spec.to_attrs(),
+                outputs: BTreeMap::from([("id".to_string(), Value::String(id))]),
+            });
         }
-        self.create_spec(req.address, req.spec, req.exclude_ids).await
+        self.create_spec(req.address, req.spec, req.exclude_ids)
+            .await
     }
 
-    async fn update(&self, record: &ResourceRecord, spec: &Spec) -> Result<Observed, ProviderError> {
+    async fn update(
+        &self,
+        record: &ResourceRecord,
+        spec: &Spec,
+    ) -> Result<Observed, ProviderError> {
         if let Spec::Data(_) = spec {
-            return Ok(Observed { id: record.id.clone(), attrs: spec.to_attrs(), outputs: record.outputs.clone() });
+            return Ok(Observed {
+                id: record.id.clone(),
+                attrs: spec.to_attrs(),
+                outputs: record.outputs.clone(),
+            });
         }
         self.update_spec(record, spec).await
     }
@@ -323,49 +417,110 @@ impl Provider for AwsProvider {
         if record.kind == Kind::Data {
             return Ok(());
         }
-        let spec = Spec::from_attrs(record.kind, &record.attrs).map_err(|e| spec_err(&record.address, e))?;
+        let spec = Spec::from_attrs(record.kind, &record.attrs)
+            .map_err(|e| spec_err(&record.address, e))?;
         self.delete_spec(record, &spec).await
     }
 }
 
 impl AwsProvider {
-    async fn read_spec(&self, r: &ResourceRecord, spec: &Spec) -> Result<Option<Observed>, ProviderError> {
+    async fn read_spec(
+        &self,
+        r: &ResourceRecord,
+        spec: &Spec,
+    ) -> Result<Option<Observed>, ProviderError> {
         match spec {
-            Spec::Vpc(_) | Spec::Subnet(_) | Spec::InternetGateway(_) | Spec::Eip(_) | Spec::NatGateway(_) | Spec::RouteTable(_) | Spec::RouteTableAssociation(_)
-            | Spec::SecurityGroup(_) | Spec::SecurityGroupRule(_) | Spec::KeyPair(_) | Spec::AmiLookup(_) | Spec::Instance(_) | Spec::LaunchTemplate(_) => {
-                self.ec2_read(r, spec).await
-            }
-            _ => self.svc_read(r, spec).await,
+            Spec::Vpc(_)
+            | Spec::Subnet(_)
+            | Spec::InternetGateway(_)
+            | Spec::Eip(_)
+            | Spec::NatGateway(_)
+            | Spec::RouteTable(_)
+            | Spec::RouteTableAssociation(_)
+            | Spec::SecurityGroup(_)
+            | Spec::SecurityGroupRule(_)
+            | Spec::KeyPair(_)
+            | Spec::AmiLookup(_)
+            | Spec::Instance(_)
+            | Spec::LaunchTemplate(_) => Box::pin(self.ec2_read(r, spec)).await,
+            _ => Box::pin(self.svc_read(r, spec)).await,
         }
     }
 
-    async fn create_spec(&self, address: &str, spec: &Spec, exclude: &[String]) -> Result<Observed, ProviderError> {
+    async fn create_spec(
+        &self,
+        address: &str,
+        spec: &Spec,
+        exclude: &[String],
+    ) -> Result<Observed, ProviderError> {
         match spec {
-            Spec::Vpc(_) | Spec::Subnet(_) | Spec::InternetGateway(_) | Spec::Eip(_) | Spec::NatGateway(_) | Spec::RouteTable(_) | Spec::RouteTableAssociation(_)
-            | Spec::SecurityGroup(_) | Spec::SecurityGroupRule(_) | Spec::KeyPair(_) | Spec::AmiLookup(_) | Spec::Instance(_) | Spec::LaunchTemplate(_) => {
-                self.ec2_create(address, spec, exclude).await
-            }
-            _ => self.svc_create(address, spec, exclude).await,
+            Spec::Vpc(_)
+            | Spec::Subnet(_)
+            | Spec::InternetGateway(_)
+            | Spec::Eip(_)
+            | Spec::NatGateway(_)
+            | Spec::RouteTable(_)
+            | Spec::RouteTableAssociation(_)
+            | Spec::SecurityGroup(_)
+            | Spec::SecurityGroupRule(_)
+            | Spec::KeyPair(_)
+            | Spec::AmiLookup(_)
+            | Spec::Instance(_)
+            | Spec::LaunchTemplate(_) => Box::pin(self.ec2_create(address, spec, exclude)).await,
+            _ => Box::pin(self.svc_create(address, spec, exclude)).await,
         }
     }
 
-    async fn update_spec(&self, r: &ResourceRecord, spec: &Spec) -> Result<Observed, ProviderError> {
-        match spec {
-            Spec::Vpc(_) | Spec::Subnet(_) | Spec::InternetGateway(_) | Spec::Eip(_) | Spec::NatGateway(_) | Spec::RouteTable(_) | Spec::RouteTableAssociation(_)
-            | Spec::SecurityGroup(_) | Spec::SecurityGroupRule(_) | Spec::KeyPair(_) | Spec::AmiLookup(_) | Spec::Instance(_) | Spec::LaunchTemplate(_) => {
-                self.ec2_update(r, spec).await
+    async fn update_spec(
+        &self,
+        r: &ResourceRecord,
+        spec: &Spec,
+    ) -> Result<Observed, ProviderError> {
+        // The record is what was last applied; change the object from what it
+        // is now (a change made outside chronous included).
+        let recorded = Spec::from_attrs(r.kind, &r.attrs).map_err(|e| spec_err(&r.address, e))?;
+        let live = match Box::pin(self.read_spec(r, &recorded)).await? {
+            Some(o) => ResourceRecord { id: o.id, attrs: o.attrs, outputs: o.outputs, ..r.clone() },
+            None => {
+                return Err(ProviderError::new(format!("{}: {} {} no longer exists", r.address, r.kind, r.id))
+                    .with_hint("it was deleted outside chronous: run plan again, it will be created"))
             }
-            _ => self.svc_update(r, spec).await,
+        };
+        let r = &live;
+        match spec {
+            Spec::Vpc(_)
+            | Spec::Subnet(_)
+            | Spec::InternetGateway(_)
+            | Spec::Eip(_)
+            | Spec::NatGateway(_)
+            | Spec::RouteTable(_)
+            | Spec::RouteTableAssociation(_)
+            | Spec::SecurityGroup(_)
+            | Spec::SecurityGroupRule(_)
+            | Spec::KeyPair(_)
+            | Spec::AmiLookup(_)
+            | Spec::Instance(_)
+            | Spec::LaunchTemplate(_) => Box::pin(self.ec2_update(r, spec)).await,
+            _ => Box::pin(self.svc_update(r, spec)).await,
         }
     }
 
     async fn delete_spec(&self, r: &ResourceRecord, spec: &Spec) -> Result<(), ProviderError> {
         match spec {
-            Spec::Vpc(_) | Spec::Subnet(_) | Spec::InternetGateway(_) | Spec::Eip(_) | Spec::NatGateway(_) | Spec::RouteTable(_) | Spec::RouteTableAssociation(_)
-            | Spec::SecurityGroup(_) | Spec::SecurityGroupRule(_) | Spec::KeyPair(_) | Spec::AmiLookup(_) | Spec::Instance(_) | Spec::LaunchTemplate(_) => {
-                self.ec2_delete(r, spec).await
-            }
-            _ => self.svc_delete(r, spec).await,
+            Spec::Vpc(_)
+            | Spec::Subnet(_)
+            | Spec::InternetGateway(_)
+            | Spec::Eip(_)
+            | Spec::NatGateway(_)
+            | Spec::RouteTable(_)
+            | Spec::RouteTableAssociation(_)
+            | Spec::SecurityGroup(_)
+            | Spec::SecurityGroupRule(_)
+            | Spec::KeyPair(_)
+            | Spec::AmiLookup(_)
+            | Spec::Instance(_)
+            | Spec::LaunchTemplate(_) => Box::pin(self.ec2_delete(r, spec)).await,
+            _ => Box::pin(self.svc_delete(r, spec)).await,
         }
     }
 }
