@@ -1671,7 +1671,7 @@ impl AwsProvider {
             let done = aws_sdk_s3::types::CompletedMultipartUpload::builder()
                 .set_parts(Some(parts))
                 .build();
-            let r = self
+            let completed = self
                 .call(|| {
                     s3.complete_multipart_upload()
                         .bucket(&o.bucket)
@@ -1680,11 +1680,22 @@ impl AwsProvider {
                         .multipart_upload(done.clone())
                         .send()
                 })
-                .await
-                .map_err(up)?;
+                .await;
+            let etag = match completed {
+                Ok(r) => r.e_tag().unwrap_or_default().to_string(),
+                // Completed (HTTP 200) but the answer did not decode (some emulators): ask S3 what it stored.
+                Err(e) if e.status == Some(200) => self
+                    .call(|| s3.head_object().bucket(&o.bucket).key(&o.key).send())
+                    .await
+                    .map_err(|e| e.provider(address, "check the uploaded backup"))?
+                    .e_tag()
+                    .unwrap_or_default()
+                    .to_string(),
+                Err(e) => return Err(up(e)),
+            };
             let n = bytes.len().div_ceil(part);
             (
-                r.e_tag().unwrap_or_default().trim_matches('"').to_string(),
+                etag.trim_matches('"').to_string(),
                 format!("{}-{n}", hex::encode(Md5::digest(&md5s))),
             )
         };
