@@ -15,10 +15,8 @@ step "building chronous"
 cargo build -q -p chronous-cli
 CHRONOUS="$CARGO_TARGET_DIR/debug/chronous"
 
-if [ -x images/build.sh ] || [ -f images/build.sh ]; then
-  step "building the images the simulator needs (skips what exists)"
-  bash images/build.sh
-fi
+step "building the images the simulator needs (skips what exists)"
+bash images/build.sh
 
 # The database password is a run-time secret: from the environment, or a
 # generated one kept (mode 0600) outside the repository.
@@ -37,7 +35,14 @@ export CHRONOUS_SIM_TIME_SCALE="${CHRONOUS_SIM_TIME_SCALE:-30}"
 step "applying $ENV_DIR in the simulator"
 "$CHRONOUS" --env "$ENV_DIR" apply --auto-approve
 
+step "waiting for the service to be healthy behind the load balancer"
+"$CHRONOUS" --env "$ENV_DIR" status --wait-healthy --timeout 300
+
 url="http://$("$CHRONOUS" --env "$ENV_DIR" output elb_dns)"
 step "up"
-echo "try:  curl $url/gettoken"
+echo "The seed environment runs in the simulator. Try:"
+echo "  curl $url/gettoken"
+echo "  $CHRONOUS --env $ENV_DIR status      # tasks, health, events"
+echo "  $CHRONOUS --env $ENV_DIR logs -f     # the service's log streams"
+echo "  $CHRONOUS --env $ENV_DIR destroy     # remove it all"
 echo "$url"

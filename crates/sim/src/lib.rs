@@ -111,6 +111,26 @@ impl SimProvider {
         opts: SimOptions,
     ) -> Result<SimProvider, ProviderError> {
         let cloud = Cloud::open(&Cloud::dir_of(state_dir), env_name).map_err(err)?;
+        // One environment, one runtime: objects made for one mean nothing to the other.
+        let marker = Cloud::dir_of(state_dir).join("runtime");
+        let want = match opts.runtime {
+            Runtime::Docker => "docker",
+            Runtime::Model => "model",
+        };
+        match std::fs::read_to_string(&marker) {
+            Ok(had) if had.trim() != want && cloud.objects().next().is_some() => {
+                return Err(ProviderError::new(format!(
+                    "environment `{env_name}` was applied with the simulator's {} runtime, not the {want} runtime",
+                    had.trim()
+                ))
+                .with_hint(format!("run with CHRONOUS_SIM_RUNTIME={}, or destroy it with that runtime first", had.trim())));
+            }
+            Ok(had) if had.trim() == want => {}
+            _ => {
+                let _ = std::fs::create_dir_all(Cloud::dir_of(state_dir));
+                let _ = std::fs::write(&marker, want);
+            }
+        }
         Ok(SimProvider {
             env_dir: env_dir.to_path_buf(),
             env_name: env_name.to_string(),
@@ -651,6 +671,16 @@ impl SimProvider {
 
 impl Provider for SimProvider {
     async fn read(&self, record: &ResourceRecord) -> Result<Option<Observed>, ProviderError> {
+        // A database or bastion whose container is gone (removed with docker)
+        // is, to the simulated cloud, an instance deleted outside chronous.
+        if self.opts.runtime == Runtime::Docker && matches!(record.kind, Kind::DbInstance | Kind::Instance) {
+            let role = if record.kind == Kind::DbInstance { "db" } else { "bastion" };
+            let docker = self.docker(&record.address).await?;
+            let cs = docker.list(&self.env_name, Some(role)).await.map_err(|e| ProviderError::new(format!("{}: {e}", record.address)))?;
+            if !cs.iter().any(|c| c.address.as_deref() == Some(record.address.as_str()) && c.running) {
+                return Ok(None);
+            }
+        }
         let cloud = self.cloud.lock().expect("cloud lock");
         Ok(cloud.get(&record.id).map(Self::observed))
     }
@@ -667,6 +697,14 @@ impl Provider for SimProvider {
         {
             let mut o = existing;
             o.attrs = attrs;
+            if self.opts.runtime == Runtime::Docker
+                && matches!(req.spec.kind(), Kind::DbInstance | Kind::Instance | Kind::EcsTaskDefinition)
+            {
+                // What the runtime runs for it is (re)started: idempotent when it already runs.
+                drop(cloud);
+                self.run_for(req.address, req.spec, &mut o.outputs).await?;
+                cloud = self.cloud.lock().expect("cloud lock");
+            }
             cloud.put(o.clone()).map_err(err)?;
             return Ok(Self::observed(&o));
         }
