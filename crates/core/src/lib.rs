@@ -7,6 +7,7 @@
 //! ([`engine`]) which is generic over a provider and a durable journal sink.
 
 pub mod diag;
+pub mod ecs;
 pub mod engine;
 pub mod env;
 pub mod graph;

@@ -1,0 +1,1102 @@
+//! The ECS service scheduler as a pure state machine.
+//!
+//! One [`Service`] holds what ECS's service scheduler holds for a REPLICA
+//! service with the rolling-update (`ECS`) deployment controller: its
+//! deployments (PRIMARY / ACTIVE, each with a rolloutState), its tasks and their
+//! lifecycle (PROVISIONING → PENDING → RUNNING → STOPPING → STOPPED), the
+//! container instances it may place on, and the circuit breaker.
+//!
+//! It never runs anything and never reads a clock. A runtime (the simulator's
+//! modelled runtime, its real-container controller, or a test) feeds it
+//! [`Observation`]s with the time they happened, and carries out the
+//! [`Command`]s it returns; the [`ServiceEvent`]s it returns are worded like
+//! ECS's service events. Everything it returns is ordered (no hash iteration),
+//! so the same inputs give the same outputs.
+//!
+//! The rules (see `shared/reference/aws-semantics.md`, "ECS rolling update"):
+//! - at most floor(maximumPercent × desired / 100) tasks PROVISIONING, PENDING
+//!   or RUNNING (a task being stopped no longer counts);
+//! - the scheduler never stops a healthy task if that leaves fewer than
+//!   ceil(minimumHealthyPercent × desired / 100) healthy tasks;
+//! - behind a load balancer a task is healthy once the load balancer says so,
+//!   otherwise once RUNNING;
+//! - placement checks the static host port (held until the task is STOPPED),
+//!   memory and CPU against each container instance's registered resources;
+//! - unhealthy reports are ignored during the health-check grace period; a
+//!   task the load balancer marks unhealthy is replaced start-first when
+//!   maximumPercent leaves room, otherwise stopped first;
+//! - circuit breaker: threshold 0.5 × desired rounded up, clamped to [3, 200];
+//!   stage 1 counts tasks that stop before RUNNING, stage 2 tasks that fail
+//!   health checks or exit after RUNNING; a task becoming healthy resets the
+//!   count (ECS's `resetOnHealthyTask` default).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds since an origin the caller chooses (virtual or real).
+pub type Millis = u64;
+
+/// A task-definition revision, reduced to what scheduling needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskDefinition {
+    /// `family:revision` (an ARN works too; it is only compared).
+    pub arn: String,
+    pub image: String,
+    /// Hard memory reservation of the task, MiB.
+    pub memory_mib: u32,
+    /// CPU units (1024 per vCPU); 0 reserves none.
+    pub cpu: u32,
+    pub container_port: u16,
+    /// Static host port, or 0 for a dynamic one (never conflicts).
+    pub host_port: u16,
+    /// Whether the (single) container is essential.
+    pub essential: bool,
+}
+
+/// A container instance and the resources it registered with ECS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerInstance {
+    pub id: String,
+    pub memory_mib: u32,
+    pub cpu_units: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CircuitBreaker {
+    pub rollback: bool,
+}
+
+/// The service's settings (the parts of `CreateService` that scheduling uses).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceConfig {
+    pub name: String,
+    pub cluster: String,
+    pub desired_count: u32,
+    pub minimum_healthy_percent: u32,
+    pub maximum_percent: u32,
+    pub health_check_grace_ms: Millis,
+    /// The classic load balancer's name, when the service is behind one.
+    pub load_balancer: Option<String>,
+    /// `None`: the circuit breaker is off.
+    pub circuit_breaker: Option<CircuitBreaker>,
+}
+
+impl ServiceConfig {
+    /// floor(maximumPercent × desired / 100): tasks PROVISIONING, PENDING or RUNNING.
+    pub fn max_tasks(&self) -> u32 {
+        (self.maximum_percent as u64 * self.desired_count as u64 / 100) as u32
+    }
+    /// ceil(minimumHealthyPercent × desired / 100): healthy tasks kept during a deployment.
+    pub fn min_healthy(&self) -> u32 {
+        (self.minimum_healthy_percent as u64 * self.desired_count as u64).div_ceil(100) as u32
+    }
+    /// Whether the pair lets the scheduler stop or start at least one task.
+    pub fn can_replace(&self) -> bool {
+        self.desired_count == 0
+            || self.max_tasks() > self.desired_count
+            || self.min_healthy() < self.desired_count
+    }
+}
+
+/// The circuit breaker's failure threshold: 0.5 × desired, rounded up, in [3, 200].
+pub fn circuit_breaker_threshold(desired_count: u32) -> u32 {
+    desired_count.div_ceil(2).clamp(3, 200)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskStatus {
+    Provisioning,
+    Pending,
+    Running,
+    Stopping,
+    Stopped,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Provisioning => "PROVISIONING",
+            TaskStatus::Pending => "PENDING",
+            TaskStatus::Running => "RUNNING",
+            TaskStatus::Stopping => "STOPPING",
+            TaskStatus::Stopped => "STOPPED",
+        }
+    }
+    /// Counts against maximumPercent.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            TaskStatus::Provisioning | TaskStatus::Pending | TaskStatus::Running
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Health {
+    Unknown,
+    Healthy,
+    Unhealthy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: String,
+    pub task_definition: String,
+    /// The deployment that started it.
+    pub started_by: String,
+    pub instance: String,
+    pub host_port: u16,
+    pub memory_mib: u32,
+    pub cpu: u32,
+    pub last_status: TaskStatus,
+    pub health: Health,
+    pub created_at: Millis,
+    pub running_at: Option<Millis>,
+    pub stopped_at: Option<Millis>,
+    pub stopped_reason: Option<String>,
+    pub exit_code: Option<i32>,
+    /// Registered with the load balancer (ECS registers on RUNNING).
+    pub registered: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeploymentStatus {
+    Primary,
+    Active,
+    Inactive,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RolloutState {
+    InProgress,
+    Completed,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    /// `ecs-svc/` and 19 digits.
+    pub id: String,
+    pub task_definition: String,
+    pub status: DeploymentStatus,
+    pub rollout_state: RolloutState,
+    pub rollout_state_reason: String,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    /// Circuit-breaker failures counted so far.
+    pub failed_tasks: u32,
+    /// Set when this deployment rolls back a failed one.
+    pub rollback_of: Option<String>,
+}
+
+/// What the runtime saw happen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Observation {
+    /// The task's resources are provisioned; the agent is pulling the image (PENDING).
+    TaskPending { task: String },
+    /// The essential container started (RUNNING).
+    TaskRunning { task: String },
+    /// The task could not start (`CannotPullContainerError`, ...): STOPPED before RUNNING.
+    TaskFailedToStart { task: String, reason: String },
+    /// A container exited on its own. An essential one stops the task.
+    TaskExited { task: String, exit_code: i32, essential: bool },
+    /// A task the scheduler asked to stop has stopped.
+    TaskStopped { task: String },
+    /// The load balancer's view of the task's target changed.
+    TaskHealth { task: String, healthy: bool },
+    /// The container instance is gone (terminated, agent disconnected for good).
+    InstanceLost { instance: String },
+    /// A container instance registered with the cluster.
+    InstanceRegistered(ContainerInstance),
+}
+
+/// What the scheduler asks the runtime to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    StartTask {
+        task: String,
+        instance: String,
+        task_definition: String,
+        host_port: u16,
+    },
+    StopTask {
+        task: String,
+        reason: String,
+    },
+    /// Register the task's instance and port with the load balancer.
+    RegisterTarget { task: String, instance: String, port: u16 },
+    DeregisterTarget { task: String, instance: String, port: u16 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Started,
+    Stopped,
+    Registered,
+    Deregistered,
+    Unhealthy,
+    UnableToPlace,
+    UnableToDeploy,
+    StartThrottled,
+    SteadyState,
+    DeploymentCompleted,
+    DeploymentFailed,
+    RollingBack,
+    InstanceLost,
+}
+
+/// A service event, worded like ECS's `describe-services` events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceEvent {
+    pub at: Millis,
+    pub kind: EventKind,
+    /// Tasks the event is about (in the order the message names them).
+    pub tasks: Vec<String>,
+    pub message: String,
+}
+
+/// The scheduler's answer to one call.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Output {
+    pub commands: Vec<Command>,
+    pub events: Vec<ServiceEvent>,
+}
+
+impl Output {
+    fn extend(&mut self, o: Output) {
+        self.commands.extend(o.commands);
+        self.events.extend(o.events);
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EcsError {
+    #[error("unknown task {0}")]
+    UnknownTask(String),
+    #[error("the task {task} is {status}: {what} does not apply")]
+    WrongStatus {
+        task: String,
+        status: &'static str,
+        what: &'static str,
+    },
+    #[error("desired_count {desired}, minimum {min}% and maximum {max}% are outside what ECS accepts (minimum 0-100, maximum 100-200)")]
+    InvalidPercentages { desired: u32, min: u32, max: u32 },
+}
+
+/// Counts at one moment (what the invariants talk about).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Counts {
+    /// PROVISIONING + PENDING + RUNNING.
+    pub active: u32,
+    pub running: u32,
+    pub healthy: u32,
+}
+
+/// Restarts back off after tasks fail to start: 10 s, 20 s, 40 s ... at most 15 min.
+/// (ECS throttles such restarts; its exact curve is not documented.)
+pub fn start_backoff(consecutive_failures: u32) -> Millis {
+    if consecutive_failures == 0 {
+        return 0;
+    }
+    let exp = (consecutive_failures - 1).min(10);
+    (10_000u64 << exp).min(900_000)
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// The ECS service scheduler of one service.
+#[derive(Debug, Clone)]
+pub struct Service {
+    config: ServiceConfig,
+    id_salt: u64,
+    next_id: u64,
+    task_definitions: BTreeMap<String, TaskDefinition>,
+    instances: BTreeMap<String, ContainerInstance>,
+    tasks: BTreeMap<String, Task>,
+    /// Newest first; INACTIVE ones are dropped.
+    deployments: Vec<Deployment>,
+    last_completed: Option<String>,
+    consecutive_start_failures: u32,
+    throttle_event_sent: bool,
+    backoff_until: Millis,
+    steady: bool,
+    last_place_message: Option<(String, String)>,
+    config_event_for: Option<String>,
+}
+
+impl Service {
+    /// CreateService: the first deployment (PRIMARY, IN_PROGRESS) and its tasks.
+    /// `id_salt` makes task and deployment ids differ between services/runs.
+    pub fn create(
+        config: ServiceConfig,
+        task_definition: TaskDefinition,
+        instances: Vec<ContainerInstance>,
+        id_salt: u64,
+        now: Millis,
+    ) -> Result<(Service, Output), EcsError> {
+        if config.minimum_healthy_percent > 100
+            || !(100..=200).contains(&config.maximum_percent)
+        {
+            return Err(EcsError::InvalidPercentages {
+                desired: config.desired_count,
+                min: config.minimum_healthy_percent,
+                max: config.maximum_percent,
+            });
+        }
+        let mut s = Service {
+            config,
+            id_salt,
+            next_id: 0,
+            task_definitions: BTreeMap::new(),
+            instances: instances.into_iter().map(|i| (i.id.clone(), i)).collect(),
+            tasks: BTreeMap::new(),
+            deployments: Vec::new(),
+            last_completed: None,
+            consecutive_start_failures: 0,
+            throttle_event_sent: false,
+            backoff_until: 0,
+            steady: false,
+            last_place_message: None,
+            config_event_for: None,
+        };
+        let mut out = Output::default();
+        s.new_deployment(now, task_definition, None);
+        s.reconcile(now, &mut out);
+        Ok((s, out))
+    }
+
+    /// UpdateService with a new task definition (or a forced new deployment
+    /// with the same one): a new PRIMARY deployment; the previous ones become ACTIVE.
+    pub fn update(&mut self, now: Millis, task_definition: TaskDefinition) -> Output {
+        let mut out = Output::default();
+        self.new_deployment(now, task_definition, None);
+        self.steady = false;
+        self.reconcile(now, &mut out);
+        out
+    }
+
+    /// Feed one observation; returns what to do about it.
+    pub fn observe(&mut self, now: Millis, obs: Observation) -> Result<Output, EcsError> {
+        let mut out = Output::default();
+        match obs {
+            Observation::TaskPending { task } => {
+                let t = self.task_mut(&task)?;
+                if t.last_status == TaskStatus::Provisioning {
+                    t.last_status = TaskStatus::Pending;
+                }
+            }
+            Observation::TaskRunning { task } => {
+                let lb = self.config.load_balancer.is_some();
+                let t = self.task_mut(&task)?;
+                match t.last_status {
+                    TaskStatus::Provisioning | TaskStatus::Pending => {
+                        t.last_status = TaskStatus::Running;
+                        t.running_at = Some(now);
+                        self.steady = false;
+                        if lb {
+                            let t = self.tasks.get_mut(&task).expect("present");
+                            t.registered = true;
+                            out.commands.push(Command::RegisterTarget {
+                                task: task.clone(),
+                                instance: t.instance.clone(),
+                                port: t.host_port,
+                            });
+                            let msg = format!(
+                                "(service {}) registered 1 instances in (elb {})",
+                                self.config.name,
+                                self.config.load_balancer.as_deref().unwrap_or("")
+                            );
+                            out.events.push(self.event(now, EventKind::Registered, vec![task.clone()], msg));
+                        } else {
+                            self.task_became_healthy(&task);
+                        }
+                    }
+                    _ => {
+                        return Err(EcsError::WrongStatus {
+                            task,
+                            status: t.last_status.as_str(),
+                            what: "RUNNING",
+                        })
+                    }
+                }
+            }
+            Observation::TaskFailedToStart { task, reason } => {
+                let t = self.task(&task).ok_or_else(|| EcsError::UnknownTask(task.clone()))?;
+                if t.last_status != TaskStatus::Stopped {
+                    self.task_ended(now, &task, reason, None, &mut out);
+                }
+            }
+            Observation::TaskExited {
+                task,
+                exit_code,
+                essential,
+            } => {
+                let t = self.task(&task).ok_or_else(|| EcsError::UnknownTask(task.clone()))?;
+                if essential && t.last_status != TaskStatus::Stopped {
+                    self.task_ended(
+                        now,
+                        &task,
+                        "Essential container in task exited".to_string(),
+                        Some(exit_code),
+                        &mut out,
+                    );
+                }
+            }
+            Observation::TaskStopped { task } => {
+                let t = self.task_mut(&task)?;
+                if t.last_status != TaskStatus::Stopped {
+                    t.last_status = TaskStatus::Stopped;
+                    t.stopped_at = Some(now);
+                    t.exit_code.get_or_insert(0);
+                }
+            }
+            Observation::TaskHealth { task, healthy } => {
+                let grace = self.config.health_check_grace_ms;
+                let name = self.config.name.clone();
+                let elb = self.config.load_balancer.clone().unwrap_or_default();
+                let t = self.task_mut(&task)?;
+                if t.last_status == TaskStatus::Running && t.registered {
+                    let new = if healthy { Health::Healthy } else { Health::Unhealthy };
+                    if t.health != new {
+                        t.health = new;
+                        self.steady = false;
+                        if healthy {
+                            self.task_became_healthy(&task);
+                        } else {
+                            let t = &self.tasks[&task];
+                            let in_grace = t.running_at.is_some_and(|r| now < r + grace);
+                            if !in_grace {
+                                let msg = format!(
+                                    "(service {name}) (instance {}) (port {}) is unhealthy in (elb {elb}) due to (reason Instance has failed at least the UnhealthyThreshold number of health checks consecutively.)",
+                                    t.instance, t.host_port
+                                );
+                                out.events.push(self.event(now, EventKind::Unhealthy, vec![task.clone()], msg));
+                            }
+                        }
+                    }
+                }
+            }
+            Observation::InstanceLost { instance } => {
+                if self.instances.remove(&instance).is_some() {
+                    let on: Vec<String> = self
+                        .tasks
+                        .values()
+                        .filter(|t| t.instance == instance && t.last_status != TaskStatus::Stopped)
+                        .map(|t| t.id.clone())
+                        .collect();
+                    let msg = format!(
+                        "(service {}) container instance {instance} is no longer available: {} tasks on it stopped.",
+                        self.config.name,
+                        on.len()
+                    );
+                    out.events.push(self.event(now, EventKind::InstanceLost, on.clone(), msg));
+                    for id in on {
+                        let t = self.tasks.get_mut(&id).expect("present");
+                        t.last_status = TaskStatus::Stopped;
+                        t.stopped_at = Some(now);
+                        t.health = Health::Unknown;
+                        t.registered = false;
+                        t.stopped_reason = Some(format!("Host EC2 (instance {instance}) terminated."));
+                    }
+                    self.steady = false;
+                }
+            }
+            Observation::InstanceRegistered(i) => {
+                self.instances.insert(i.id.clone(), i);
+                self.last_place_message = None;
+            }
+        }
+        self.reconcile(now, &mut out);
+        Ok(out)
+    }
+
+    /// Re-evaluate timers (grace periods ending, restart back-off).
+    pub fn tick(&mut self, now: Millis) -> Output {
+        let mut out = Output::default();
+        // Unhealthy reports that were inside the grace period are acted on now.
+        let grace = self.config.health_check_grace_ms;
+        let ending: Vec<String> = self
+            .tasks
+            .values()
+            .filter(|t| {
+                t.health == Health::Unhealthy
+                    && t.last_status == TaskStatus::Running
+                    && t.running_at.is_some_and(|r| r + grace == now)
+            })
+            .map(|t| t.id.clone())
+            .collect();
+        for id in ending {
+            let t = &self.tasks[&id];
+            let msg = format!(
+                "(service {}) (instance {}) (port {}) is unhealthy in (elb {}) due to (reason Instance has failed at least the UnhealthyThreshold number of health checks consecutively.)",
+                self.config.name,
+                t.instance,
+                t.host_port,
+                self.config.load_balancer.as_deref().unwrap_or("")
+            );
+            out.events.push(self.event(now, EventKind::Unhealthy, vec![id], msg));
+        }
+        self.reconcile(now, &mut out);
+        out
+    }
+
+    /// The next time [`Service::tick`] has something to do, if any.
+    pub fn next_wakeup(&self, now: Millis) -> Option<Millis> {
+        let grace = self.config.health_check_grace_ms;
+        let mut next: Option<Millis> = None;
+        let mut consider = |t: Millis| {
+            if t > now {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        };
+        for t in self.tasks.values() {
+            if t.health == Health::Unhealthy && t.last_status == TaskStatus::Running {
+                if let Some(r) = t.running_at {
+                    consider(r + grace);
+                }
+            }
+        }
+        if self.backoff_until > now && self.needs_tasks() {
+            consider(self.backoff_until);
+        }
+        next
+    }
+
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+    pub fn task(&self, id: &str) -> Option<&Task> {
+        self.tasks.get(id)
+    }
+    /// Every task ever started, by id.
+    pub fn tasks(&self) -> impl Iterator<Item = &Task> {
+        self.tasks.values()
+    }
+    /// Newest first.
+    pub fn deployments(&self) -> &[Deployment] {
+        &self.deployments
+    }
+    pub fn primary(&self) -> &Deployment {
+        &self.deployments[0]
+    }
+    pub fn instances(&self) -> impl Iterator<Item = &ContainerInstance> {
+        self.instances.values()
+    }
+    pub fn task_definition(&self, arn: &str) -> Option<&TaskDefinition> {
+        self.task_definitions.get(arn)
+    }
+    /// Whether the task counts as healthy for minimumHealthyPercent.
+    pub fn is_healthy(&self, t: &Task) -> bool {
+        t.last_status == TaskStatus::Running
+            && (self.config.load_balancer.is_none() || t.health == Health::Healthy)
+    }
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts::default();
+        for t in self.tasks.values() {
+            if t.last_status.is_active() {
+                c.active += 1;
+            }
+            if t.last_status == TaskStatus::Running {
+                c.running += 1;
+            }
+            if self.is_healthy(t) {
+                c.healthy += 1;
+            }
+        }
+        c
+    }
+    /// Forget STOPPED tasks stopped before `before` (long runs keep memory flat).
+    pub fn forget_stopped(&mut self, before: Millis) {
+        self.tasks
+            .retain(|_, t| !(t.last_status == TaskStatus::Stopped && t.stopped_at.is_some_and(|s| s < before)));
+    }
+
+    // -----------------------------------------------------------------------
+
+    fn task_mut(&mut self, id: &str) -> Result<&mut Task, EcsError> {
+        self.tasks
+            .get_mut(id)
+            .ok_or_else(|| EcsError::UnknownTask(id.to_string()))
+    }
+
+    fn fresh(&mut self) -> u64 {
+        self.next_id += 1;
+        splitmix(self.next_id ^ self.id_salt.rotate_left(17))
+    }
+
+    fn event(&self, at: Millis, kind: EventKind, tasks: Vec<String>, message: String) -> ServiceEvent {
+        ServiceEvent {
+            at,
+            kind,
+            tasks,
+            message,
+        }
+    }
+
+    fn new_deployment(&mut self, now: Millis, td: TaskDefinition, rollback_of: Option<String>) {
+        let n = self.fresh();
+        let id = format!("ecs-svc/{:019}", n % 10_000_000_000_000_000_000);
+        for d in &mut self.deployments {
+            if d.status == DeploymentStatus::Primary {
+                d.status = DeploymentStatus::Active;
+                d.updated_at = now;
+            }
+        }
+        let arn = td.arn.clone();
+        self.task_definitions.insert(arn.clone(), td);
+        self.deployments.insert(
+            0,
+            Deployment {
+                id,
+                task_definition: arn,
+                status: DeploymentStatus::Primary,
+                rollout_state: RolloutState::InProgress,
+                rollout_state_reason: "ECS deployment in progress.".to_string(),
+                created_at: now,
+                updated_at: now,
+                failed_tasks: 0,
+                rollback_of,
+            },
+        );
+        self.consecutive_start_failures = 0;
+        self.throttle_event_sent = false;
+        self.backoff_until = 0;
+        self.last_place_message = None;
+    }
+
+    fn task_became_healthy(&mut self, id: &str) {
+        let td = self.tasks[id].task_definition.clone();
+        self.consecutive_start_failures = 0;
+        self.throttle_event_sent = false;
+        self.backoff_until = 0;
+        let p = &mut self.deployments[0];
+        if p.task_definition == td && p.rollout_state == RolloutState::InProgress {
+            p.failed_tasks = 0;
+        }
+    }
+
+    /// A task stopped on its own (failed to start, essential exit).
+    fn task_ended(&mut self, now: Millis, id: &str, reason: String, exit_code: Option<i32>, out: &mut Output) {
+        let lb = self.config.load_balancer.is_some();
+        let t = self.tasks.get_mut(id).expect("checked");
+        let was_running = t.running_at.is_some();
+        let was_stopping = t.last_status == TaskStatus::Stopping;
+        t.last_status = TaskStatus::Stopped;
+        t.stopped_at = Some(now);
+        t.exit_code = exit_code;
+        if t.stopped_reason.is_none() {
+            t.stopped_reason = Some(reason);
+        }
+        t.health = Health::Unknown;
+        if lb && t.registered {
+            t.registered = false;
+            out.commands.push(Command::DeregisterTarget {
+                task: id.to_string(),
+                instance: t.instance.clone(),
+                port: t.host_port,
+            });
+        }
+        let td = t.task_definition.clone();
+        self.steady = false;
+        if was_stopping {
+            return;
+        }
+        if !was_running {
+            self.consecutive_start_failures += 1;
+            self.backoff_until = now + start_backoff(self.consecutive_start_failures);
+        }
+        self.count_failure(now, &td, !was_running, out);
+    }
+
+    fn count_failure(&mut self, now: Millis, td: &str, stage1: bool, out: &mut Output) {
+        let Some(cb) = self.config.circuit_breaker else {
+            return;
+        };
+        let threshold = circuit_breaker_threshold(self.config.desired_count);
+        let name = self.config.name.clone();
+        let p = &mut self.deployments[0];
+        if p.task_definition != td || p.rollout_state != RolloutState::InProgress {
+            return;
+        }
+        p.failed_tasks += 1;
+        if p.failed_tasks < threshold {
+            return;
+        }
+        p.rollout_state = RolloutState::Failed;
+        p.updated_at = now;
+        let why = if stage1 {
+            "tasks failed to start."
+        } else {
+            "tasks failed health checks."
+        };
+        p.rollout_state_reason = format!("ECS deployment circuit breaker: {why}");
+        let failed_id = p.id.clone();
+        let msg = format!("(service {name}) (deployment {failed_id}) deployment failed: {why}");
+        out.events
+            .push(self.event(now, EventKind::DeploymentFailed, vec![], msg));
+        if cb.rollback {
+            if let Some(prev) = self.last_completed.clone() {
+                if prev != td {
+                    let def = self.task_definitions[&prev].clone();
+                    self.new_deployment(now, def, Some(failed_id.clone()));
+                    let msg = format!(
+                        "(service {name}) (deployment {failed_id}) rolling back to (deployment {}) with task definition {prev}.",
+                        self.deployments[0].id
+                    );
+                    out.events
+                        .push(self.event(now, EventKind::RollingBack, vec![], msg));
+                }
+            }
+        }
+    }
+
+    fn effectively_unhealthy(&self, t: &Task, now: Millis) -> bool {
+        t.last_status == TaskStatus::Running
+            && t.health == Health::Unhealthy
+            && t.running_at
+                .is_some_and(|r| now >= r + self.config.health_check_grace_ms)
+    }
+
+    fn needs_tasks(&self) -> bool {
+        let p = &self.deployments[0];
+        let have = self
+            .tasks
+            .values()
+            .filter(|t| t.last_status.is_active() && t.task_definition == p.task_definition)
+            .count() as u32;
+        have < self.config.desired_count
+    }
+
+    fn stop(&mut self, now: Millis, id: &str, reason: String, out: &mut Output, stopped: &mut Vec<String>) {
+        let lb = self.config.load_balancer.is_some();
+        let t = self.tasks.get_mut(id).expect("present");
+        t.last_status = TaskStatus::Stopping;
+        t.stopped_reason = Some(reason.clone());
+        t.health = Health::Unknown;
+        if lb && t.registered {
+            t.registered = false;
+            out.commands.push(Command::DeregisterTarget {
+                task: id.to_string(),
+                instance: t.instance.clone(),
+                port: t.host_port,
+            });
+        }
+        out.commands.push(Command::StopTask {
+            task: id.to_string(),
+            reason,
+        });
+        let _ = now;
+        stopped.push(id.to_string());
+    }
+
+    /// Where a new task of `td` can go: the instance with a free host port,
+    /// memory and CPU running the fewest tasks (ties: lowest id); else ECS's reason.
+    fn place(&self, td: &TaskDefinition) -> Result<String, String> {
+        let mut closest: Option<(String, &'static str)> = None;
+        let mut best: Option<(usize, &str)> = None;
+        for i in self.instances.values() {
+            let on: Vec<&Task> = self
+                .tasks
+                .values()
+                .filter(|t| t.instance == i.id && t.last_status != TaskStatus::Stopped)
+                .collect();
+            let mem: u32 = on.iter().map(|t| t.memory_mib).sum();
+            let cpu: u32 = on.iter().map(|t| t.cpu).sum();
+            let why = if td.host_port != 0 && on.iter().any(|t| t.host_port == td.host_port) {
+                Some("is already using a port required by your task")
+            } else if mem + td.memory_mib > i.memory_mib {
+                Some("has insufficient memory available")
+            } else if cpu + td.cpu > i.cpu_units {
+                Some("has insufficient CPU units available")
+            } else {
+                None
+            };
+            match why {
+                Some(w) => {
+                    if closest.is_none() {
+                        closest = Some((i.id.clone(), w));
+                    }
+                }
+                None => {
+                    if best.is_none_or(|(n, _)| on.len() < n) {
+                        best = Some((on.len(), &i.id));
+                    }
+                }
+            }
+        }
+        match (best, closest) {
+            (Some((_, id)), _) => Ok(id.to_string()),
+            (None, Some((id, why))) => Err(format!(
+                "(service {}) was unable to place a task because no container instance met all of its requirements. The closest matching (container-instance {id}) {why}. For more information, see the Troubleshooting section.",
+                self.config.name
+            )),
+            (None, None) => Err(format!(
+                "(service {}) was unable to place a task because no container instance met all of its requirements. Reason: No Container Instances were found in your cluster. For more information, see the Troubleshooting section.",
+                self.config.name
+            )),
+        }
+    }
+
+    fn reconcile(&mut self, now: Millis, out: &mut Output) {
+        let d = self.config.desired_count;
+        let max_total = self.config.max_tasks();
+        let min_h = self.config.min_healthy();
+        let elb = self.config.load_balancer.clone().unwrap_or_default();
+        let primary_td = self.deployments[0].task_definition.clone();
+        let primary_failed = self.deployments[0].rollout_state == RolloutState::Failed;
+        let mut stopped: Vec<String> = Vec::new();
+
+        let live_ids = |s: &Service| -> Vec<String> {
+            let mut v: Vec<&Task> = s.tasks.values().filter(|t| t.last_status.is_active()).collect();
+            v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+            v.into_iter().map(|t| t.id.clone()).collect()
+        };
+        let live = live_ids(self);
+        let mut active = live.len() as u32;
+        let mut healthy = live.iter().filter(|id| self.is_healthy(&self.tasks[*id])).count() as u32;
+
+        // 1. Tasks the load balancer marks unhealthy (after the grace period):
+        //    stop-first when maximumPercent leaves no room for a replacement,
+        //    otherwise keep them until enough others are healthy.
+        for id in &live {
+            if !self.effectively_unhealthy(&self.tasks[id], now) {
+                continue;
+            }
+            let room = active < max_total;
+            let replaced = healthy >= d;
+            if !room || replaced {
+                let reason = format!("Task failed ELB health checks in (elb {elb})");
+                self.stop(now, id, reason, out, &mut stopped);
+                active -= 1;
+                let td = self.tasks[id].task_definition.clone();
+                self.count_failure(now, &td, false, out);
+            }
+        }
+
+        // 2. Tasks of earlier deployments, within minimumHealthyPercent.
+        let primary_failed_now = self.deployments[0].rollout_state == RolloutState::Failed;
+        let primary_td_now = self.deployments[0].task_definition.clone();
+        if !primary_failed_now {
+            let mut olds: Vec<String> = live
+                .iter()
+                .filter(|id| !stopped.contains(id) && self.tasks[*id].task_definition != primary_td_now)
+                .cloned()
+                .collect();
+            // Tasks that serve nothing yet go first.
+            olds.sort_by_key(|id| self.is_healthy(&self.tasks[id]));
+            for id in olds {
+                let h = self.is_healthy(&self.tasks[&id]);
+                if h && healthy.saturating_sub(1) < min_h {
+                    continue;
+                }
+                // Only make room that a new task can use, or drop tasks above desired.
+                let reason = format!("Scaling activity initiated by (deployment {})", self.deployments[0].id);
+                self.stop(now, &id, reason, out, &mut stopped);
+                active -= 1;
+                if h {
+                    healthy -= 1;
+                }
+            }
+        }
+
+        // 3. Primary tasks above desired (scale in): not yet healthy ones first.
+        let mut mine: Vec<String> = live
+            .iter()
+            .filter(|id| {
+                !stopped.contains(id)
+                    && self.tasks[*id].task_definition == primary_td_now
+                    && !self.effectively_unhealthy(&self.tasks[*id], now)
+            })
+            .cloned()
+            .collect();
+        if mine.len() as u32 > d {
+            mine.sort_by_key(|id| self.is_healthy(&self.tasks[id]));
+            let extra = mine.len() - d as usize;
+            for id in mine.clone().into_iter().take(extra) {
+                let h = self.is_healthy(&self.tasks[&id]);
+                if h && healthy.saturating_sub(1) < min_h {
+                    continue;
+                }
+                self.stop(now, &id, "Service scaled in".to_string(), out, &mut stopped);
+                active -= 1;
+                if h {
+                    healthy -= 1;
+                }
+                mine.retain(|m| m != &id);
+            }
+        }
+
+        // 4. Start primary tasks up to desired, within maximumPercent.
+        let mut started: Vec<String> = Vec::new();
+        let td = self.task_definitions[&primary_td_now].clone();
+        let mut have = mine.len() as u32;
+        let mut place_error: Option<String> = None;
+        if !primary_failed_now && now >= self.backoff_until {
+            while have < d && active < max_total {
+                match self.place(&td) {
+                    Ok(instance) => {
+                        let n = self.fresh();
+                        let n2 = splitmix(n);
+                        let id = format!("{:016x}{:016x}", n, n2);
+                        self.tasks.insert(
+                            id.clone(),
+                            Task {
+                                id: id.clone(),
+                                task_definition: td.arn.clone(),
+                                started_by: self.deployments[0].id.clone(),
+                                instance: instance.clone(),
+                                host_port: td.host_port,
+                                memory_mib: td.memory_mib,
+                                cpu: td.cpu,
+                                last_status: TaskStatus::Provisioning,
+                                health: Health::Unknown,
+                                created_at: now,
+                                running_at: None,
+                                stopped_at: None,
+                                stopped_reason: None,
+                                exit_code: None,
+                                registered: false,
+                            },
+                        );
+                        out.commands.push(Command::StartTask {
+                            task: id.clone(),
+                            instance,
+                            task_definition: td.arn.clone(),
+                            host_port: td.host_port,
+                        });
+                        started.push(id);
+                        have += 1;
+                        active += 1;
+                    }
+                    Err(m) => {
+                        place_error = Some(m);
+                        break;
+                    }
+                }
+            }
+        }
+        let name = self.config.name.clone();
+        if !stopped.is_empty() {
+            self.steady = false;
+            if self.config.load_balancer.is_some() {
+                let msg = format!(
+                    "(service {name}) has begun draining connections on {} tasks.",
+                    stopped.len()
+                );
+                out.events.push(self.event(now, EventKind::Deregistered, stopped.clone(), msg));
+            }
+            let msg = format!(
+                "(service {name}) has stopped {} running tasks: {}.",
+                stopped.len(),
+                stopped.iter().map(|t| format!("(task {t})")).collect::<Vec<_>>().join(" ")
+            );
+            out.events.push(self.event(now, EventKind::Stopped, stopped.clone(), msg));
+        }
+        if !started.is_empty() {
+            self.steady = false;
+            let msg = format!(
+                "(service {name}) has started {} tasks: {}.",
+                started.len(),
+                started.iter().map(|t| format!("(task {t})")).collect::<Vec<_>>().join(" ")
+            );
+            out.events.push(self.event(now, EventKind::Started, started, msg));
+        }
+        if let Some(m) = place_error {
+            let dep = self.deployments[0].id.clone();
+            if self.last_place_message.as_ref() != Some(&(dep.clone(), m.clone())) {
+                self.last_place_message = Some((dep, m.clone()));
+                out.events.push(self.event(now, EventKind::UnableToPlace, vec![], m));
+            }
+        }
+        if self.consecutive_start_failures >= 3 && !self.throttle_event_sent {
+            self.throttle_event_sent = true;
+            let msg = format!(
+                "(service {name}) is unable to consistently start tasks successfully. For more information, see the Troubleshooting section."
+            );
+            out.events.push(self.event(now, EventKind::StartThrottled, vec![], msg));
+        }
+        // A deployment that can neither stop nor start a task.
+        let dep = self.deployments[0].id.clone();
+        if !self.config.can_replace()
+            && self.config_event_for.as_ref() != Some(&dep)
+            && self.tasks.values().any(|t| t.last_status.is_active() && t.task_definition != primary_td_now)
+        {
+            self.config_event_for = Some(dep);
+            let msg = format!(
+                "(service {name}) was unable to stop or start tasks during a deployment because of the service deployment configuration. Update the minimumHealthyPercent or maximumPercent value and try again."
+            );
+            out.events.push(self.event(now, EventKind::UnableToDeploy, vec![], msg));
+        }
+        let _ = (primary_td, primary_failed);
+        self.update_rollout(now, out);
+    }
+
+    fn update_rollout(&mut self, now: Millis, out: &mut Output) {
+        let d = self.config.desired_count;
+        let name = self.config.name.clone();
+        let p_td = self.deployments[0].task_definition.clone();
+        let live: Vec<&Task> = self.tasks.values().filter(|t| t.last_status.is_active()).collect();
+        let others_live = live.iter().any(|t| t.task_definition != p_td);
+        let stopping = self.tasks.values().any(|t| t.last_status == TaskStatus::Stopping);
+        let healthy_new = live
+            .iter()
+            .filter(|t| t.task_definition == p_td && self.is_healthy(t))
+            .count() as u32;
+        let all_healthy = live.iter().all(|t| self.is_healthy(t));
+        let done = healthy_new >= d && !others_live && live.len() as u32 == d && all_healthy;
+        if done && self.deployments[0].rollout_state == RolloutState::InProgress {
+            let p = &mut self.deployments[0];
+            p.rollout_state = RolloutState::Completed;
+            p.rollout_state_reason = "ECS deployment completed.".to_string();
+            p.updated_at = now;
+            let id = p.id.clone();
+            self.last_completed = Some(p_td.clone());
+            self.deployments.truncate(1);
+            let msg = format!("(service {name}) (deployment {id}) deployment completed.");
+            out.events.push(self.event(now, EventKind::DeploymentCompleted, vec![], msg));
+        }
+        if done && !stopping && !self.steady && self.deployments[0].rollout_state == RolloutState::Completed {
+            self.steady = true;
+            let msg = format!("(service {name}) has reached a steady state.");
+            out.events.push(self.event(now, EventKind::SteadyState, vec![], msg));
+        }
+        // An ACTIVE deployment with no tasks left is done with.
+        if self.deployments.len() > 1 {
+            let tasks = &self.tasks;
+            let keep: Vec<bool> = self
+                .deployments
+                .iter()
+                .enumerate()
+                .map(|(i, dep)| {
+                    i == 0
+                        || tasks
+                            .values()
+                            .any(|t| t.last_status.is_active() && t.task_definition == dep.task_definition)
+                })
+                .collect();
+            let mut k = keep.into_iter();
+            self.deployments.retain(|_| k.next().unwrap_or(true));
+        }
+    }
+}
+
+/// Convenience for runtimes that hold several outputs.
+pub fn merge(outputs: impl IntoIterator<Item = Output>) -> Output {
+    let mut o = Output::default();
+    for x in outputs {
+        o.extend(x);
+    }
+    o
+}
