@@ -259,6 +259,18 @@ fn a_killed_controller_comes_back_and_adopts_the_running_containers() {
     assert!(body.contains("written-before"), "{body}");
     assert_eq!(running_tasks(&env).len(), 1);
     assert_eq!(code(&env.run(&["plan", "--detailed-exitcode"])), 0);
+
+    // The database container removed behind chronous's back: the instance
+    // shows as deleted, and apply brings it back on its data volume.
+    assert!(docker(&["rm", "-f", &db_container(&env)]).status.success());
+    let text = env.ok(&["plan"]);
+    assert!(text.contains("aws_db_instance.main was deleted"), "{text}");
+    env.ok(&["apply", "--auto-approve"]);
+    env.ok(&["status", "--wait-healthy", "--timeout", "120"]);
+    wait_for("the app to reach the database again", Duration::from_secs(60), || http_get(&addr, "/gettoken").0 == 200);
+    let (s, body) = http_get(&addr, &format!("/payments/{id}"));
+    assert_eq!(s, 200, "{body}");
+    assert!(body.contains("written-before"), "{body}");
 }
 
 fn unsafe_kill(pid: i32) -> i32 {

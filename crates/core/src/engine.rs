@@ -145,9 +145,14 @@ fn resolved_spec(change: &Change, state: &State) -> Result<Spec, ProviderError> 
 fn prepare(change: &Change, op: OpKind, state: &State) -> Result<Prepared, ProviderError> {
     Ok(match op {
         OpKind::Create => {
+            // The old object of a create-before-destroy replacement must not be
+            // adopted as the new one. For a plain create, the recorded object
+            // (if any) was found deleted by refresh: adopting what is left of
+            // it is what an apply after a crash does too.
             let mut exclude: Vec<String> = state
                 .resources
                 .get(&change.address)
+                .filter(|_| change.action == Action::CreateThenDelete)
                 .map(|r| r.id.clone())
                 .into_iter()
                 .collect();
