@@ -804,13 +804,22 @@ impl Service {
     /// Where a new task of `td` can go: the instance with a free host port,
     /// memory and CPU running the fewest tasks (ties: lowest id); else ECS's reason.
     fn place(&self, td: &TaskDefinition) -> Result<String, String> {
+        self.place_with(td, false)
+    }
+
+    /// `ignore_stopping`: as if every STOPPING task had already stopped.
+    fn place_with(&self, td: &TaskDefinition, ignore_stopping: bool) -> Result<String, String> {
         let mut closest: Option<(String, &'static str)> = None;
         let mut best: Option<(usize, &str)> = None;
         for i in self.instances.values() {
             let on: Vec<&Task> = self
                 .tasks
                 .values()
-                .filter(|t| t.instance == i.id && t.last_status != TaskStatus::Stopped)
+                .filter(|t| {
+                    t.instance == i.id
+                        && t.last_status != TaskStatus::Stopped
+                        && !(ignore_stopping && t.last_status == TaskStatus::Stopping)
+                })
                 .collect();
             let mem: u32 = on.iter().map(|t| t.memory_mib).sum();
             let cpu: u32 = on.iter().map(|t| t.cpu).sum();
@@ -1013,6 +1022,9 @@ impl Service {
             );
             out.events.push(self.event(now, EventKind::Started, started, msg));
         }
+        // Waiting for a task that is stopping to free its port or memory is
+        // not a placement failure: the task's STOPPED brings another reconcile.
+        let place_error = place_error.filter(|_| self.place_with(&td, true).is_err());
         if let Some(m) = place_error {
             let dep = self.deployments[0].id.clone();
             if self.last_place_message.as_ref() != Some(&(dep.clone(), m.clone())) {

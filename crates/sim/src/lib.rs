@@ -13,6 +13,8 @@ pub mod db;
 pub mod desired;
 pub mod docker;
 pub mod elb;
+pub mod model;
+pub mod rehearse;
 pub mod scheduler;
 
 use std::collections::BTreeMap;
