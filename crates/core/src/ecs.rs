@@ -879,11 +879,20 @@ impl Service {
         // 1. Tasks the load balancer marks unhealthy (after the grace period):
         //    stop-first when maximumPercent leaves no room for a replacement,
         //    otherwise keep them until enough others are healthy.
+        let covering = live
+            .iter()
+            .filter(|id| {
+                let t = &self.tasks[*id];
+                t.task_definition == primary_td && !self.effectively_unhealthy(t, now)
+            })
+            .count() as u32;
         for id in &live {
             if !self.effectively_unhealthy(&self.tasks[id], now) {
                 continue;
             }
-            let room = active < max_total;
+            // Start-first: a replacement is already on its way (or there is room
+            // to start one); the unhealthy task goes once enough are healthy.
+            let room = active < max_total || covering >= d;
             let replaced = healthy >= d;
             if !room || replaced {
                 let reason = format!("Task failed ELB health checks in (elb {elb})");
@@ -994,6 +1003,20 @@ impl Service {
                         break;
                     }
                 }
+            }
+        }
+        // No instance can take the replacement of a task the load balancer
+        // marked unhealthy: fall back to stop-first for one of them.
+        if place_error.is_some() {
+            let kept = live.iter().find(|id| {
+                !stopped.contains(id) && self.effectively_unhealthy(&self.tasks[*id], now)
+            });
+            if let Some(id) = kept.cloned() {
+                let reason = format!("Task failed ELB health checks in (elb {elb})");
+                self.stop(now, &id, reason, out, &mut stopped);
+                let td = self.tasks[&id].task_definition.clone();
+                self.count_failure(now, &td, false, out);
+                place_error = None;
             }
         }
         let name = self.config.name.clone();
