@@ -97,6 +97,8 @@ pub enum Cmd {
         /// A container instance to reach (default: the bastion itself).
         instance: Option<String>,
     },
+    /// Deploy a new image: a new task-definition revision and a rolling update of the service.
+    Deploy(DeployArgs),
     /// Run the environment's controller in the foreground (the CLI starts it on demand).
     #[command(hide = true)]
     Controller,
@@ -143,6 +145,21 @@ pub struct DestroyArgs {
     /// Required to destroy an environment marked `production = true`.
     #[arg(long)]
     pub allow_production: bool,
+    #[arg(long, default_value_t = 10)]
+    pub parallelism: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct DeployArgs {
+    /// The image, as REPOSITORY:TAG (from the local image store in the simulator).
+    #[arg(long, value_name = "REPO:TAG")]
+    pub image: String,
+    /// Deploy without asking.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Give up watching the rollout after this many seconds.
+    #[arg(long, default_value_t = 900)]
+    pub timeout: u64,
     #[arg(long, default_value_t = 10)]
     pub parallelism: usize,
 }
@@ -547,6 +564,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             let ctx = load_env(&cli)?;
             crate::runtime::ssh(&ctx.view(), instance.as_deref())
         }
+        Cmd::Deploy(a) => deploy(&cli, a),
         Cmd::Controller => {
             let ctx = load_env(&cli)?;
             crate::runtime::controller(&ctx.view())
@@ -603,6 +621,46 @@ pub fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// `chronous deploy --image REPO:TAG`: push the image (the simulator's ECR is
+/// the local image store), set the tag in the environment file (the file stays
+/// the truth), plan and apply the new revision, then watch the rollout.
+fn deploy(cli: &Cli, a: &DeployArgs) -> Result<u8> {
+    let ctx = load_env(cli)?;
+    let Some((repo, tag)) = a.image.rsplit_once(':').filter(|(r, t)| !r.is_empty() && !t.is_empty() && !t.contains('/')) else {
+        return Err(exit(crate::ui::EXIT_USAGE, format!("--image {}: give the image as REPOSITORY:TAG", a.image)));
+    };
+    let key = ctx.env.service.image.clone();
+    let target_repo = ctx.env.image(&key).map(|i| i.repository.clone()).unwrap_or_default();
+    crate::runtime::push_image(&ctx.view(), repo, tag, &target_repo)?;
+    let file = ctx.dir.join(ENV_FILE);
+    let text = std::fs::read_to_string(&file)?;
+    let mut doc: toml_edit::DocumentMut = text.parse().with_context(|| format!("{} does not parse", file.display()))?;
+    let current = doc["images"][&key]["tag"].as_str().map(str::to_string);
+    if current.as_deref() != Some(tag) {
+        doc["images"][&key]["tag"] = toml_edit::value(tag);
+        let tmp = file.with_extension("toml.tmp");
+        std::fs::write(&tmp, doc.to_string())?;
+        std::fs::set_permissions(&tmp, std::fs::metadata(&file)?.permissions())?;
+        std::fs::rename(&tmp, &file)?;
+        if !ctx.json {
+            println!("{}: images.{key}.tag = \"{tag}\" (was {})", file.display(), current.unwrap_or_else(|| "unset".into()));
+        }
+    }
+    let ctx = load_env(cli)?;
+    let lock_guard = lock(&ctx, "chronous deploy")?;
+    let recorded = load_state(&ctx)?;
+    let p = backend_plan(&ctx, &recorded, false, &[], a.parallelism)?;
+    show_plan(&ctx, &p);
+    if p.has_changes() && !a.auto_approve {
+        approve(&ctx, &format!("Deploy {repo}:{tag} to `{}`?", ctx.env.name))?;
+    }
+    apply_plan(&ctx, recorded, &p, a.parallelism)?;
+    drop(lock_guard);
+    let st = load_state(&ctx)?;
+    let revision = st.resources.values().find(|r| r.kind == chronous_core::resources::Kind::EcsTaskDefinition).map(|r| r.id.clone());
+    crate::runtime::watch_rollout(&ctx.view(), a.timeout, revision.as_deref())
 }
 
 fn backend_plan(

@@ -202,6 +202,7 @@ pub fn controller(v: &EnvView<'_>) -> Result<u8> {
     }
     let cfg = ControllerConfig {
         env: v.env.name.clone(),
+        env_dir: std::fs::canonicalize(v.dir).unwrap_or_else(|_| v.dir.to_path_buf()).display().to_string(),
         state_dir: v.state_dir.clone(),
         time_scale: time_scale(v),
         db_password: db_password(v),
@@ -533,4 +534,80 @@ pub fn ssh(v: &EnvView<'_>, instance: Option<&str>) -> Result<u8> {
         .status()
         .context("cannot run `docker exec` (is the docker command installed?)")?;
     Ok(status.code().unwrap_or(1) as u8)
+}
+
+/// Make `repo:tag` available as `target_repo:tag` where the service pulls from:
+/// in the simulator, the local image store (a `docker tag`, as a push to ECR).
+pub fn push_image(v: &EnvView<'_>, repo: &str, tag: &str, target_repo: &str) -> Result<()> {
+    if v.backend == Backend::Aws {
+        return Err(exit(EXIT_FAILURE, "pushing to ECR comes with the aws backend (issue 5)"));
+    }
+    if !docker_runtime(v) {
+        return Ok(());
+    }
+    let rt = rt()?;
+    rt.block_on(async {
+        let d = Docker::connect().await?;
+        let source = format!("{repo}:{tag}");
+        if !d.image_exists(&source).await? {
+            return Err(exit(EXIT_FAILURE, format!("image {source} is not in the local Docker image store: build it, or `docker load` it")));
+        }
+        if repo != target_repo {
+            d.tag_image(&source, target_repo, tag).await?;
+            if !v.json {
+                println!("Pushed {source} as {target_repo}:{tag} (the simulator's ECR is the local image store).");
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Follow a rollout until every task runs the service's newest revision and is
+/// healthy, printing the service's events as they come.
+pub fn watch_rollout(v: &EnvView<'_>, timeout: u64, revision: Option<&str>) -> Result<u8> {
+    if !docker_runtime(v) {
+        if !v.json {
+            println!("Deployed to the control plane (the model runtime runs no tasks; `chronous rehearse deploy` shows what the rollout does).");
+        }
+        return Ok(0);
+    }
+    let rt = rt()?;
+    let t = Instant::now();
+    let mut seen = 0usize;
+    let mut first = true;
+    loop {
+        let s = fetch(v, &rt)?;
+        // Only events from this rollout on.
+        if first {
+            seen = s.events.len();
+            first = false;
+        }
+        for e in s.events.iter().skip(seen) {
+            if v.json {
+                println!("{}", serde_json::json!({"event": "service", "at": e.at, "message": e.message}));
+            } else {
+                println!("[{:>6.1}s] {}", t.elapsed().as_secs_f64(), e.message);
+            }
+        }
+        seen = s.events.len();
+        if let Some(svc) = &s.service {
+            let running: Vec<_> = s.tasks.iter().filter(|k| k.last_status.starts_with("RUNNING")).collect();
+            let done = revision.is_none_or(|r| r == svc.task_definition)
+                && svc.healthy == svc.desired
+                && running.len() as u32 == svc.desired
+                && running.iter().all(|k| k.task_definition == svc.task_definition);
+            if done {
+                if v.json {
+                    println!("{}", serde_json::json!({"event": "rollout", "outcome": "completed", "seconds": t.elapsed().as_secs_f64(), "task_definition": svc.task_definition}));
+                } else {
+                    println!("\nRollout complete after {:.1}s: {} task(s) of {} healthy.", t.elapsed().as_secs_f64(), svc.desired, svc.task_definition);
+                }
+                return Ok(0);
+            }
+        }
+        if t.elapsed() > Duration::from_secs(timeout) {
+            return Err(exit(EXIT_FAILURE, format!("the rollout did not complete within {timeout} s: see `chronous status` (events) and `chronous logs`")));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }

@@ -303,6 +303,16 @@ impl Cloud {
         Ok(())
     }
 
+    /// Remove an object that is gone from the runtime (a database container
+    /// removed with docker): no dependency check, as a failed instance.
+    pub fn forget(&mut self, id: &str) -> Result<(), CloudError> {
+        if self.objects.contains_key(id) {
+            self.logged(LogRecord::Delete { id: id.to_string() })?;
+            self.remove(id);
+        }
+        Ok(())
+    }
+
     /// Change an attribute behind chronous's back, as the AWS console would.
     pub fn console_set(
         &mut self,

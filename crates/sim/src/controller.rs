@@ -42,6 +42,8 @@ fn events_path(state_dir: &Path) -> PathBuf {
 #[derive(Debug, Clone)]
 pub struct ControllerConfig {
     pub env: String,
+    /// The environment folder (canonical path): labels what the controller starts.
+    pub env_dir: String,
     pub state_dir: PathBuf,
     /// Health-check intervals and timeouts are divided by this (1 = AWS).
     pub time_scale: f64,
@@ -638,7 +640,7 @@ pub async fn run(cfg: ControllerConfig) -> Result<(), ControllerError> {
         source,
     })?;
     let _ = std::fs::write(pid_path(&cfg.state_dir), std::process::id().to_string());
-    let docker = Docker::connect().await?;
+    let docker = Docker::connect().await?.owned_by(&cfg.env, &cfg.env_dir).await?;
     let started_at = now_rfc3339();
     let mut ctl = Ctl {
         cfg: cfg.clone(),

@@ -54,6 +54,8 @@ pub enum DockerError {
         env: String,
         labels: String,
     },
+    #[error("environment name `{env}` is already used on this Docker host by the folder {other_dir}: two folders cannot share an environment name; rename environment.name in one of them, or destroy the other first")]
+    NameInUse { env: String, other_dir: String },
     #[error("Docker refused to {action}: {message} (HTTP {status})")]
     Api {
         action: String,
@@ -260,7 +262,14 @@ fn scrub(mut s: String, secrets: &[&str]) -> String {
 pub struct Docker {
     inner: bollard::Docker,
     host: String,
+    /// Labels added to everything this client creates (the owning folder).
+    extra: HashMap<String, String>,
 }
+
+/// The label naming the environment folder that owns an object: two folders
+/// with the same environment name on one Docker host would otherwise fight
+/// over the same containers.
+pub const LABEL_ENV_DIR: &str = "chronous.env-dir";
 
 impl fmt::Debug for Docker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -269,6 +278,19 @@ impl fmt::Debug for Docker {
 }
 
 impl Docker {
+    /// Mark everything this client creates as owned by the environment folder
+    /// `dir`, and refuse if the environment's name is already used on this
+    /// Docker host by objects of another folder.
+    pub async fn owned_by(mut self, env: &str, dir: &str) -> Result<Self, DockerError> {
+        for c in self.list(env, None).await? {
+            if let Some(other) = c.labels.get(LABEL_ENV_DIR).filter(|d| d.as_str() != dir) {
+                return Err(DockerError::NameInUse { env: env.to_string(), other_dir: other.clone() });
+            }
+        }
+        self.extra.insert(LABEL_ENV_DIR.to_string(), dir.to_string());
+        Ok(self)
+    }
+
     /// Connect with the local defaults (`DOCKER_HOST`, else
     /// `/var/run/docker.sock`), check the daemon answers and agree on the API
     /// version (Docker 20.10 speaks 1.41, older than bollard's default).
@@ -301,10 +323,7 @@ impl Docker {
             .negotiate_version()
             .await
             .map_err(|e| unreachable(e.to_string()))?;
-        Ok(Docker {
-            inner,
-            host: host.to_string(),
-        })
+        Ok(Docker { inner, host: host.to_string(), extra: HashMap::new() })
     }
 
     /// The underlying bollard client, for what this wrapper does not cover.
@@ -365,7 +384,11 @@ impl Docker {
             name: name.clone(),
             check_duplicate: true,
             driver: "bridge".to_string(),
-            labels: labels(env, "network", None),
+            labels: {
+                let mut l = labels(env, "network", None);
+                l.extend(self.extra.clone());
+                l
+            },
             ..Default::default()
         };
         match self.inner.create_network(opts).await {
@@ -417,6 +440,7 @@ impl Docker {
             return Ok(false);
         }
         let mut l: HashMap<String, String> = extra.clone().into_iter().collect();
+        l.extend(self.extra.clone());
         l.extend(labels(env, role, address));
         let opts = CreateVolumeOptions {
             name: name.to_string(),
@@ -500,6 +524,15 @@ impl Docker {
         }
     }
 
+    /// Give a local image another name, as a push into a registry would
+    /// (the simulator's ECR is the local image store).
+    pub async fn tag_image(&self, source: &str, repo: &str, tag: &str) -> Result<(), DockerError> {
+        self.inner
+            .tag_image(source, Some(bollard::image::TagImageOptions { repo, tag }))
+            .await
+            .map_err(|e| self.map(format!("tag image {source} as {repo}:{tag}"), e))
+    }
+
     /// Make sure image `name` is present: chronous' own images must have been
     /// built (`bash images/build.sh`); others are pulled, which needs a
     /// reachable registry. Fails with [`DockerError::ImageMissing`] saying how
@@ -563,6 +596,7 @@ impl Docker {
         spec: &ContainerSpec,
     ) -> Result<String, DockerError> {
         let mut l: HashMap<String, String> = spec.labels.clone().into_iter().collect();
+        l.extend(self.extra.clone());
         l.extend(labels(env, &spec.role, spec.address.as_deref()));
         let mounts: Vec<Mount> = spec
             .mounts

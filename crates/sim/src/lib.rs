@@ -169,7 +169,9 @@ impl SimProvider {
     }
 
     async fn docker(&self, address: &str) -> Result<&docker::Docker, ProviderError> {
-        self.docker.get_or_try_init(docker::Docker::connect).await.map_err(|e| {
+        let dir = std::fs::canonicalize(&self.env_dir).unwrap_or_else(|_| self.env_dir.clone()).display().to_string();
+        let env = self.env_name.clone();
+        self.docker.get_or_try_init(|| async move { docker::Docker::connect().await?.owned_by(&env, &dir).await }).await.map_err(|e| {
             ProviderError::new(format!("{address}: {e}"))
                 .with_hint("start the Docker daemon, or rehearse the control plane only with CHRONOUS_SIM_RUNTIME=model")
         })
@@ -680,6 +682,10 @@ impl Provider for SimProvider {
             let docker = self.docker(&record.address).await?;
             let cs = docker.list(&self.env_name, Some(role)).await.map_err(|e| ProviderError::new(format!("{}: {e}", record.address)))?;
             if !cs.iter().any(|c| c.address.as_deref() == Some(record.address.as_str()) && c.running) {
+                // The simulated cloud agrees: the instance is gone from the
+                // control plane too, so nothing refers to it any more.
+                let mut cloud = self.cloud.lock().expect("cloud lock");
+                cloud.forget(&record.id).map_err(err)?;
                 return Ok(None);
             }
         }
