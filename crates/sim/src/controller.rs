@@ -296,9 +296,13 @@ impl Ctl {
                 .or_insert_with(Instant::now);
             let svc_grace = d.service.as_ref().map(|s| s.grace).unwrap_or_default();
             let age = self.first_seen[&task].elapsed();
+            // The ELB's view of the instance counts for this task only if the
+            // instance is registered at this task's address (a new task on the
+            // same instance starts over).
+            let addr = self.host_ports.get(&c.id).map(|p| SocketAddr::from(([127, 0, 0, 1], *p)));
             let h = match (
                 d.service.as_ref().is_some_and(|s| s.behind_elb),
-                health.get(&instance),
+                health.get(&instance).filter(|h| Some(h.addr) == addr),
             ) {
                 (false, _) => Health::Healthy,
                 (true, Some(h)) if h.state == elb::State::InService => Health::Healthy,
@@ -583,10 +587,12 @@ async fn snapshot(ctl: &Ctl, started_at: &str, last_error: Option<String>) -> St
                 health: if !c.running {
                     "-".into()
                 } else {
+                    let addr = ctl.host_ports.get(&c.id).map(|p| SocketAddr::from(([127, 0, 0, 1], *p)));
                     health
                         .get(&instance)
+                        .filter(|h| Some(h.addr) == addr)
                         .map(|h| format!("{:?}", h.state))
-                        .unwrap_or_else(|| "UNKNOWN".into())
+                        .unwrap_or_else(|| "REGISTERING".into())
                 },
                 host_addr: ctl.host_ports.get(&c.id).map(|p| format!("127.0.0.1:{p}")),
                 started_at: c.labels.get(LABEL_STARTED).cloned(),
