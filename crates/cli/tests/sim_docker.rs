@@ -121,6 +121,18 @@ fn restored_database_matches_the_backup_and_the_app_serves_its_rows() {
     let text = env.ok(&["status"]);
     assert!(text.contains("time scale 30"), "{text}");
 
+    // ssh: a shell on the private side, where the database answers by its RDS name.
+    let rds = env.ok(&["output", "rds_endpoint"]).trim().rsplit_once(':').unwrap().0.to_string();
+    let mut child = env.cmd(&["ssh"]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "getent hosts {rds} db; exit").unwrap();
+    }
+    let o = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && text.contains(&rds), "{text}");
+
     // Logs of the task: the app's request lines.
     let logs = env.ok(&["logs"]);
     assert!(logs.contains("GET /gettoken"), "{logs}");
