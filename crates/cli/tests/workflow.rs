@@ -427,3 +427,22 @@ fn two_concurrent_applies_exactly_one_runs_and_the_other_names_the_holder() {
     assert_eq!(env.state_addresses().len(), 58);
     assert_eq!(env.sim_objects().len(), 58);
 }
+
+#[test]
+fn force_unlock_clears_a_lock_record_whose_holder_is_gone_and_only_with_its_id() {
+    let env = Env::new("seed");
+    env.ok(&["apply", "--auto-approve"]);
+    // A holder that died without releasing: its record stays, the kernel lock is gone.
+    let record = r#"{"id":"11111111-2222-3333-4444-555555555555","pid":999999,"host":"elsewhere","time":"2026-01-01T00:00:00Z","command":"chronous apply"}"#;
+    std::fs::write(env.dir.join(".chronous/lock.json"), record).unwrap();
+    let o = env.run(&["force-unlock", "not-the-id"]);
+    assert_eq!(code(&o), 1);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not match"));
+    let out = env.ok(&["force-unlock", "11111111-2222-3333-4444-555555555555"]);
+    assert!(out.contains("Released the lock of `chronous apply` (pid 999999 on elsewhere"), "{out}");
+    assert!(!env.dir.join(".chronous/lock.json").exists());
+    assert_eq!(code(&env.run(&["plan", "--detailed-exitcode"])), 0);
+    let o = env.run(&["force-unlock", "11111111-2222-3333-4444-555555555555"]);
+    assert_eq!(code(&o), 1);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not locked"));
+}
