@@ -13,6 +13,7 @@ pub mod db;
 pub mod desired;
 pub mod docker;
 pub mod elb;
+pub mod load;
 pub mod model;
 pub mod rehearse;
 pub mod scheduler;
