@@ -99,6 +99,9 @@ pub enum Cmd {
     },
     /// Deploy a new image: a new task-definition revision and a rolling update of the service.
     Deploy(DeployArgs),
+    /// Rehearse a change in the simulator and say what it will do.
+    #[command(subcommand)]
+    Rehearse(RehearseCmd),
     /// Run the environment's controller in the foreground (the CLI starts it on demand).
     #[command(hide = true)]
     Controller,
@@ -162,6 +165,38 @@ pub struct DeployArgs {
     pub timeout: u64,
     #[arg(long, default_value_t = 10)]
     pub parallelism: usize,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RehearseCmd {
+    /// Rehearse a deployment: a timeline, the predicted downtime, settings that avoid it.
+    Deploy(RehearseArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RehearseArgs {
+    /// The image to deploy (default: the current one, a forced new deployment).
+    #[arg(long, value_name = "REPO:TAG")]
+    pub image: Option<String>,
+    /// `model` (virtual clock, seconds for hours) or `docker` (a real rollout of
+    /// the running simulated environment under load, measured next to the model).
+    #[arg(long, default_value = "model")]
+    pub runtime: String,
+    /// Seed of every random choice (default: drawn and printed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Faults to inject: crash@90s, failing-health@60s+300s, instance-lost@2m,
+    /// bad-image, unhealthy-image, slow-start=4 (repeatable).
+    #[arg(long = "fault", value_name = "FAULT")]
+    pub faults: Vec<String>,
+    /// Also write the timeline as an SVG picture.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+    /// Requests per second of the load during a docker rehearsal.
+    #[arg(long, default_value_t = 20)]
+    pub rate: u32,
+    #[arg(long, default_value_t = 900)]
+    pub timeout: u64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -565,6 +600,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             crate::runtime::ssh(&ctx.view(), instance.as_deref())
         }
         Cmd::Deploy(a) => deploy(&cli, a),
+        Cmd::Rehearse(RehearseCmd::Deploy(a)) => rehearse(&cli, a),
         Cmd::Controller => {
             let ctx = load_env(&cli)?;
             crate::runtime::controller(&ctx.view())
@@ -661,6 +697,79 @@ fn deploy(cli: &Cli, a: &DeployArgs) -> Result<u8> {
     let st = load_state(&ctx)?;
     let revision = st.resources.values().find(|r| r.kind == chronous_core::resources::Kind::EcsTaskDefinition).map(|r| r.id.clone());
     crate::runtime::watch_rollout(&ctx.view(), a.timeout, revision.as_deref())
+}
+
+/// `chronous rehearse deploy`.
+fn rehearse(cli: &Cli, a: &RehearseArgs) -> Result<u8> {
+    use chronous_sim::rehearse::{rehearse_deploy, FaultSpec, RehearseInput};
+    let ctx = load_env(cli)?;
+    let seed = a.seed.unwrap_or_else(|| {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
+        t % 1_000_000_007
+    });
+    let mut input = RehearseInput::from_environment(&ctx.env, a.image.as_deref());
+    input.seed = seed;
+    for f in &a.faults {
+        input.faults.push(f.parse::<FaultSpec>().map_err(|e| exit(crate::ui::EXIT_USAGE, e.to_string()))?);
+    }
+    let predicted = rehearse_deploy(&input).map_err(|e| anyhow::anyhow!("the rehearsal failed: {e} (reproduce with --seed {seed})"))?;
+    if let Some(svg) = &a.svg {
+        std::fs::write(svg, predicted.render_svg()).with_context(|| format!("cannot write {}", svg.display()))?;
+    }
+    match a.runtime.as_str() {
+        "model" => {
+            if ctx.json {
+                println!("{}", serde_json::to_string_pretty(&predicted)?);
+            } else {
+                print!("{}", predicted.render_text());
+                println!("(reproduce with --seed {seed})");
+                if let Some(svg) = &a.svg {
+                    println!("timeline picture: {}", svg.display());
+                }
+            }
+            Ok(0)
+        }
+        "docker" => {
+            if !a.faults.is_empty() {
+                return Err(exit(crate::ui::EXIT_USAGE, "faults are injected in the model runtime; in the docker runtime, use docker kill / docker pause on the task containers"));
+            }
+            if !ctx.json {
+                print!("{}", predicted.render_text());
+                println!("\nNow the same deployment for real, under load ({} requests/s through the load balancer):\n", a.rate);
+            }
+            crate::runtime::rehearse_docker(cli, &ctx.view(), a, &predicted)
+        }
+        other => Err(exit(crate::ui::EXIT_USAGE, format!("--runtime {other}: use model or docker"))),
+    }
+}
+
+/// The deployment of a rehearsal under load: with `--image`, as `deploy`;
+/// without, a forced new deployment (the task definition is replaced).
+pub fn rehearse_rollout(cli: &Cli, image: Option<&str>, timeout: u64) -> Result<u8> {
+    match image {
+        Some(i) => deploy(cli, &DeployArgs { image: i.to_string(), auto_approve: true, timeout, parallelism: 10 }),
+        None => {
+            let ctx = load_env(cli)?;
+            {
+                let _lock = lock(&ctx, "chronous rehearse deploy")?;
+                let recorded = load_state(&ctx)?;
+                let td = recorded
+                    .resources
+                    .values()
+                    .find(|r| r.kind == chronous_core::resources::Kind::EcsTaskDefinition)
+                    .map(|r| r.address.clone())
+                    .ok_or_else(|| exit(EXIT_FAILURE, "nothing is deployed: apply the environment first"))?;
+                let p = backend_plan(&ctx, &recorded, false, &[td], 10)?;
+                if !ctx.json {
+                    print!("{}", p.render());
+                }
+                apply_plan(&ctx, recorded, &p, 10)?;
+            }
+            let st = load_state(&ctx)?;
+            let revision = st.resources.values().find(|r| r.kind == chronous_core::resources::Kind::EcsTaskDefinition).map(|r| r.id.clone());
+            crate::runtime::watch_rollout(&ctx.view(), timeout, revision.as_deref())
+        }
+    }
 }
 
 fn backend_plan(

@@ -611,3 +611,60 @@ pub fn watch_rollout(v: &EnvView<'_>, timeout: u64, revision: Option<&str>) -> R
         std::thread::sleep(Duration::from_millis(300));
     }
 }
+
+/// A real rollout of the running simulated environment under load, measured
+/// next to what the model predicted.
+pub fn rehearse_docker(cli: &crate::cmd::Cli, v: &EnvView<'_>, a: &crate::cmd::RehearseArgs, predicted: &chronous_sim::rehearse::Rehearsal) -> Result<u8> {
+    use chronous_sim::load::{self, LoadConfig};
+    if !docker_runtime(v) {
+        return Err(exit(EXIT_FAILURE, "the docker rehearsal needs the simulator's docker runtime (unset CHRONOUS_SIM_RUNTIME)"));
+    }
+    let st = StateStore::new(&v.state_dir).load()?.unwrap_or_else(|| State::new(&v.env.name, v.backend, String::new()));
+    let elb = state::outputs(&st, &v.env.network.azs).get("elb_dns").and_then(|x| x.as_str().map(str::to_string));
+    let target: std::net::SocketAddr = elb
+        .as_deref()
+        .and_then(|e| e.parse().ok())
+        .ok_or_else(|| exit(EXIT_FAILURE, "the environment is not up in the simulator: run `chronous apply` first"))?;
+    ensure_controller(v)?;
+    let scale = time_scale(v);
+    let path = v.env.load_balancer.as_ref().and_then(|l| l.health_check.target.split_once('/').map(|(_, p)| format!("/{p}"))).unwrap_or_else(|| "/".into());
+    let rt = rt()?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let cfg = LoadConfig {
+        target,
+        path,
+        rate: a.rate.clamp(1, 200),
+        max_duration: Duration::from_secs(a.timeout + 30),
+        max_requests: (a.rate.clamp(1, 200) as u64) * (a.timeout + 30),
+        timeout: Duration::from_secs(5),
+    };
+    let load = rt.spawn(load::run(cfg, stop_rx));
+    // A little traffic before the deployment starts, to see the baseline.
+    std::thread::sleep(Duration::from_secs(1));
+    let started = Instant::now();
+    let outcome = crate::cmd::rehearse_rollout(cli, a.image.as_deref(), a.timeout);
+    let rollout_s = started.elapsed().as_secs_f64();
+    // A little traffic after, so a late failure window is closed.
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = stop_tx.send(true);
+    let report = rt.block_on(load)?.map_err(|e| anyhow!("{e}"))?;
+    let predicted_s = predicted.predicted_downtime_ms as f64 / 1000.0 / scale;
+    let measured_s: f64 = report.failure_windows.iter().map(|(s, e)| (e - s) as f64 / 1000.0 + 1.0 / a.rate as f64).sum();
+    if v.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "predicted": predicted, "time_scale": scale, "predicted_downtime_scaled_s": predicted_s,
+                "measured": {"sent": report.sent, "ok": report.ok, "failed": report.failed, "failure_windows_ms": report.failure_windows, "downtime_s": measured_s},
+                "rollout_seconds": rollout_s, "rollout_ok": outcome.is_ok(),
+            }))?
+        );
+    } else {
+        println!("\nUnder load: {} requests, {} failed, in {:.1} s of rollout (time scale {scale}).", report.sent, report.failed, rollout_s);
+        for (s, e) in &report.failure_windows {
+            println!("  failed requests from +{:.2}s to +{:.2}s", *s as f64 / 1000.0, *e as f64 / 1000.0);
+        }
+        println!("measured downtime: {measured_s:.1} s; predicted: {predicted_s:.1} s ({} at AWS's timings, divided by the time scale {scale})", chronous_sim::rehearse::fmt_ms(predicted.predicted_downtime_ms));
+    }
+    outcome.map(|_| 0)
+}
