@@ -653,7 +653,8 @@ pub fn rehearse_docker(cli: &crate::cmd::Cli, v: &EnvView<'_>, a: &crate::cmd::R
     if v.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
+            serde_json::to_string(&serde_json::json!({
+                "event": "rehearsal",
                 "predicted": predicted, "time_scale": scale, "predicted_downtime_scaled_s": predicted_s,
                 "measured": {"sent": report.sent, "ok": report.ok, "failed": report.failed, "failure_windows_ms": report.failure_windows, "downtime_s": measured_s},
                 "rollout_seconds": rollout_s, "rollout_ok": outcome.is_ok(),

@@ -309,3 +309,46 @@ fn a_missing_image_is_a_clear_error_and_nothing_is_left_behind() {
     env.ok(&["destroy", "--auto-approve"]);
     assert_eq!(labelled(&env.name), (vec![], vec![], vec![]));
 }
+
+/// The last line of a JSON-lines output that is the rehearsal's report.
+fn rehearsal(out: &str) -> serde_json::Value {
+    out.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "rehearsal")
+        .unwrap_or_else(|| panic!("no rehearsal report in:\n{out}"))
+}
+
+#[test]
+fn under_load_the_seed_settings_fail_requests_only_inside_the_predicted_window() {
+    let env = Env::docker("seed");
+    up(&env);
+    let out = env.ok(&["--json", "rehearse", "deploy", "--runtime", "docker", "--seed", "1", "--timeout", "120"]);
+    let r = rehearsal(&out);
+    assert_eq!(r["rollout_ok"], true, "{r}");
+    let predicted = r["predicted_downtime_scaled_s"].as_f64().unwrap();
+    let measured = r["measured"]["downtime_s"].as_f64().unwrap();
+    assert!(r["measured"]["failed"].as_u64().unwrap() > 0, "stop-then-start must show an outage: {r}");
+    // The load starts 1 s before the deployment: every failure lies inside the
+    // predicted window (from the deployment's start), with 3 s of slack for
+    // the difference between the model's start-up timings and the real ones.
+    for w in r["measured"]["failure_windows_ms"].as_array().unwrap() {
+        let (s, e) = (w[0].as_f64().unwrap() / 1000.0 - 1.0, w[1].as_f64().unwrap() / 1000.0 - 1.0);
+        assert!(s >= -0.5 && e <= predicted + 3.0, "failures at {s:.2}..{e:.2} s outside the predicted 0..{predicted:.2} s: {r}");
+    }
+    eprintln!("seed settings: measured {measured:.2} s of failures, predicted {predicted:.2} s");
+}
+
+#[test]
+fn under_load_minimum_100_maximum_200_on_two_instances_fails_no_request() {
+    let env = Env::docker("seed");
+    env.edit("minimum_healthy_percent = 0", "minimum_healthy_percent = 100");
+    env.edit("maximum_percent = 100", "maximum_percent = 200");
+    env.edit("instance_count = 1", "instance_count = 2");
+    up(&env);
+    let out = env.ok(&["--json", "rehearse", "deploy", "--runtime", "docker", "--seed", "1", "--timeout", "120"]);
+    let r = rehearsal(&out);
+    assert_eq!(r["rollout_ok"], true, "{r}");
+    assert_eq!(r["predicted"]["predicted_downtime_ms"], 0, "{r}");
+    assert!(r["measured"]["sent"].as_u64().unwrap() > 100, "{r}");
+    assert_eq!(r["measured"]["failed"], 0, "{r}");
+}

@@ -182,7 +182,12 @@ struct Ctl {
     steady: bool,
     /// container id -> the 127.0.0.1 port its container port is published on.
     host_ports: BTreeMap<String, u16>,
+    /// Tasks deregistered from the load balancer, stopped once drained: (since, reason).
+    draining: BTreeMap<String, (Instant, String)>,
 }
+
+/// How long a deregistered task keeps running so that requests in flight finish.
+const DRAIN: Duration = Duration::from_secs(1);
 
 const ROLE_TASK: &str = "task";
 const LABEL_TASK: &str = "chronous.task-id";
@@ -254,7 +259,18 @@ impl Ctl {
         drop(cloud);
         self.reconcile_elb(&d).await;
 
-        let containers = self.docker.list(&self.cfg.env, Some(ROLE_TASK)).await?;
+        let mut containers = self.docker.list(&self.cfg.env, Some(ROLE_TASK)).await?;
+        let svc_label = d.service.as_ref().map(|s| s.name.clone()).unwrap_or_else(|| "service".into());
+        let drained: Vec<String> = self.draining.iter().filter(|(_, (t, _))| t.elapsed() >= DRAIN).map(|(k, _)| k.clone()).collect();
+        for task_id in drained {
+            let (_, reason) = self.draining.remove(&task_id).expect("listed");
+            if let Some(c) = containers.iter_mut().find(|c| c.labels.get(LABEL_TASK) == Some(&task_id)) {
+                self.docker.stop_container(&c.id, 2).await?;
+                c.running = false;
+                self.reported_stopped.insert(task_id.clone());
+                self.event(format!("(service {svc_label}) has stopped 1 running tasks: (task {task_id}). Reason: {reason}"));
+            }
+        }
         for c in containers.iter().filter(|c| c.running) {
             if !self.host_ports.contains_key(&c.id) {
                 let port = d
@@ -313,7 +329,7 @@ impl Ctl {
                 }
                 _ => Health::Unknown,
             };
-            if let Some(p) = self.host_ports.get(&c.id).copied() {
+            if let Some(p) = self.host_ports.get(&c.id).copied().filter(|_| !self.draining.contains_key(&task)) {
                 addrs.push(elb::Instance::new(
                     instance.clone(),
                     SocketAddr::from(([127, 0, 0, 1], p)),
@@ -360,13 +376,19 @@ impl Ctl {
         for dec in decisions {
             match dec {
                 Decision::Stop { task_id, reason } => {
-                    if let Some(c) = containers
-                        .iter()
-                        .find(|c| c.labels.get(LABEL_TASK) == Some(&task_id))
-                    {
-                        self.docker.stop_container(&c.id, 2).await?;
-                        self.reported_stopped.insert(task_id.clone());
-                        self.event(format!("(service {}) has stopped 1 running tasks: (task {task_id}). Reason: {reason}", svc.name));
+                    // Deregister first; stop once the requests in flight are done.
+                    if self.draining.contains_key(&task_id) {
+                        continue;
+                    }
+                    if let Some(c) = containers.iter().find(|c| c.labels.get(LABEL_TASK) == Some(&task_id)) {
+                        let instance = c.labels.get(LABEL_INSTANCE).cloned().unwrap_or_default();
+                        let port = self.host_ports.get(&c.id).copied();
+                        addrs.retain(|i| !(i.id == instance && Some(i.addr.port()) == port));
+                        if let Some((_, lb)) = &self.elb {
+                            lb.set_instances(addrs.clone());
+                        }
+                        self.draining.insert(task_id.clone(), (Instant::now(), reason));
+                        self.event(format!("(service {}) has begun draining connections on 1 tasks.", svc.name));
                         changed = true;
                     }
                 }
@@ -659,6 +681,7 @@ pub async fn run(cfg: ControllerConfig) -> Result<(), ControllerError> {
         last_place_event: None,
         steady: false,
         host_ports: BTreeMap::new(),
+        draining: BTreeMap::new(),
     };
     // Tasks stopped before this controller started were reported by the one before.
     for c in ctl.docker.list(&cfg.env, Some(ROLE_TASK)).await? {
