@@ -39,6 +39,9 @@ pub struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Another AWS endpoint for every service (moto, LocalStack); also AWS_ENDPOINT_URL.
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint: Option<String>,
     #[command(subcommand)]
     pub cmd: Cmd,
 }
@@ -224,6 +227,7 @@ pub enum SimCmd {
 
 /// The environment a command acts on.
 struct Ctx {
+    endpoint: Option<String>,
     dir: PathBuf,
     env: Environment,
     backend: Backend,
@@ -297,6 +301,7 @@ fn load_env(cli: &Cli) -> Result<Ctx> {
     let backend = cli.backend.or(env.backend).unwrap_or(Backend::Sim);
     let store = StateStore::new(&dir.join(STATE_DIR));
     Ok(Ctx {
+        endpoint: cli.endpoint.clone(),
         dir,
         env,
         backend,
@@ -349,8 +354,47 @@ fn load_state(ctx: &Ctx) -> Result<State> {
     Ok(s)
 }
 
+/// The backend chosen for this run. Core drives it through the one
+/// `Provider` trait; this enum only dispatches.
 enum Backends {
     Sim(SimProvider),
+    Aws(chronous_aws::AwsProvider),
+}
+
+impl chronous_core::provider::Provider for Backends {
+    async fn read(&self, r: &chronous_core::state::ResourceRecord) -> Result<Option<chronous_core::provider::Observed>, chronous_core::provider::ProviderError> {
+        match self {
+            Backends::Sim(p) => p.read(r).await,
+            Backends::Aws(p) => p.read(r).await,
+        }
+    }
+    async fn create(&self, req: chronous_core::provider::CreateRequest<'_>) -> Result<chronous_core::provider::Observed, chronous_core::provider::ProviderError> {
+        match self {
+            Backends::Sim(p) => p.create(req).await,
+            Backends::Aws(p) => p.create(req).await,
+        }
+    }
+    async fn update(&self, r: &chronous_core::state::ResourceRecord, spec: &chronous_core::resources::Spec) -> Result<chronous_core::provider::Observed, chronous_core::provider::ProviderError> {
+        match self {
+            Backends::Sim(p) => p.update(r, spec).await,
+            Backends::Aws(p) => p.update(r, spec).await,
+        }
+    }
+    async fn delete(&self, r: &chronous_core::state::ResourceRecord) -> Result<(), chronous_core::provider::ProviderError> {
+        match self {
+            Backends::Sim(p) => p.delete(r).await,
+            Backends::Aws(p) => p.delete(r).await,
+        }
+    }
+}
+
+impl Backends {
+    fn compact(&self) -> Result<()> {
+        match self {
+            Backends::Sim(p) => p.compact().map_err(|e| anyhow::anyhow!("{e}")),
+            Backends::Aws(_) => Ok(()),
+        }
+    }
 }
 
 fn provider(ctx: &Ctx) -> Result<Backends> {
@@ -358,10 +402,17 @@ fn provider(ctx: &Ctx) -> Result<Backends> {
         Backend::Sim => Ok(Backends::Sim(
             SimProvider::open(&ctx.dir, &ctx.state_dir(), &ctx.env.name, &ctx.env.region, SimOptions::from_env()).map_err(|e| anyhow::anyhow!("{e}"))?,
         )),
-        Backend::Aws => Err(exit(
-            EXIT_FAILURE,
-            "the aws backend is not implemented yet (issue 5): use --backend sim to rehearse this environment offline",
-        )),
+        Backend::Aws => {
+            let mut opts = chronous_aws::AwsOptions::new(&ctx.env.region, &ctx.env.name, &ctx.dir);
+            if let Some(e) = &ctx.endpoint {
+                opts.endpoint = Some(e.clone());
+            }
+            if !ctx.json {
+                opts.progress = Some(std::sync::Arc::new(|line: &str| eprintln!("{line}")));
+            }
+            let p = runtime()?.block_on(chronous_aws::AwsProvider::connect(opts)).map_err(|e| exit(EXIT_FAILURE, e.to_string()))?;
+            Ok(Backends::Aws(p))
+        }
     }
 }
 
@@ -607,10 +658,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         }
         Cmd::Sim(s) => {
             let ctx = load_env(&cli)?;
-            let Backends::Sim(p) = provider(&Ctx {
-                backend: Backend::Sim,
-                ..ctx
-            })?;
+            let Backends::Sim(p) = provider(&Ctx { backend: Backend::Sim, ..ctx })? else {
+                return Err(exit(EXIT_FAILURE, "the sim console acts on the simulator"));
+            };
             match s {
                 SimCmd::ConsoleSet {
                     address,
@@ -780,7 +830,7 @@ fn backend_plan(
     parallelism: usize,
 ) -> Result<Plan> {
     let rt = runtime()?;
-    let Backends::Sim(p) = provider(ctx)?;
+    let p = provider(ctx)?;
     if !ctx.json && !recorded.is_empty() {
         eprintln!(
             "Refreshing {} recorded objects...",
@@ -850,7 +900,7 @@ fn apply_plan(ctx: &Ctx, mut st: State, p: &Plan, parallelism: usize) -> Result<
     }
     ensure_saved(ctx, &mut st)?;
     let rt = runtime()?;
-    let Backends::Sim(provider) = provider(ctx)?;
+    let provider = provider(ctx)?;
     let mut journal = ctx.store.journal(&st)?;
     let cancel = Arc::new(AtomicBool::new(false));
     {
@@ -920,7 +970,7 @@ fn apply_plan(ctx: &Ctx, mut st: State, p: &Plan, parallelism: usize) -> Result<
     drop(journal);
     // Compact: the journal is folded into a new snapshot.
     ctx.store.save(&st)?;
-    provider.compact().map_err(|e| anyhow::anyhow!("{e}"))?;
+    provider.compact()?;
     crate::runtime::after_apply(&ctx.view(), &st)?;
     let secs = started.elapsed().as_secs_f64();
     let (add, change, destroy, replace) = p.counts();
