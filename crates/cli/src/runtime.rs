@@ -490,10 +490,27 @@ pub fn logs(v: &EnvView<'_>, follow: bool, since: Option<&str>) -> Result<u8> {
 /// `chronous ssh`: a shell on the private side, through the simulated bastion.
 pub fn ssh(v: &EnvView<'_>, instance: Option<&str>) -> Result<u8> {
     if v.backend == Backend::Aws {
-        return Err(exit(
-            EXIT_FAILURE,
-            "ssh through the AWS bastion comes with the aws backend (issue 5)",
-        ));
+        // As the seed document says: agent forwarding through the bastion.
+        let st = StateStore::new(&v.state_dir).load()?.unwrap_or_else(|| State::new(&v.env.name, v.backend, String::new()));
+        let bastion = st
+            .lookup("aws_instance.bastion", "public_ip")
+            .and_then(|x| x.as_str().map(str::to_string))
+            .ok_or_else(|| exit(EXIT_FAILURE, "no bastion with a public IP is recorded: apply the environment first"))?;
+        let mut cmd = Command::new("ssh");
+        cmd.arg("-A");
+        match instance {
+            Some(target) => {
+                cmd.arg("-J").arg(format!("ec2-user@{bastion}")).arg(format!("ec2-user@{target}"));
+            }
+            None => {
+                cmd.arg(format!("ec2-user@{bastion}"));
+            }
+        }
+        if !v.json {
+            eprintln!("If the bastion refuses you: `ssh-add` your key, and check that operator_cidr is still your public IP (then apply).");
+        }
+        let status = cmd.status().context("cannot run ssh (is OpenSSH installed?)")?;
+        return Ok(status.code().unwrap_or(1) as u8);
     }
     if !docker_runtime(v) {
         return Err(exit(EXIT_FAILURE, "the model runtime runs no bastion: use the docker runtime (unset CHRONOUS_SIM_RUNTIME)"));
