@@ -26,10 +26,14 @@ async fn proxy(target: u16, latency: Duration, calls: Arc<AtomicUsize>) -> u16 {
     let port = l.local_addr().unwrap().port();
     tokio::spawn(async move {
         loop {
-            let Ok((client, _)) = l.accept().await else { return };
+            let Ok((client, _)) = l.accept().await else {
+                return;
+            };
             let calls = calls.clone();
             tokio::spawn(async move {
-                let Ok(server) = TcpStream::connect(("127.0.0.1", target)).await else { return };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)).await else {
+                    return;
+                };
                 let (mut cr, mut cw) = client.into_split();
                 let (mut sr, mut sw) = server.into_split();
                 // Set when the server answered: the client's next bytes start a new request.
@@ -74,8 +78,17 @@ async fn proxy(target: u16, latency: Duration, calls: Arc<AtomicUsize>) -> u16 {
 }
 
 fn main() {
-    let latency = Duration::from_millis(std::env::var("CHRONOUS_BENCH_LATENCY_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(50));
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let latency = Duration::from_millis(
+        std::env::var("CHRONOUS_BENCH_LATENCY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(50),
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async move {
         let moto = Moto::start();
         set_password();

@@ -557,10 +557,19 @@ impl AwsProvider {
                     state,
                     InstanceStateName::Running | InstanceStateName::Pending
                 );
-                let mut sgs: Vec<String> = i.security_groups().iter().filter_map(|g| g.group_id().map(str::to_string)).collect();
+                let mut sgs: Vec<String> = i
+                    .security_groups()
+                    .iter()
+                    .filter_map(|g| g.group_id().map(str::to_string))
+                    .collect();
                 if sgs.is_empty() {
                     // Groups given on the network interface (some endpoints report them only there).
-                    sgs = i.network_interfaces().iter().flat_map(|n| n.groups()).filter_map(|g| g.group_id().map(str::to_string)).collect();
+                    sgs = i
+                        .network_interfaces()
+                        .iter()
+                        .flat_map(|n| n.groups())
+                        .filter_map(|g| g.group_id().map(str::to_string))
+                        .collect();
                 }
                 let spec = InstanceSpec {
                     ami: i.image_id().unwrap_or_default().into(),

@@ -480,10 +480,18 @@ impl AwsProvider {
         // is now (a change made outside chronous included).
         let recorded = Spec::from_attrs(r.kind, &r.attrs).map_err(|e| spec_err(&r.address, e))?;
         let live = match Box::pin(self.read_spec(r, &recorded)).await? {
-            Some(o) => ResourceRecord { id: o.id, attrs: o.attrs, outputs: o.outputs, ..r.clone() },
+            Some(o) => ResourceRecord {
+                id: o.id,
+                attrs: o.attrs,
+                outputs: o.outputs,
+                ..r.clone()
+            },
             None => {
-                return Err(ProviderError::new(format!("{}: {} {} no longer exists", r.address, r.kind, r.id))
-                    .with_hint("it was deleted outside chronous: run plan again, it will be created"))
+                return Err(ProviderError::new(format!(
+                    "{}: {} {} no longer exists",
+                    r.address, r.kind, r.id
+                ))
+                .with_hint("it was deleted outside chronous: run plan again, it will be created"))
             }
         };
         let r = &live;

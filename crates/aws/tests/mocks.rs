@@ -36,7 +36,10 @@ fn opts() -> AwsOptions {
 
 /// Clients that are never called, for the services a test does not mock.
 fn unused_clients() -> AwsClients {
-    let conf = aws_config::SdkConfig::builder().region(Region::new("us-east-2")).behavior_version(BehaviorVersion::latest()).build();
+    let conf = aws_config::SdkConfig::builder()
+        .region(Region::new("us-east-2"))
+        .behavior_version(BehaviorVersion::latest())
+        .build();
     AwsClients::from_conf(&conf, false)
 }
 
@@ -56,7 +59,12 @@ fn vpc_record() -> ResourceRecord {
         address: "aws_vpc.main".into(),
         kind: Kind::Vpc,
         id: "vpc-123".into(),
-        attrs: serde_json::to_value(VpcSpec { cidr_block: "10.2.0.0/16".into(), enable_dns_hostnames: true, tags: BTreeMap::from([("Name".into(), "cak-vpc".into())]) }).unwrap(),
+        attrs: serde_json::to_value(VpcSpec {
+            cidr_block: "10.2.0.0/16".into(),
+            enable_dns_hostnames: true,
+            tags: BTreeMap::from([("Name".into(), "cak-vpc".into())]),
+        })
+        .unwrap(),
         outputs: BTreeMap::from([("id".into(), json!("vpc-123"))]),
         deps: vec![],
         tainted: false,
@@ -66,7 +74,11 @@ fn vpc_record() -> ResourceRecord {
 fn vpc_rules() -> aws_smithy_mocks::Rule {
     mock!(aws_sdk_ec2::Client::describe_vpc_attribute).then_output(|| {
         aws_sdk_ec2::operation::describe_vpc_attribute::DescribeVpcAttributeOutput::builder()
-            .enable_dns_hostnames(aws_sdk_ec2::types::AttributeBooleanValue::builder().value(true).build())
+            .enable_dns_hostnames(
+                aws_sdk_ec2::types::AttributeBooleanValue::builder()
+                    .value(true)
+                    .build(),
+            )
             .build()
     })
 }
@@ -93,11 +105,25 @@ async fn throttling_is_retried_with_backoff_then_succeeds() {
         .build();
     let attr = vpc_rules();
     let mut c = unused_clients();
-    c.ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&vpcs, &attr], |b| b.retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3)));
+    c.ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&vpcs, &attr], |b| b
+        .retry_config(
+            aws_config::retry::RetryConfig::standard().with_max_attempts(3)
+        ));
     let p = AwsProvider::with_clients(c, opts());
-    let got = p.read(&vpc_record()).await.expect("read succeeds after throttling").expect("exists");
-    assert_eq!(got.attrs, vpc_record().attrs, "the chronous tags are not part of the attributes");
-    assert_eq!(got.outputs["arn"], json!("arn:aws:ec2:us-east-2:123456789012:vpc/vpc-123"));
+    let got = p
+        .read(&vpc_record())
+        .await
+        .expect("read succeeds after throttling")
+        .expect("exists");
+    assert_eq!(
+        got.attrs,
+        vpc_record().attrs,
+        "the chronous tags are not part of the attributes"
+    );
+    assert_eq!(
+        got.outputs["arn"],
+        json!("arn:aws:ec2:us-east-2:123456789012:vpc/vpc-123")
+    );
     // 6 throttled answers: the SDK's 3 attempts, then chronous's own backoff tries again.
     assert_eq!(vpcs.num_calls(), 7);
 }
@@ -106,31 +132,52 @@ async fn throttling_is_retried_with_backoff_then_succeeds() {
 async fn throttling_that_never_stops_is_reported_as_retryable() {
     let vpcs = mock!(aws_sdk_ec2::Client::describe_vpcs).sequence().http_status(400, Some(String::from_utf8(b"<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors></Response>".to_vec()).unwrap())).repeatedly().build();
     let mut c = unused_clients();
-    c.ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&vpcs], |b| b.retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2)));
+    c.ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&vpcs], |b| b
+        .retry_config(
+            aws_config::retry::RetryConfig::standard().with_max_attempts(2)
+        ));
     let mut o = opts();
     o.throttle_retries = 2;
     let p = AwsProvider::with_clients(c, o);
     let e = p.read(&vpc_record()).await.expect_err("throttled");
     assert!(e.retryable);
-    assert!(e.message.starts_with("aws_vpc.main: could not describe it: RequestLimitExceeded"), "{}", e.message);
-    assert!(e.hint.as_deref().unwrap().contains("lower --parallelism"), "{:?}", e.hint);
+    assert!(
+        e.message
+            .starts_with("aws_vpc.main: could not describe it: RequestLimitExceeded"),
+        "{}",
+        e.message
+    );
+    assert!(
+        e.hint.as_deref().unwrap().contains("lower --parallelism"),
+        "{:?}",
+        e.hint
+    );
 }
 
 #[tokio::test]
 async fn not_found_on_refresh_shows_as_deleted_and_is_planned_again() {
-    let vpcs = mock!(aws_sdk_ec2::Client::describe_vpcs).then_http_response(|| ec2_error(400, "InvalidVpcID.NotFound"));
+    let vpcs = mock!(aws_sdk_ec2::Client::describe_vpcs)
+        .then_http_response(|| ec2_error(400, "InvalidVpcID.NotFound"));
     let mut c = unused_clients();
     c.ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&vpcs]);
     let p = AwsProvider::with_clients(c, opts());
     let mut recorded = State::new("mocked", Backend::Aws, "l".into());
-    recorded.resources.insert("aws_vpc.main".into(), vpc_record());
+    recorded
+        .resources
+        .insert("aws_vpc.main".into(), vpc_record());
     let (refreshed, errors) = engine::refresh(&recorded, &p, 4).await;
     assert!(errors.is_empty(), "{errors:?}");
     assert!(refreshed.resources.is_empty());
-    let desired = vec![Resource { address: "aws_vpc.main".into(), spec: Spec::Vpc(serde_json::from_value(vpc_record().attrs).unwrap()) }];
+    let desired = vec![Resource {
+        address: "aws_vpc.main".into(),
+        spec: Spec::Vpc(serde_json::from_value(vpc_record().attrs).unwrap()),
+    }];
     let plan = plan::plan(desired, &recorded, &refreshed, &PlanOptions::default()).unwrap();
     assert_eq!(plan.changes[0].action, Action::Create);
-    assert_eq!(plan.changes[0].reasons, vec!["it was deleted outside chronous".to_string()]);
+    assert_eq!(
+        plan.changes[0].reasons,
+        vec!["it was deleted outside chronous".to_string()]
+    );
     assert!(plan.drift[0].deleted);
     assert!(plan.render().contains("# aws_vpc.main was deleted"));
 }
@@ -151,26 +198,47 @@ fn role(name: &str) -> aws_sdk_iam::types::Role {
 fn iam_client(failing: Option<&'static str>) -> (aws_sdk_iam::Client, aws_smithy_mocks::Rule) {
     let made: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     let m2 = made.clone();
-    let get = mock!(aws_sdk_iam::Client::get_role).match_requests(|_| true).then_compute_response(move |req| {
-        let name = req.role_name().unwrap_or_default().to_string();
-        if m2.lock().unwrap().contains(&name) {
-            MockResponse::Output(aws_sdk_iam::operation::get_role::GetRoleOutput::builder().role(role(&name)).build())
-        } else {
-            MockResponse::Http(query_error(404, "NoSuchEntity", "The role cannot be found."))
-        }
-    });
-    let create = mock!(aws_sdk_iam::Client::create_role).match_requests(|_| true).then_compute_response(move |req| {
-        let name = req.role_name().unwrap_or_default().to_string();
-        made.lock().unwrap().insert(name.clone());
-        MockResponse::Output(aws_sdk_iam::operation::create_role::CreateRoleOutput::builder().role(role(&name)).build())
-    });
+    let get = mock!(aws_sdk_iam::Client::get_role)
+        .match_requests(|_| true)
+        .then_compute_response(move |req| {
+            let name = req.role_name().unwrap_or_default().to_string();
+            if m2.lock().unwrap().contains(&name) {
+                MockResponse::Output(
+                    aws_sdk_iam::operation::get_role::GetRoleOutput::builder()
+                        .role(role(&name))
+                        .build(),
+                )
+            } else {
+                MockResponse::Http(query_error(
+                    404,
+                    "NoSuchEntity",
+                    "The role cannot be found.",
+                ))
+            }
+        });
+    let create = mock!(aws_sdk_iam::Client::create_role)
+        .match_requests(|_| true)
+        .then_compute_response(move |req| {
+            let name = req.role_name().unwrap_or_default().to_string();
+            made.lock().unwrap().insert(name.clone());
+            MockResponse::Output(
+                aws_sdk_iam::operation::create_role::CreateRoleOutput::builder()
+                    .role(role(&name))
+                    .build(),
+            )
+        });
     let fail = mock!(aws_sdk_iam::Client::create_role)
         .match_requests(move |req| req.role_name() == failing)
         .sequence()
         .http_status(500, Some("<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>internal error (mocked)</Message></Error></ErrorResponse>".into()))
         .repeatedly()
         .build();
-    let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&get, &fail, &create], |b| b.retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2)));
+    let client = mock_client!(
+        aws_sdk_iam,
+        RuleMode::MatchAny,
+        [&get, &fail, &create],
+        |b| b.retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
+    );
     (client, fail)
 }
 
@@ -178,7 +246,13 @@ fn iam_client(failing: Option<&'static str>) -> (aws_sdk_iam::Client, aws_smithy
 async fn a_5xx_in_the_middle_of_an_apply_fails_that_step_only_and_the_next_apply_continues() {
     let desired: Vec<Resource> = ["a", "b", "c"]
         .iter()
-        .map(|n| Resource { address: format!("aws_iam_role.{n}"), spec: Spec::IamRole(IamRoleSpec { name: n.to_string(), trusted_services: vec!["ecs.amazonaws.com".into()] }) })
+        .map(|n| Resource {
+            address: format!("aws_iam_role.{n}"),
+            spec: Spec::IamRole(IamRoleSpec {
+                name: n.to_string(),
+                trusted_services: vec!["ecs.amazonaws.com".into()],
+            }),
+        })
         .collect();
     let mut st = State::new("mocked", Backend::Aws, "l".into());
     let mut journal = MemJournal::default();
@@ -187,16 +261,50 @@ async fn a_5xx_in_the_middle_of_an_apply_fails_that_step_only_and_the_next_apply
     let mut c = unused_clients();
     c.iam = iam;
     let p = AwsProvider::with_clients(c, opts());
-    let plan1 = plan::plan(desired.clone(), &st.clone(), &st.clone(), &PlanOptions::default()).unwrap();
-    let outcome = engine::apply(&plan1, &mut st, &p, &mut journal, &ApplyConfig { parallelism: 1, cancel: None }, &mut |_| {}).await.unwrap();
+    let plan1 = plan::plan(
+        desired.clone(),
+        &st.clone(),
+        &st.clone(),
+        &PlanOptions::default(),
+    )
+    .unwrap();
+    let outcome = engine::apply(
+        &plan1,
+        &mut st,
+        &p,
+        &mut journal,
+        &ApplyConfig {
+            parallelism: 1,
+            cancel: None,
+        },
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(outcome.failed.len(), 1);
     let f = &outcome.failed[0];
     assert_eq!(f.address, "aws_iam_role.b");
     assert!(f.error.retryable);
-    assert!(f.error.message.starts_with("aws_iam_role.b: could not create it: InternalFailure"), "{}", f.error.message);
-    assert!(f.error.hint.as_deref().unwrap().contains("run apply again"), "{:?}", f.error.hint);
-    assert!(st.resources.contains_key("aws_iam_role.a") && !st.resources.contains_key("aws_iam_role.b"));
-    assert_eq!(create.num_calls(), 2, "the SDK retried the 5xx (max attempts 2)");
+    assert!(
+        f.error
+            .message
+            .starts_with("aws_iam_role.b: could not create it: InternalFailure"),
+        "{}",
+        f.error.message
+    );
+    assert!(
+        f.error.hint.as_deref().unwrap().contains("run apply again"),
+        "{:?}",
+        f.error.hint
+    );
+    assert!(
+        st.resources.contains_key("aws_iam_role.a") && !st.resources.contains_key("aws_iam_role.b")
+    );
+    assert_eq!(
+        create.num_calls(),
+        2,
+        "the SDK retried the 5xx (max attempts 2)"
+    );
 
     // AWS is healthy again: the next apply creates what is missing, and only that.
     let (iam, _) = iam_client(None);
@@ -204,12 +312,32 @@ async fn a_5xx_in_the_middle_of_an_apply_fails_that_step_only_and_the_next_apply
     c.iam = iam;
     let p = AwsProvider::with_clients(c, opts());
     let plan2 = plan::plan(desired, &st.clone(), &st.clone(), &PlanOptions::default()).unwrap();
-    let creates: Vec<&str> = plan2.changes.iter().filter(|c| c.action == Action::Create).map(|c| c.address.as_str()).collect();
-    assert!(creates.contains(&"aws_iam_role.b") && !creates.contains(&"aws_iam_role.a"), "{creates:?}");
-    let outcome = engine::apply(&plan2, &mut st, &p, &mut journal, &ApplyConfig::default(), &mut |_| {}).await.unwrap();
+    let creates: Vec<&str> = plan2
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Create)
+        .map(|c| c.address.as_str())
+        .collect();
+    assert!(
+        creates.contains(&"aws_iam_role.b") && !creates.contains(&"aws_iam_role.a"),
+        "{creates:?}"
+    );
+    let outcome = engine::apply(
+        &plan2,
+        &mut st,
+        &p,
+        &mut journal,
+        &ApplyConfig::default(),
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
     assert!(outcome.ok(), "{:?}", outcome.failed);
     assert_eq!(st.resources.len(), 3);
-    assert_eq!(st.resources["aws_iam_role.b"].outputs["arn"], json!("arn:aws:iam::123456789012:role/b"));
+    assert_eq!(
+        st.resources["aws_iam_role.b"].outputs["arn"],
+        json!("arn:aws:iam::123456789012:role/b")
+    );
 }
 
 fn db_spec(source_version: &str) -> DbInstanceSpec {
@@ -240,41 +368,72 @@ fn db_spec(source_version: &str) -> DbInstanceSpec {
 }
 
 /// RDS stand-in: the instance appears after the restore call and goes through `states`.
-fn rds_client(states: &'static [&'static str]) -> (aws_sdk_rds::Client, Arc<Mutex<Vec<aws_sdk_rds::operation::restore_db_instance_from_s3::RestoreDbInstanceFromS3Input>>>) {
+fn rds_client(
+    states: &'static [&'static str],
+) -> (
+    aws_sdk_rds::Client,
+    Arc<
+        Mutex<
+            Vec<aws_sdk_rds::operation::restore_db_instance_from_s3::RestoreDbInstanceFromS3Input>,
+        >,
+    >,
+) {
     let seen: Arc<Mutex<Vec<_>>> = Arc::default();
     let s2 = seen.clone();
     let polls = Arc::new(AtomicUsize::new(0));
-    let describe = mock!(aws_sdk_rds::Client::describe_db_instances).match_requests(|_| true).then_compute_response(move |_| {
-        if s2.lock().unwrap().is_empty() {
-            return MockResponse::Http(query_error(404, "DBInstanceNotFound", "DBInstance cak not found."));
-        }
-        let i = polls.fetch_add(1, Ordering::SeqCst).min(states.len() - 1);
-        MockResponse::Output(
-            aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput::builder()
-                .db_instances(
-                    aws_sdk_rds::types::DbInstance::builder()
-                        .db_instance_identifier("cak")
-                        .db_instance_status(states[i])
-                        .engine("mysql")
-                        .engine_version("5.7.44")
-                        .db_instance_class("db.t2.small")
-                        .allocated_storage(20)
-                        .master_username("dev")
-                        .db_name("db")
-                        .db_subnet_group(aws_sdk_rds::types::DbSubnetGroup::builder().db_subnet_group_name("cak-db").build())
-                        .vpc_security_groups(aws_sdk_rds::types::VpcSecurityGroupMembership::builder().vpc_security_group_id("sg-rds").build())
-                        .endpoint(aws_sdk_rds::types::Endpoint::builder().address("cak.abc.us-east-2.rds.amazonaws.com").port(3306).build())
-                        .build(),
-                )
-                .build(),
-        )
-    });
+    let describe = mock!(aws_sdk_rds::Client::describe_db_instances)
+        .match_requests(|_| true)
+        .then_compute_response(move |_| {
+            if s2.lock().unwrap().is_empty() {
+                return MockResponse::Http(query_error(
+                    404,
+                    "DBInstanceNotFound",
+                    "DBInstance cak not found.",
+                ));
+            }
+            let i = polls.fetch_add(1, Ordering::SeqCst).min(states.len() - 1);
+            MockResponse::Output(
+                aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput::builder()
+                    .db_instances(
+                        aws_sdk_rds::types::DbInstance::builder()
+                            .db_instance_identifier("cak")
+                            .db_instance_status(states[i])
+                            .engine("mysql")
+                            .engine_version("5.7.44")
+                            .db_instance_class("db.t2.small")
+                            .allocated_storage(20)
+                            .master_username("dev")
+                            .db_name("db")
+                            .db_subnet_group(
+                                aws_sdk_rds::types::DbSubnetGroup::builder()
+                                    .db_subnet_group_name("cak-db")
+                                    .build(),
+                            )
+                            .vpc_security_groups(
+                                aws_sdk_rds::types::VpcSecurityGroupMembership::builder()
+                                    .vpc_security_group_id("sg-rds")
+                                    .build(),
+                            )
+                            .endpoint(
+                                aws_sdk_rds::types::Endpoint::builder()
+                                    .address("cak.abc.us-east-2.rds.amazonaws.com")
+                                    .port(3306)
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
     let s3 = seen.clone();
     let restore = mock!(aws_sdk_rds::Client::restore_db_instance_from_s3).match_requests(|_| true).then_compute_output(move |req| {
         s3.lock().unwrap().push(req.clone());
         aws_sdk_rds::operation::restore_db_instance_from_s3::RestoreDbInstanceFromS3Output::builder().build()
     });
-    (mock_client!(aws_sdk_rds, RuleMode::MatchAny, [&describe, &restore]), seen)
+    (
+        mock_client!(aws_sdk_rds, RuleMode::MatchAny, [&describe, &restore]),
+        seen,
+    )
 }
 
 #[tokio::test]
@@ -285,14 +444,24 @@ async fn restore_from_s3_sends_the_backup_place_and_reports_incompatible_restore
     c.rds = rds;
     let p = AwsProvider::with_clients(c, opts());
     let spec = Spec::DbInstance(db_spec("5.6.41"));
-    let e = p.create(CreateRequest { address: "aws_db_instance.main", spec: &spec, exclude_ids: &[] }).await.expect_err("incompatible-restore");
+    let e = p
+        .create(CreateRequest {
+            address: "aws_db_instance.main",
+            spec: &spec,
+            exclude_ids: &[],
+        })
+        .await
+        .expect_err("incompatible-restore");
 
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 1);
     let r = &seen[0];
     assert_eq!(r.s3_bucket_name(), Some("cak-xtrabackup"));
     assert_eq!(r.s3_prefix(), Some("data"));
-    assert_eq!(r.s3_ingestion_role_arn(), Some("arn:aws:iam::123456789012:role/cak-rds_s3_import"));
+    assert_eq!(
+        r.s3_ingestion_role_arn(),
+        Some("arn:aws:iam::123456789012:role/cak-rds_s3_import")
+    );
     assert_eq!(r.source_engine(), Some("mysql"));
     assert_eq!(r.source_engine_version(), Some("5.6.41"));
     assert_eq!(r.engine(), Some("mysql"));
@@ -300,13 +469,28 @@ async fn restore_from_s3_sends_the_backup_place_and_reports_incompatible_restore
     assert_eq!(r.db_subnet_group_name(), Some("cak-db"));
     assert_eq!(r.vpc_security_group_ids(), ["sg-rds".to_string()]);
     assert_eq!(r.master_user_password(), Some("mock-pw-never-shown"));
-    let tags: Vec<(&str, &str)> = r.tags().iter().map(|t| (t.key().unwrap(), t.value().unwrap())).collect();
-    assert!(tags.contains(&("chronous:address", "aws_db_instance.main")) && tags.contains(&("chronous:environment", "mocked")));
+    let tags: Vec<(&str, &str)> = r
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap(), t.value().unwrap()))
+        .collect();
+    assert!(
+        tags.contains(&("chronous:address", "aws_db_instance.main"))
+            && tags.contains(&("chronous:environment", "mocked"))
+    );
 
-    assert!(e.message.starts_with("aws_db_instance.main: RDS could not restore the backup into `cak`"), "{}", e.message);
+    assert!(
+        e.message
+            .starts_with("aws_db_instance.main: RDS could not restore the backup into `cak`"),
+        "{}",
+        e.message
+    );
     assert!(e.message.contains("incompatible-restore"), "{}", e.message);
     let hint = e.hint.as_deref().unwrap();
-    assert!(hint.contains("MySQL 5.6") && hint.contains("5.7 or 8.0") && hint.contains("XtraBackup"), "{hint}");
+    assert!(
+        hint.contains("MySQL 5.6") && hint.contains("5.7 or 8.0") && hint.contains("XtraBackup"),
+        "{hint}"
+    );
     assert!(!e.message.contains("mock-pw-never-shown") && !hint.contains("mock-pw-never-shown"));
 }
 
@@ -320,8 +504,18 @@ async fn restore_from_s3_waits_until_available() {
     let mut d = db_spec("5.7.44");
     d.engine_version = "5.7".into();
     let spec = Spec::DbInstance(d);
-    let o = p.create(CreateRequest { address: "aws_db_instance.main", spec: &spec, exclude_ids: &[] }).await.expect("available");
-    assert_eq!(o.outputs["endpoint"], json!("cak.abc.us-east-2.rds.amazonaws.com:3306"));
+    let o = p
+        .create(CreateRequest {
+            address: "aws_db_instance.main",
+            spec: &spec,
+            exclude_ids: &[],
+        })
+        .await
+        .expect("available");
+    assert_eq!(
+        o.outputs["endpoint"],
+        json!("cak.abc.us-east-2.rds.amazonaws.com:3306")
+    );
     assert_eq!(o.outputs["port"], json!("3306"));
     // `5.7` in the file, `5.7.44` at AWS: no drift.
     assert_eq!(o.attrs, spec.to_attrs());
@@ -336,14 +530,22 @@ async fn missing_password_is_reported_before_any_restore() {
     let p = AwsProvider::with_clients(c, opts());
     let mut d = db_spec("5.7.44");
     d.password_source = "env:CHRONOUS_MOCK_DB_PASSWORD_UNSET".into();
-    let e = p.create(CreateRequest { address: "aws_db_instance.main", spec: &Spec::DbInstance(d), exclude_ids: &[] }).await.expect_err("no password");
+    let e = p
+        .create(CreateRequest {
+            address: "aws_db_instance.main",
+            spec: &Spec::DbInstance(d),
+            exclude_ids: &[],
+        })
+        .await
+        .expect_err("no password");
     assert!(e.message.contains("no database password"), "{}", e.message);
     assert!(seen.lock().unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn service_request_carries_the_deployment_configuration_and_the_classic_elb() {
-    let seen: Arc<Mutex<Vec<aws_sdk_ecs::operation::create_service::CreateServiceInput>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<aws_sdk_ecs::operation::create_service::CreateServiceInput>>> =
+        Arc::default();
     let s2 = seen.clone();
     let s3 = seen.clone();
     let describe = mock!(aws_sdk_ecs::Client::describe_services).match_requests(|_| true).then_compute_response(move |_| {
@@ -369,17 +571,20 @@ async fn service_request_carries_the_deployment_configuration_and_the_classic_el
         }
         MockResponse::Output(o.build())
     });
-    let create = mock!(aws_sdk_ecs::Client::create_service).match_requests(|_| true).then_compute_output(move |req| {
-        s2.lock().unwrap().push(req.clone());
-        aws_sdk_ecs::operation::create_service::CreateServiceOutput::builder().build()
-    });
+    let create = mock!(aws_sdk_ecs::Client::create_service)
+        .match_requests(|_| true)
+        .then_compute_output(move |req| {
+            s2.lock().unwrap().push(req.clone());
+            aws_sdk_ecs::operation::create_service::CreateServiceOutput::builder().build()
+        });
     let mut c = unused_clients();
     c.ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&describe, &create]);
     let p = AwsProvider::with_clients(c, opts());
     let spec = Spec::EcsService(EcsServiceSpec {
         name: "payments_api-service".into(),
         cluster: "arn:aws:ecs:us-east-2:123456789012:cluster/cak-cluster-1".into(),
-        task_definition: "arn:aws:ecs:us-east-2:123456789012:task-definition/chronous-payment:1".into(),
+        task_definition: "arn:aws:ecs:us-east-2:123456789012:task-definition/chronous-payment:1"
+            .into(),
         desired_count: 1,
         launch_type: "EC2".into(),
         deployment_minimum_healthy_percent: 0,
@@ -388,14 +593,31 @@ async fn service_request_carries_the_deployment_configuration_and_the_classic_el
         circuit_breaker_enable: false,
         circuit_breaker_rollback: false,
         iam_role: Some("arn:aws:iam::123456789012:role/cak-payments_api_service_role".into()),
-        load_balancer: Some(ServiceLoadBalancer { elb_name: "cak-payments-elb".into(), container_name: "payments_api".into(), container_port: 80 }),
+        load_balancer: Some(ServiceLoadBalancer {
+            elb_name: "cak-payments-elb".into(),
+            container_name: "payments_api".into(),
+            container_port: 80,
+        }),
     });
-    let o = p.create(CreateRequest { address: "aws_ecs_service.payments_api", spec: &spec, exclude_ids: &[] }).await.expect("created");
+    let o = p
+        .create(CreateRequest {
+            address: "aws_ecs_service.payments_api",
+            spec: &spec,
+            exclude_ids: &[],
+        })
+        .await
+        .expect("created");
     assert_eq!(o.attrs, spec.to_attrs(), "read back in the spec's shape");
     assert_eq!(o.outputs["name"], json!("payments_api-service"));
     let seen = seen.lock().unwrap();
     let dc = seen[0].deployment_configuration().unwrap();
-    assert_eq!((dc.minimum_healthy_percent(), dc.maximum_percent()), (Some(0), Some(100)));
-    assert_eq!(seen[0].load_balancers()[0].load_balancer_name(), Some("cak-payments-elb"));
+    assert_eq!(
+        (dc.minimum_healthy_percent(), dc.maximum_percent()),
+        (Some(0), Some(100))
+    );
+    assert_eq!(
+        seen[0].load_balancers()[0].load_balancer_name(),
+        Some("cak-payments-elb")
+    );
     assert_eq!(seen[0].launch_type().map(|l| l.as_str()), Some("EC2"));
 }

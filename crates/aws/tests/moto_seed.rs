@@ -252,7 +252,8 @@ async fn seed_applies_to_moto_then_plans_empty_detects_drift_and_destroys() {
         .to_port(80)
         .ip_ranges(
             aws_sdk_ec2::types::IpRange::builder()
-                .cidr_ip("203.0.113.10/32").description("HTTP from the operator")
+                .cidr_ip("203.0.113.10/32")
+                .description("HTTP from the operator")
                 .build(),
         )
         .build();
@@ -683,33 +684,107 @@ pub async fn tagged_leftovers(c: &chronous_aws::AwsClients, env: &str) -> Vec<St
     };
     let ef = || vec![f("tag:chronous:environment", env)];
     let e = &c.ec2;
-    for v in e.describe_vpcs().set_filters(Some(ef())).send().await.unwrap().vpcs() {
+    for v in e
+        .describe_vpcs()
+        .set_filters(Some(ef()))
+        .send()
+        .await
+        .unwrap()
+        .vpcs()
+    {
         left.push(format!("vpc {}", v.vpc_id().unwrap_or_default()));
     }
-    for v in e.describe_subnets().set_filters(Some(ef())).send().await.unwrap().subnets() {
+    for v in e
+        .describe_subnets()
+        .set_filters(Some(ef()))
+        .send()
+        .await
+        .unwrap()
+        .subnets()
+    {
         left.push(format!("subnet {}", v.subnet_id().unwrap_or_default()));
     }
-    for v in e.describe_internet_gateways().set_filters(Some(ef())).send().await.unwrap().internet_gateways() {
-        left.push(format!("igw {}", v.internet_gateway_id().unwrap_or_default()));
+    for v in e
+        .describe_internet_gateways()
+        .set_filters(Some(ef()))
+        .send()
+        .await
+        .unwrap()
+        .internet_gateways()
+    {
+        left.push(format!(
+            "igw {}",
+            v.internet_gateway_id().unwrap_or_default()
+        ));
     }
-    for v in e.describe_addresses().set_filters(Some(ef())).send().await.unwrap().addresses() {
+    for v in e
+        .describe_addresses()
+        .set_filters(Some(ef()))
+        .send()
+        .await
+        .unwrap()
+        .addresses()
+    {
         left.push(format!("eip {}", v.allocation_id().unwrap_or_default()));
     }
-    for v in e.describe_nat_gateways().set_filter(Some(ef())).send().await.unwrap().nat_gateways() {
+    for v in e
+        .describe_nat_gateways()
+        .set_filter(Some(ef()))
+        .send()
+        .await
+        .unwrap()
+        .nat_gateways()
+    {
         if v.state().map(|s| s.as_str()) != Some("deleted") {
             left.push(format!("nat {}", v.nat_gateway_id().unwrap_or_default()));
         }
     }
-    for v in e.describe_route_tables().set_filters(Some(ef())).send().await.unwrap().route_tables() {
-        left.push(format!("route table {}", v.route_table_id().unwrap_or_default()));
+    for v in e
+        .describe_route_tables()
+        .set_filters(Some(ef()))
+        .send()
+        .await
+        .unwrap()
+        .route_tables()
+    {
+        left.push(format!(
+            "route table {}",
+            v.route_table_id().unwrap_or_default()
+        ));
     }
-    for v in e.describe_security_groups().set_filters(Some(ef())).send().await.unwrap().security_groups() {
-        left.push(format!("security group {}", v.group_id().unwrap_or_default()));
+    for v in e
+        .describe_security_groups()
+        .set_filters(Some(ef()))
+        .send()
+        .await
+        .unwrap()
+        .security_groups()
+    {
+        left.push(format!(
+            "security group {}",
+            v.group_id().unwrap_or_default()
+        ));
     }
-    for v in e.describe_launch_templates().send().await.unwrap().launch_templates() {
-        left.push(format!("launch template {}", v.launch_template_id().unwrap_or_default()));
+    for v in e
+        .describe_launch_templates()
+        .send()
+        .await
+        .unwrap()
+        .launch_templates()
+    {
+        left.push(format!(
+            "launch template {}",
+            v.launch_template_id().unwrap_or_default()
+        ));
     }
-    for r in e.describe_instances().set_filters(Some(ef())).send().await.unwrap().reservations() {
+    for r in e
+        .describe_instances()
+        .set_filters(Some(ef()))
+        .send()
+        .await
+        .unwrap()
+        .reservations()
+    {
         for i in r.instances() {
             if i.state().and_then(|s| s.name()).map(|n| n.as_str()) != Some("terminated") {
                 left.push(format!("instance {}", i.instance_id().unwrap_or_default()));

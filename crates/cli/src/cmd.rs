@@ -362,25 +362,39 @@ enum Backends {
 }
 
 impl chronous_core::provider::Provider for Backends {
-    async fn read(&self, r: &chronous_core::state::ResourceRecord) -> Result<Option<chronous_core::provider::Observed>, chronous_core::provider::ProviderError> {
+    async fn read(
+        &self,
+        r: &chronous_core::state::ResourceRecord,
+    ) -> Result<Option<chronous_core::provider::Observed>, chronous_core::provider::ProviderError>
+    {
         match self {
             Backends::Sim(p) => p.read(r).await,
             Backends::Aws(p) => p.read(r).await,
         }
     }
-    async fn create(&self, req: chronous_core::provider::CreateRequest<'_>) -> Result<chronous_core::provider::Observed, chronous_core::provider::ProviderError> {
+    async fn create(
+        &self,
+        req: chronous_core::provider::CreateRequest<'_>,
+    ) -> Result<chronous_core::provider::Observed, chronous_core::provider::ProviderError> {
         match self {
             Backends::Sim(p) => p.create(req).await,
             Backends::Aws(p) => p.create(req).await,
         }
     }
-    async fn update(&self, r: &chronous_core::state::ResourceRecord, spec: &chronous_core::resources::Spec) -> Result<chronous_core::provider::Observed, chronous_core::provider::ProviderError> {
+    async fn update(
+        &self,
+        r: &chronous_core::state::ResourceRecord,
+        spec: &chronous_core::resources::Spec,
+    ) -> Result<chronous_core::provider::Observed, chronous_core::provider::ProviderError> {
         match self {
             Backends::Sim(p) => p.update(r, spec).await,
             Backends::Aws(p) => p.update(r, spec).await,
         }
     }
-    async fn delete(&self, r: &chronous_core::state::ResourceRecord) -> Result<(), chronous_core::provider::ProviderError> {
+    async fn delete(
+        &self,
+        r: &chronous_core::state::ResourceRecord,
+    ) -> Result<(), chronous_core::provider::ProviderError> {
         match self {
             Backends::Sim(p) => p.delete(r).await,
             Backends::Aws(p) => p.delete(r).await,
@@ -400,7 +414,14 @@ impl Backends {
 fn provider(ctx: &Ctx) -> Result<Backends> {
     match ctx.backend {
         Backend::Sim => Ok(Backends::Sim(
-            SimProvider::open(&ctx.dir, &ctx.state_dir(), &ctx.env.name, &ctx.env.region, SimOptions::from_env()).map_err(|e| anyhow::anyhow!("{e}"))?,
+            SimProvider::open(
+                &ctx.dir,
+                &ctx.state_dir(),
+                &ctx.env.name,
+                &ctx.env.region,
+                SimOptions::from_env(),
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
         )),
         Backend::Aws => {
             let mut opts = chronous_aws::AwsOptions::new(&ctx.env.region, &ctx.env.name, &ctx.dir);
@@ -410,7 +431,9 @@ fn provider(ctx: &Ctx) -> Result<Backends> {
             if !ctx.json {
                 opts.progress = Some(std::sync::Arc::new(|line: &str| eprintln!("{line}")));
             }
-            let p = runtime()?.block_on(chronous_aws::AwsProvider::connect(opts)).map_err(|e| exit(EXIT_FAILURE, e.to_string()))?;
+            let p = runtime()?
+                .block_on(chronous_aws::AwsProvider::connect(opts))
+                .map_err(|e| exit(EXIT_FAILURE, e.to_string()))?;
             Ok(Backends::Aws(p))
         }
     }
@@ -658,7 +681,11 @@ pub fn run(cli: Cli) -> Result<u8> {
         }
         Cmd::Sim(s) => {
             let ctx = load_env(&cli)?;
-            let Backends::Sim(p) = provider(&Ctx { backend: Backend::Sim, ..ctx })? else {
+            let Backends::Sim(p) = provider(&Ctx {
+                backend: Backend::Sim,
+                ..ctx
+            })?
+            else {
                 return Err(exit(EXIT_FAILURE, "the sim console acts on the simulator"));
             };
             match s {
@@ -714,15 +741,28 @@ pub fn run(cli: Cli) -> Result<u8> {
 /// the truth), plan and apply the new revision, then watch the rollout.
 fn deploy(cli: &Cli, a: &DeployArgs) -> Result<u8> {
     let ctx = load_env(cli)?;
-    let Some((repo, tag)) = a.image.rsplit_once(':').filter(|(r, t)| !r.is_empty() && !t.is_empty() && !t.contains('/')) else {
-        return Err(exit(crate::ui::EXIT_USAGE, format!("--image {}: give the image as REPOSITORY:TAG", a.image)));
+    let Some((repo, tag)) = a
+        .image
+        .rsplit_once(':')
+        .filter(|(r, t)| !r.is_empty() && !t.is_empty() && !t.contains('/'))
+    else {
+        return Err(exit(
+            crate::ui::EXIT_USAGE,
+            format!("--image {}: give the image as REPOSITORY:TAG", a.image),
+        ));
     };
     let key = ctx.env.service.image.clone();
-    let target_repo = ctx.env.image(&key).map(|i| i.repository.clone()).unwrap_or_default();
+    let target_repo = ctx
+        .env
+        .image(&key)
+        .map(|i| i.repository.clone())
+        .unwrap_or_default();
     crate::runtime::push_image(&ctx.view(), repo, tag, &target_repo)?;
     let file = ctx.dir.join(ENV_FILE);
     let text = std::fs::read_to_string(&file)?;
-    let mut doc: toml_edit::DocumentMut = text.parse().with_context(|| format!("{} does not parse", file.display()))?;
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .with_context(|| format!("{} does not parse", file.display()))?;
     let current = doc["images"][&key]["tag"].as_str().map(str::to_string);
     if current.as_deref() != Some(tag) {
         doc["images"][&key]["tag"] = toml_edit::value(tag);
@@ -731,7 +771,11 @@ fn deploy(cli: &Cli, a: &DeployArgs) -> Result<u8> {
         std::fs::set_permissions(&tmp, std::fs::metadata(&file)?.permissions())?;
         std::fs::rename(&tmp, &file)?;
         if !ctx.json {
-            println!("{}: images.{key}.tag = \"{tag}\" (was {})", file.display(), current.unwrap_or_else(|| "unset".into()));
+            println!(
+                "{}: images.{key}.tag = \"{tag}\" (was {})",
+                file.display(),
+                current.unwrap_or_else(|| "unset".into())
+            );
         }
     }
     let ctx = load_env(cli)?;
@@ -745,7 +789,11 @@ fn deploy(cli: &Cli, a: &DeployArgs) -> Result<u8> {
     apply_plan(&ctx, recorded, &p, a.parallelism)?;
     drop(lock_guard);
     let st = load_state(&ctx)?;
-    let revision = st.resources.values().find(|r| r.kind == chronous_core::resources::Kind::EcsTaskDefinition).map(|r| r.id.clone());
+    let revision = st
+        .resources
+        .values()
+        .find(|r| r.kind == chronous_core::resources::Kind::EcsTaskDefinition)
+        .map(|r| r.id.clone());
     crate::runtime::watch_rollout(&ctx.view(), a.timeout, revision.as_deref())
 }
 
@@ -754,17 +802,25 @@ fn rehearse(cli: &Cli, a: &RehearseArgs) -> Result<u8> {
     use chronous_sim::rehearse::{rehearse_deploy, FaultSpec, RehearseInput};
     let ctx = load_env(cli)?;
     let seed = a.seed.unwrap_or_else(|| {
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
         t % 1_000_000_007
     });
     let mut input = RehearseInput::from_environment(&ctx.env, a.image.as_deref());
     input.seed = seed;
     for f in &a.faults {
-        input.faults.push(f.parse::<FaultSpec>().map_err(|e| exit(crate::ui::EXIT_USAGE, e.to_string()))?);
+        input.faults.push(
+            f.parse::<FaultSpec>()
+                .map_err(|e| exit(crate::ui::EXIT_USAGE, e.to_string()))?,
+        );
     }
-    let predicted = rehearse_deploy(&input).map_err(|e| anyhow::anyhow!("the rehearsal failed: {e} (reproduce with --seed {seed})"))?;
+    let predicted = rehearse_deploy(&input)
+        .map_err(|e| anyhow::anyhow!("the rehearsal failed: {e} (reproduce with --seed {seed})"))?;
     if let Some(svg) = &a.svg {
-        std::fs::write(svg, predicted.render_svg()).with_context(|| format!("cannot write {}", svg.display()))?;
+        std::fs::write(svg, predicted.render_svg())
+            .with_context(|| format!("cannot write {}", svg.display()))?;
     }
     match a.runtime.as_str() {
         "model" => {
@@ -789,7 +845,10 @@ fn rehearse(cli: &Cli, a: &RehearseArgs) -> Result<u8> {
             }
             crate::runtime::rehearse_docker(cli, &ctx.view(), a, &predicted)
         }
-        other => Err(exit(crate::ui::EXIT_USAGE, format!("--runtime {other}: use model or docker"))),
+        other => Err(exit(
+            crate::ui::EXIT_USAGE,
+            format!("--runtime {other}: use model or docker"),
+        )),
     }
 }
 
@@ -797,7 +856,15 @@ fn rehearse(cli: &Cli, a: &RehearseArgs) -> Result<u8> {
 /// without, a forced new deployment (the task definition is replaced).
 pub fn rehearse_rollout(cli: &Cli, image: Option<&str>, timeout: u64) -> Result<u8> {
     match image {
-        Some(i) => deploy(cli, &DeployArgs { image: i.to_string(), auto_approve: true, timeout, parallelism: 10 }),
+        Some(i) => deploy(
+            cli,
+            &DeployArgs {
+                image: i.to_string(),
+                auto_approve: true,
+                timeout,
+                parallelism: 10,
+            },
+        ),
         None => {
             let ctx = load_env(cli)?;
             {
@@ -808,7 +875,12 @@ pub fn rehearse_rollout(cli: &Cli, image: Option<&str>, timeout: u64) -> Result<
                     .values()
                     .find(|r| r.kind == chronous_core::resources::Kind::EcsTaskDefinition)
                     .map(|r| r.address.clone())
-                    .ok_or_else(|| exit(EXIT_FAILURE, "nothing is deployed: apply the environment first"))?;
+                    .ok_or_else(|| {
+                        exit(
+                            EXIT_FAILURE,
+                            "nothing is deployed: apply the environment first",
+                        )
+                    })?;
                 let p = backend_plan(&ctx, &recorded, false, &[td], 10)?;
                 if !ctx.json {
                     print!("{}", p.render());
@@ -816,7 +888,11 @@ pub fn rehearse_rollout(cli: &Cli, image: Option<&str>, timeout: u64) -> Result<
                 apply_plan(&ctx, recorded, &p, 10)?;
             }
             let st = load_state(&ctx)?;
-            let revision = st.resources.values().find(|r| r.kind == chronous_core::resources::Kind::EcsTaskDefinition).map(|r| r.id.clone());
+            let revision = st
+                .resources
+                .values()
+                .find(|r| r.kind == chronous_core::resources::Kind::EcsTaskDefinition)
+                .map(|r| r.id.clone());
             crate::runtime::watch_rollout(&ctx.view(), timeout, revision.as_deref())
         }
     }

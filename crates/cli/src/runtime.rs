@@ -202,7 +202,10 @@ pub fn controller(v: &EnvView<'_>) -> Result<u8> {
     }
     let cfg = ControllerConfig {
         env: v.env.name.clone(),
-        env_dir: std::fs::canonicalize(v.dir).unwrap_or_else(|_| v.dir.to_path_buf()).display().to_string(),
+        env_dir: std::fs::canonicalize(v.dir)
+            .unwrap_or_else(|_| v.dir.to_path_buf())
+            .display()
+            .to_string(),
         state_dir: v.state_dir.clone(),
         time_scale: time_scale(v),
         db_password: db_password(v),
@@ -491,16 +494,25 @@ pub fn logs(v: &EnvView<'_>, follow: bool, since: Option<&str>) -> Result<u8> {
 pub fn ssh(v: &EnvView<'_>, instance: Option<&str>) -> Result<u8> {
     if v.backend == Backend::Aws {
         // As the seed document says: agent forwarding through the bastion.
-        let st = StateStore::new(&v.state_dir).load()?.unwrap_or_else(|| State::new(&v.env.name, v.backend, String::new()));
+        let st = StateStore::new(&v.state_dir)
+            .load()?
+            .unwrap_or_else(|| State::new(&v.env.name, v.backend, String::new()));
         let bastion = st
             .lookup("aws_instance.bastion", "public_ip")
             .and_then(|x| x.as_str().map(str::to_string))
-            .ok_or_else(|| exit(EXIT_FAILURE, "no bastion with a public IP is recorded: apply the environment first"))?;
+            .ok_or_else(|| {
+                exit(
+                    EXIT_FAILURE,
+                    "no bastion with a public IP is recorded: apply the environment first",
+                )
+            })?;
         let mut cmd = Command::new("ssh");
         cmd.arg("-A");
         match instance {
             Some(target) => {
-                cmd.arg("-J").arg(format!("ec2-user@{bastion}")).arg(format!("ec2-user@{target}"));
+                cmd.arg("-J")
+                    .arg(format!("ec2-user@{bastion}"))
+                    .arg(format!("ec2-user@{target}"));
             }
             None => {
                 cmd.arg(format!("ec2-user@{bastion}"));
@@ -509,7 +521,9 @@ pub fn ssh(v: &EnvView<'_>, instance: Option<&str>) -> Result<u8> {
         if !v.json {
             eprintln!("If the bastion refuses you: `ssh-add` your key, and check that operator_cidr is still your public IP (then apply).");
         }
-        let status = cmd.status().context("cannot run ssh (is OpenSSH installed?)")?;
+        let status = cmd
+            .status()
+            .context("cannot run ssh (is OpenSSH installed?)")?;
         return Ok(status.code().unwrap_or(1) as u8);
     }
     if !docker_runtime(v) {
@@ -557,7 +571,10 @@ pub fn ssh(v: &EnvView<'_>, instance: Option<&str>) -> Result<u8> {
 /// in the simulator, the local image store (a `docker tag`, as a push to ECR).
 pub fn push_image(v: &EnvView<'_>, repo: &str, tag: &str, target_repo: &str) -> Result<()> {
     if v.backend == Backend::Aws {
-        return Err(exit(EXIT_FAILURE, "pushing to ECR comes with the aws backend (issue 5)"));
+        return Err(exit(
+            EXIT_FAILURE,
+            "pushing to ECR comes with the aws backend (issue 5)",
+        ));
     }
     if !docker_runtime(v) {
         return Ok(());
@@ -601,23 +618,40 @@ pub fn watch_rollout(v: &EnvView<'_>, timeout: u64, revision: Option<&str>) -> R
         }
         for e in s.events.iter().skip(seen) {
             if v.json {
-                println!("{}", serde_json::json!({"event": "service", "at": e.at, "message": e.message}));
+                println!(
+                    "{}",
+                    serde_json::json!({"event": "service", "at": e.at, "message": e.message})
+                );
             } else {
                 println!("[{:>6.1}s] {}", t.elapsed().as_secs_f64(), e.message);
             }
         }
         seen = s.events.len();
         if let Some(svc) = &s.service {
-            let running: Vec<_> = s.tasks.iter().filter(|k| k.last_status.starts_with("RUNNING")).collect();
+            let running: Vec<_> = s
+                .tasks
+                .iter()
+                .filter(|k| k.last_status.starts_with("RUNNING"))
+                .collect();
             let done = revision.is_none_or(|r| r == svc.task_definition)
                 && svc.healthy == svc.desired
                 && running.len() as u32 == svc.desired
-                && running.iter().all(|k| k.task_definition == svc.task_definition);
+                && running
+                    .iter()
+                    .all(|k| k.task_definition == svc.task_definition);
             if done {
                 if v.json {
-                    println!("{}", serde_json::json!({"event": "rollout", "outcome": "completed", "seconds": t.elapsed().as_secs_f64(), "task_definition": svc.task_definition}));
+                    println!(
+                        "{}",
+                        serde_json::json!({"event": "rollout", "outcome": "completed", "seconds": t.elapsed().as_secs_f64(), "task_definition": svc.task_definition})
+                    );
                 } else {
-                    println!("\nRollout complete after {:.1}s: {} task(s) of {} healthy.", t.elapsed().as_secs_f64(), svc.desired, svc.task_definition);
+                    println!(
+                        "\nRollout complete after {:.1}s: {} task(s) of {} healthy.",
+                        t.elapsed().as_secs_f64(),
+                        svc.desired,
+                        svc.task_definition
+                    );
                 }
                 return Ok(0);
             }
@@ -631,20 +665,42 @@ pub fn watch_rollout(v: &EnvView<'_>, timeout: u64, revision: Option<&str>) -> R
 
 /// A real rollout of the running simulated environment under load, measured
 /// next to what the model predicted.
-pub fn rehearse_docker(cli: &crate::cmd::Cli, v: &EnvView<'_>, a: &crate::cmd::RehearseArgs, predicted: &chronous_sim::rehearse::Rehearsal) -> Result<u8> {
+pub fn rehearse_docker(
+    cli: &crate::cmd::Cli,
+    v: &EnvView<'_>,
+    a: &crate::cmd::RehearseArgs,
+    predicted: &chronous_sim::rehearse::Rehearsal,
+) -> Result<u8> {
     use chronous_sim::load::{self, LoadConfig};
     if !docker_runtime(v) {
         return Err(exit(EXIT_FAILURE, "the docker rehearsal needs the simulator's docker runtime (unset CHRONOUS_SIM_RUNTIME)"));
     }
-    let st = StateStore::new(&v.state_dir).load()?.unwrap_or_else(|| State::new(&v.env.name, v.backend, String::new()));
-    let elb = state::outputs(&st, &v.env.network.azs).get("elb_dns").and_then(|x| x.as_str().map(str::to_string));
-    let target: std::net::SocketAddr = elb
-        .as_deref()
-        .and_then(|e| e.parse().ok())
-        .ok_or_else(|| exit(EXIT_FAILURE, "the environment is not up in the simulator: run `chronous apply` first"))?;
+    let st = StateStore::new(&v.state_dir)
+        .load()?
+        .unwrap_or_else(|| State::new(&v.env.name, v.backend, String::new()));
+    let elb = state::outputs(&st, &v.env.network.azs)
+        .get("elb_dns")
+        .and_then(|x| x.as_str().map(str::to_string));
+    let target: std::net::SocketAddr =
+        elb.as_deref().and_then(|e| e.parse().ok()).ok_or_else(|| {
+            exit(
+                EXIT_FAILURE,
+                "the environment is not up in the simulator: run `chronous apply` first",
+            )
+        })?;
     ensure_controller(v)?;
     let scale = time_scale(v);
-    let path = v.env.load_balancer.as_ref().and_then(|l| l.health_check.target.split_once('/').map(|(_, p)| format!("/{p}"))).unwrap_or_else(|| "/".into());
+    let path = v
+        .env
+        .load_balancer
+        .as_ref()
+        .and_then(|l| {
+            l.health_check
+                .target
+                .split_once('/')
+                .map(|(_, p)| format!("/{p}"))
+        })
+        .unwrap_or_else(|| "/".into());
     let rt = rt()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let cfg = LoadConfig {
@@ -666,7 +722,11 @@ pub fn rehearse_docker(cli: &crate::cmd::Cli, v: &EnvView<'_>, a: &crate::cmd::R
     let _ = stop_tx.send(true);
     let report = rt.block_on(load)?.map_err(|e| anyhow!("{e}"))?;
     let predicted_s = predicted.predicted_downtime_ms as f64 / 1000.0 / scale;
-    let measured_s: f64 = report.failure_windows.iter().map(|(s, e)| (e - s) as f64 / 1000.0 + 1.0 / a.rate as f64).sum();
+    let measured_s: f64 = report
+        .failure_windows
+        .iter()
+        .map(|(s, e)| (e - s) as f64 / 1000.0 + 1.0 / a.rate as f64)
+        .sum();
     if v.json {
         println!(
             "{}",
@@ -678,9 +738,16 @@ pub fn rehearse_docker(cli: &crate::cmd::Cli, v: &EnvView<'_>, a: &crate::cmd::R
             }))?
         );
     } else {
-        println!("\nUnder load: {} requests, {} failed, in {:.1} s of rollout (time scale {scale}).", report.sent, report.failed, rollout_s);
+        println!(
+            "\nUnder load: {} requests, {} failed, in {:.1} s of rollout (time scale {scale}).",
+            report.sent, report.failed, rollout_s
+        );
         for (s, e) in &report.failure_windows {
-            println!("  failed requests from +{:.2}s to +{:.2}s", *s as f64 / 1000.0, *e as f64 / 1000.0);
+            println!(
+                "  failed requests from +{:.2}s to +{:.2}s",
+                *s as f64 / 1000.0,
+                *e as f64 / 1000.0
+            );
         }
         println!("measured downtime: {measured_s:.1} s; predicted: {predicted_s:.1} s ({} at AWS's timings, divided by the time scale {scale})", chronous_sim::rehearse::fmt_ms(predicted.predicted_downtime_ms));
     }

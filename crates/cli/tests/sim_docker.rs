@@ -122,8 +122,19 @@ fn restored_database_matches_the_backup_and_the_app_serves_its_rows() {
     assert!(text.contains("time scale 30"), "{text}");
 
     // ssh: a shell on the private side, where the database answers by its RDS name.
-    let rds = env.ok(&["output", "rds_endpoint"]).trim().rsplit_once(':').unwrap().0.to_string();
-    let mut child = env.cmd(&["ssh"]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let rds = env
+        .ok(&["output", "rds_endpoint"])
+        .trim()
+        .rsplit_once(':')
+        .unwrap()
+        .0
+        .to_string();
+    let mut child = env
+        .cmd(&["ssh"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().unwrap();
@@ -279,7 +290,11 @@ fn a_killed_controller_comes_back_and_adopts_the_running_containers() {
     assert!(text.contains("aws_db_instance.main was deleted"), "{text}");
     env.ok(&["apply", "--auto-approve"]);
     env.ok(&["status", "--wait-healthy", "--timeout", "120"]);
-    wait_for("the app to reach the database again", Duration::from_secs(60), || http_get(&addr, "/gettoken").0 == 200);
+    wait_for(
+        "the app to reach the database again",
+        Duration::from_secs(60),
+        || http_get(&addr, "/gettoken").0 == 200,
+    );
     let (s, body) = http_get(&addr, &format!("/payments/{id}"));
     assert_eq!(s, 200, "{body}");
     assert!(body.contains("written-before"), "{body}");
@@ -322,18 +337,37 @@ fn rehearsal(out: &str) -> serde_json::Value {
 fn under_load_the_seed_settings_fail_requests_only_inside_the_predicted_window() {
     let env = Env::docker("seed");
     up(&env);
-    let out = env.ok(&["--json", "rehearse", "deploy", "--runtime", "docker", "--seed", "1", "--timeout", "120"]);
+    let out = env.ok(&[
+        "--json",
+        "rehearse",
+        "deploy",
+        "--runtime",
+        "docker",
+        "--seed",
+        "1",
+        "--timeout",
+        "120",
+    ]);
     let r = rehearsal(&out);
     assert_eq!(r["rollout_ok"], true, "{r}");
     let predicted = r["predicted_downtime_scaled_s"].as_f64().unwrap();
     let measured = r["measured"]["downtime_s"].as_f64().unwrap();
-    assert!(r["measured"]["failed"].as_u64().unwrap() > 0, "stop-then-start must show an outage: {r}");
+    assert!(
+        r["measured"]["failed"].as_u64().unwrap() > 0,
+        "stop-then-start must show an outage: {r}"
+    );
     // The load starts 1 s before the deployment: every failure lies inside the
     // predicted window (from the deployment's start), with 3 s of slack for
     // the difference between the model's start-up timings and the real ones.
     for w in r["measured"]["failure_windows_ms"].as_array().unwrap() {
-        let (s, e) = (w[0].as_f64().unwrap() / 1000.0 - 1.0, w[1].as_f64().unwrap() / 1000.0 - 1.0);
-        assert!(s >= -0.5 && e <= predicted + 3.0, "failures at {s:.2}..{e:.2} s outside the predicted 0..{predicted:.2} s: {r}");
+        let (s, e) = (
+            w[0].as_f64().unwrap() / 1000.0 - 1.0,
+            w[1].as_f64().unwrap() / 1000.0 - 1.0,
+        );
+        assert!(
+            s >= -0.5 && e <= predicted + 3.0,
+            "failures at {s:.2}..{e:.2} s outside the predicted 0..{predicted:.2} s: {r}"
+        );
     }
     eprintln!("seed settings: measured {measured:.2} s of failures, predicted {predicted:.2} s");
 }
@@ -341,11 +375,24 @@ fn under_load_the_seed_settings_fail_requests_only_inside_the_predicted_window()
 #[test]
 fn under_load_minimum_100_maximum_200_on_two_instances_fails_no_request() {
     let env = Env::docker("seed");
-    env.edit("minimum_healthy_percent = 0", "minimum_healthy_percent = 100");
+    env.edit(
+        "minimum_healthy_percent = 0",
+        "minimum_healthy_percent = 100",
+    );
     env.edit("maximum_percent = 100", "maximum_percent = 200");
     env.edit("instance_count = 1", "instance_count = 2");
     up(&env);
-    let out = env.ok(&["--json", "rehearse", "deploy", "--runtime", "docker", "--seed", "1", "--timeout", "120"]);
+    let out = env.ok(&[
+        "--json",
+        "rehearse",
+        "deploy",
+        "--runtime",
+        "docker",
+        "--seed",
+        "1",
+        "--timeout",
+        "120",
+    ]);
     let r = rehearsal(&out);
     assert_eq!(r["rollout_ok"], true, "{r}");
     assert_eq!(r["predicted"]["predicted_downtime_ms"], 0, "{r}");

@@ -439,7 +439,10 @@ fn force_unlock_clears_a_lock_record_whose_holder_is_gone_and_only_with_its_id()
     assert_eq!(code(&o), 1);
     assert!(String::from_utf8_lossy(&o.stderr).contains("does not match"));
     let out = env.ok(&["force-unlock", "11111111-2222-3333-4444-555555555555"]);
-    assert!(out.contains("Released the lock of `chronous apply` (pid 999999 on elsewhere"), "{out}");
+    assert!(
+        out.contains("Released the lock of `chronous apply` (pid 999999 on elsewhere"),
+        "{out}"
+    );
     assert!(!env.dir.join(".chronous/lock.json").exists());
     assert_eq!(code(&env.run(&["plan", "--detailed-exitcode"])), 0);
     let o = env.run(&["force-unlock", "11111111-2222-3333-4444-555555555555"]);
@@ -451,7 +454,14 @@ fn force_unlock_clears_a_lock_record_whose_holder_is_gone_and_only_with_its_id()
 fn rehearse_deploy_predicts_the_seed_outage_and_the_stuck_deploy() {
     let env = Env::new("seed");
     let svg = env.root.path().join("timeline.svg");
-    let r = env.json(&["rehearse", "deploy", "--seed", "5", "--svg", svg.to_str().unwrap()]);
+    let r = env.json(&[
+        "rehearse",
+        "deploy",
+        "--seed",
+        "5",
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
     assert_eq!(r["outcome"]["status"], "completed", "{r}");
     let down = r["predicted_downtime_ms"].as_u64().unwrap();
     // Stop, then start, then 10 passing checks 30 s apart before InService.
@@ -460,15 +470,34 @@ fn rehearse_deploy_predicts_the_seed_outage_and_the_stuck_deploy() {
     // The same seed gives the same timeline.
     assert_eq!(env.json(&["rehearse", "deploy", "--seed", "5"]), r);
     let text = env.ok(&["rehearse", "deploy", "--seed", "5"]);
-    assert!(text.contains("predicted downtime: ") && text.contains("reproduce with --seed 5"), "{text}");
+    assert!(
+        text.contains("predicted downtime: ") && text.contains("reproduce with --seed 5"),
+        "{text}"
+    );
 
     // Minimum 100 / maximum 200 with the static port on one t2.nano: ECS cannot place the new task.
-    env.edit("minimum_healthy_percent = 0", "minimum_healthy_percent = 100");
+    env.edit(
+        "minimum_healthy_percent = 0",
+        "minimum_healthy_percent = 100",
+    );
     env.edit("maximum_percent = 100", "maximum_percent = 200");
     let r = env.json(&["rehearse", "deploy", "--seed", "5"]);
     assert_eq!(r["outcome"]["status"], "stuck", "{r}");
-    assert!(r["outcome"]["reason"].as_str().unwrap().contains("already using a port required by your task"), "{r}");
-    assert!(r["suggestions"].as_array().unwrap().iter().any(|s| s.as_str().unwrap().contains("instance_count = 2")), "{r}");
+    assert!(
+        r["outcome"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("already using a port required by your task"),
+        "{r}"
+    );
+    assert!(
+        r["suggestions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.as_str().unwrap().contains("instance_count = 2")),
+        "{r}"
+    );
     let o = env.run(&["rehearse", "deploy", "--fault", "nonsense"]);
     assert_eq!(code(&o), 64);
 }

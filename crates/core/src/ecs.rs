@@ -204,7 +204,11 @@ pub enum Observation {
     /// The task could not start (`CannotPullContainerError`, ...): STOPPED before RUNNING.
     TaskFailedToStart { task: String, reason: String },
     /// A container exited on its own. An essential one stops the task.
-    TaskExited { task: String, exit_code: i32, essential: bool },
+    TaskExited {
+        task: String,
+        exit_code: i32,
+        essential: bool,
+    },
     /// A task the scheduler asked to stop has stopped.
     TaskStopped { task: String },
     /// The load balancer's view of the task's target changed.
@@ -229,8 +233,16 @@ pub enum Command {
         reason: String,
     },
     /// Register the task's instance and port with the load balancer.
-    RegisterTarget { task: String, instance: String, port: u16 },
-    DeregisterTarget { task: String, instance: String, port: u16 },
+    RegisterTarget {
+        task: String,
+        instance: String,
+        port: u16,
+    },
+    DeregisterTarget {
+        task: String,
+        instance: String,
+        port: u16,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -346,9 +358,7 @@ impl Service {
         id_salt: u64,
         now: Millis,
     ) -> Result<(Service, Output), EcsError> {
-        if config.minimum_healthy_percent > 100
-            || !(100..=200).contains(&config.maximum_percent)
-        {
+        if config.minimum_healthy_percent > 100 || !(100..=200).contains(&config.maximum_percent) {
             return Err(EcsError::InvalidPercentages {
                 desired: config.desired_count,
                 min: config.minimum_healthy_percent,
@@ -418,7 +428,12 @@ impl Service {
                                 self.config.name,
                                 self.config.load_balancer.as_deref().unwrap_or("")
                             );
-                            out.events.push(self.event(now, EventKind::Registered, vec![task.clone()], msg));
+                            out.events.push(self.event(
+                                now,
+                                EventKind::Registered,
+                                vec![task.clone()],
+                                msg,
+                            ));
                         } else {
                             self.task_became_healthy(&task);
                         }
@@ -433,7 +448,9 @@ impl Service {
                 }
             }
             Observation::TaskFailedToStart { task, reason } => {
-                let t = self.task(&task).ok_or_else(|| EcsError::UnknownTask(task.clone()))?;
+                let t = self
+                    .task(&task)
+                    .ok_or_else(|| EcsError::UnknownTask(task.clone()))?;
                 if t.last_status != TaskStatus::Stopped {
                     self.task_ended(now, &task, reason, None, &mut out);
                 }
@@ -443,7 +460,9 @@ impl Service {
                 exit_code,
                 essential,
             } => {
-                let t = self.task(&task).ok_or_else(|| EcsError::UnknownTask(task.clone()))?;
+                let t = self
+                    .task(&task)
+                    .ok_or_else(|| EcsError::UnknownTask(task.clone()))?;
                 if essential && t.last_status != TaskStatus::Stopped {
                     self.task_ended(
                         now,
@@ -468,7 +487,11 @@ impl Service {
                 let elb = self.config.load_balancer.clone().unwrap_or_default();
                 let t = self.task_mut(&task)?;
                 if t.last_status == TaskStatus::Running && t.registered {
-                    let new = if healthy { Health::Healthy } else { Health::Unhealthy };
+                    let new = if healthy {
+                        Health::Healthy
+                    } else {
+                        Health::Unhealthy
+                    };
                     if t.health != new {
                         t.health = new;
                         self.steady = false;
@@ -482,7 +505,12 @@ impl Service {
                                     "(service {name}) (instance {}) (port {}) is unhealthy in (elb {elb}) due to (reason Instance has failed at least the UnhealthyThreshold number of health checks consecutively.)",
                                     t.instance, t.host_port
                                 );
-                                out.events.push(self.event(now, EventKind::Unhealthy, vec![task.clone()], msg));
+                                out.events.push(self.event(
+                                    now,
+                                    EventKind::Unhealthy,
+                                    vec![task.clone()],
+                                    msg,
+                                ));
                             }
                         }
                     }
@@ -501,14 +529,16 @@ impl Service {
                         self.config.name,
                         on.len()
                     );
-                    out.events.push(self.event(now, EventKind::InstanceLost, on.clone(), msg));
+                    out.events
+                        .push(self.event(now, EventKind::InstanceLost, on.clone(), msg));
                     for id in on {
                         let t = self.tasks.get_mut(&id).expect("present");
                         t.last_status = TaskStatus::Stopped;
                         t.stopped_at = Some(now);
                         t.health = Health::Unknown;
                         t.registered = false;
-                        t.stopped_reason = Some(format!("Host EC2 (instance {instance}) terminated."));
+                        t.stopped_reason =
+                            Some(format!("Host EC2 (instance {instance}) terminated."));
                     }
                     self.steady = false;
                 }
@@ -546,7 +576,8 @@ impl Service {
                 t.host_port,
                 self.config.load_balancer.as_deref().unwrap_or("")
             );
-            out.events.push(self.event(now, EventKind::Unhealthy, vec![id], msg));
+            out.events
+                .push(self.event(now, EventKind::Unhealthy, vec![id], msg));
         }
         self.reconcile(now, &mut out);
         out
@@ -619,8 +650,9 @@ impl Service {
     }
     /// Forget STOPPED tasks stopped before `before` (long runs keep memory flat).
     pub fn forget_stopped(&mut self, before: Millis) {
-        self.tasks
-            .retain(|_, t| !(t.last_status == TaskStatus::Stopped && t.stopped_at.is_some_and(|s| s < before)));
+        self.tasks.retain(|_, t| {
+            !(t.last_status == TaskStatus::Stopped && t.stopped_at.is_some_and(|s| s < before))
+        });
     }
 
     // -----------------------------------------------------------------------
@@ -636,7 +668,13 @@ impl Service {
         splitmix(self.next_id ^ self.id_salt.rotate_left(17))
     }
 
-    fn event(&self, at: Millis, kind: EventKind, tasks: Vec<String>, message: String) -> ServiceEvent {
+    fn event(
+        &self,
+        at: Millis,
+        kind: EventKind,
+        tasks: Vec<String>,
+        message: String,
+    ) -> ServiceEvent {
         ServiceEvent {
             at,
             kind,
@@ -688,7 +726,14 @@ impl Service {
     }
 
     /// A task stopped on its own (failed to start, essential exit).
-    fn task_ended(&mut self, now: Millis, id: &str, reason: String, exit_code: Option<i32>, out: &mut Output) {
+    fn task_ended(
+        &mut self,
+        now: Millis,
+        id: &str,
+        reason: String,
+        exit_code: Option<i32>,
+        out: &mut Output,
+    ) {
         let lb = self.config.load_balancer.is_some();
         let t = self.tasks.get_mut(id).expect("checked");
         let was_running = t.running_at.is_some();
@@ -779,7 +824,14 @@ impl Service {
         have < self.config.desired_count
     }
 
-    fn stop(&mut self, now: Millis, id: &str, reason: String, out: &mut Output, stopped: &mut Vec<String>) {
+    fn stop(
+        &mut self,
+        now: Millis,
+        id: &str,
+        reason: String,
+        out: &mut Output,
+        stopped: &mut Vec<String>,
+    ) {
         let lb = self.config.load_balancer.is_some();
         let t = self.tasks.get_mut(id).expect("present");
         t.last_status = TaskStatus::Stopping;
@@ -868,13 +920,20 @@ impl Service {
         let mut stopped: Vec<String> = Vec::new();
 
         let live_ids = |s: &Service| -> Vec<String> {
-            let mut v: Vec<&Task> = s.tasks.values().filter(|t| t.last_status.is_active()).collect();
+            let mut v: Vec<&Task> = s
+                .tasks
+                .values()
+                .filter(|t| t.last_status.is_active())
+                .collect();
             v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
             v.into_iter().map(|t| t.id.clone()).collect()
         };
         let live = live_ids(self);
         let mut active = live.len() as u32;
-        let mut healthy = live.iter().filter(|id| self.is_healthy(&self.tasks[*id])).count() as u32;
+        let mut healthy = live
+            .iter()
+            .filter(|id| self.is_healthy(&self.tasks[*id]))
+            .count() as u32;
 
         // 1. Tasks the load balancer marks unhealthy (after the grace period):
         //    stop-first when maximumPercent leaves no room for a replacement,
@@ -909,7 +968,9 @@ impl Service {
         if !primary_failed_now {
             let mut olds: Vec<String> = live
                 .iter()
-                .filter(|id| !stopped.contains(id) && self.tasks[*id].task_definition != primary_td_now)
+                .filter(|id| {
+                    !stopped.contains(id) && self.tasks[*id].task_definition != primary_td_now
+                })
                 .cloned()
                 .collect();
             // Tasks that serve nothing yet go first.
@@ -920,7 +981,10 @@ impl Service {
                     continue;
                 }
                 // Only make room that a new task can use, or drop tasks above desired.
-                let reason = format!("Scaling activity initiated by (deployment {})", self.deployments[0].id);
+                let reason = format!(
+                    "Scaling activity initiated by (deployment {})",
+                    self.deployments[0].id
+                );
                 self.stop(now, &id, reason, out, &mut stopped);
                 active -= 1;
                 if h {
@@ -1027,23 +1091,34 @@ impl Service {
                     "(service {name}) has begun draining connections on {} tasks.",
                     stopped.len()
                 );
-                out.events.push(self.event(now, EventKind::Deregistered, stopped.clone(), msg));
+                out.events
+                    .push(self.event(now, EventKind::Deregistered, stopped.clone(), msg));
             }
             let msg = format!(
                 "(service {name}) has stopped {} running tasks: {}.",
                 stopped.len(),
-                stopped.iter().map(|t| format!("(task {t})")).collect::<Vec<_>>().join(" ")
+                stopped
+                    .iter()
+                    .map(|t| format!("(task {t})"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
             );
-            out.events.push(self.event(now, EventKind::Stopped, stopped.clone(), msg));
+            out.events
+                .push(self.event(now, EventKind::Stopped, stopped.clone(), msg));
         }
         if !started.is_empty() {
             self.steady = false;
             let msg = format!(
                 "(service {name}) has started {} tasks: {}.",
                 started.len(),
-                started.iter().map(|t| format!("(task {t})")).collect::<Vec<_>>().join(" ")
+                started
+                    .iter()
+                    .map(|t| format!("(task {t})"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
             );
-            out.events.push(self.event(now, EventKind::Started, started, msg));
+            out.events
+                .push(self.event(now, EventKind::Started, started, msg));
         }
         // Waiting for a task that is stopping to free its port or memory is
         // not a placement failure: the task's STOPPED brings another reconcile.
@@ -1052,7 +1127,8 @@ impl Service {
             let dep = self.deployments[0].id.clone();
             if self.last_place_message.as_ref() != Some(&(dep.clone(), m.clone())) {
                 self.last_place_message = Some((dep, m.clone()));
-                out.events.push(self.event(now, EventKind::UnableToPlace, vec![], m));
+                out.events
+                    .push(self.event(now, EventKind::UnableToPlace, vec![], m));
             }
         }
         if self.consecutive_start_failures >= 3 && !self.throttle_event_sent {
@@ -1060,19 +1136,24 @@ impl Service {
             let msg = format!(
                 "(service {name}) is unable to consistently start tasks successfully. For more information, see the Troubleshooting section."
             );
-            out.events.push(self.event(now, EventKind::StartThrottled, vec![], msg));
+            out.events
+                .push(self.event(now, EventKind::StartThrottled, vec![], msg));
         }
         // A deployment that can neither stop nor start a task.
         let dep = self.deployments[0].id.clone();
         if !self.config.can_replace()
             && self.config_event_for.as_ref() != Some(&dep)
-            && self.tasks.values().any(|t| t.last_status.is_active() && t.task_definition != primary_td_now)
+            && self
+                .tasks
+                .values()
+                .any(|t| t.last_status.is_active() && t.task_definition != primary_td_now)
         {
             self.config_event_for = Some(dep);
             let msg = format!(
                 "(service {name}) was unable to stop or start tasks during a deployment because of the service deployment configuration. Update the minimumHealthyPercent or maximumPercent value and try again."
             );
-            out.events.push(self.event(now, EventKind::UnableToDeploy, vec![], msg));
+            out.events
+                .push(self.event(now, EventKind::UnableToDeploy, vec![], msg));
         }
         let _ = (primary_td, primary_failed);
         self.update_rollout(now, out);
@@ -1082,9 +1163,16 @@ impl Service {
         let d = self.config.desired_count;
         let name = self.config.name.clone();
         let p_td = self.deployments[0].task_definition.clone();
-        let live: Vec<&Task> = self.tasks.values().filter(|t| t.last_status.is_active()).collect();
+        let live: Vec<&Task> = self
+            .tasks
+            .values()
+            .filter(|t| t.last_status.is_active())
+            .collect();
         let others_live = live.iter().any(|t| t.task_definition != p_td);
-        let stopping = self.tasks.values().any(|t| t.last_status == TaskStatus::Stopping);
+        let stopping = self
+            .tasks
+            .values()
+            .any(|t| t.last_status == TaskStatus::Stopping);
         let healthy_new = live
             .iter()
             .filter(|t| t.task_definition == p_td && self.is_healthy(t))
@@ -1100,12 +1188,18 @@ impl Service {
             self.last_completed = Some(p_td.clone());
             self.deployments.truncate(1);
             let msg = format!("(service {name}) (deployment {id}) deployment completed.");
-            out.events.push(self.event(now, EventKind::DeploymentCompleted, vec![], msg));
+            out.events
+                .push(self.event(now, EventKind::DeploymentCompleted, vec![], msg));
         }
-        if done && !stopping && !self.steady && self.deployments[0].rollout_state == RolloutState::Completed {
+        if done
+            && !stopping
+            && !self.steady
+            && self.deployments[0].rollout_state == RolloutState::Completed
+        {
             self.steady = true;
             let msg = format!("(service {name}) has reached a steady state.");
-            out.events.push(self.event(now, EventKind::SteadyState, vec![], msg));
+            out.events
+                .push(self.event(now, EventKind::SteadyState, vec![], msg));
         }
         // An ACTIVE deployment with no tasks left is done with.
         if self.deployments.len() > 1 {
@@ -1116,9 +1210,9 @@ impl Service {
                 .enumerate()
                 .map(|(i, dep)| {
                     i == 0
-                        || tasks
-                            .values()
-                            .any(|t| t.last_status.is_active() && t.task_definition == dep.task_definition)
+                        || tasks.values().any(|t| {
+                            t.last_status.is_active() && t.task_definition == dep.task_definition
+                        })
                 })
                 .collect();
             let mut k = keep.into_iter();

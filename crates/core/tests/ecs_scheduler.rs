@@ -32,7 +32,11 @@ fn td(rev: u32, host_port: u16) -> TaskDefinition {
 }
 fn inst(n: u32) -> Vec<ContainerInstance> {
     (1..=n)
-        .map(|i| ContainerInstance { id: format!("i-{i}"), memory_mib: 460, cpu_units: 1024 })
+        .map(|i| ContainerInstance {
+            id: format!("i-{i}"),
+            memory_mib: 460,
+            cpu_units: 1024,
+        })
         .collect()
 }
 fn started(o: &Output) -> Vec<String> {
@@ -55,9 +59,18 @@ fn stopped(o: &Output) -> Vec<String> {
 }
 /// Take a started task to RUNNING and InService.
 fn up(s: &mut Service, t: &str, now: u64) -> Output {
-    s.observe(now, Observation::TaskPending { task: t.into() }).unwrap();
-    s.observe(now, Observation::TaskRunning { task: t.into() }).unwrap();
-    s.observe(now, Observation::TaskHealth { task: t.into(), healthy: true }).unwrap()
+    s.observe(now, Observation::TaskPending { task: t.into() })
+        .unwrap();
+    s.observe(now, Observation::TaskRunning { task: t.into() })
+        .unwrap();
+    s.observe(
+        now,
+        Observation::TaskHealth {
+            task: t.into(),
+            healthy: true,
+        },
+    )
+    .unwrap()
 }
 fn steady(c: ServiceConfig, n: u32, port: u16) -> (Service, Vec<String>) {
     let (mut s, o) = Service::create(c, td(1, port), inst(n), 1, 0).unwrap();
@@ -85,10 +98,17 @@ fn rounding_min_up_max_down_and_threshold() {
 fn create_reaches_steady_state_with_ecs_wording() {
     let (mut s, o) = Service::create(cfg(1, 0, 100), td(1, 80), inst(1), 1, 0).unwrap();
     let t = started(&o)[0].clone();
-    assert_eq!(o.events[0].message, format!("(service svc) has started 1 tasks: (task {t})."));
+    assert_eq!(
+        o.events[0].message,
+        format!("(service svc) has started 1 tasks: (task {t}).")
+    );
     let o = up(&mut s, &t, 1_000);
     let msgs: Vec<&str> = o.events.iter().map(|e| e.message.as_str()).collect();
-    assert!(msgs[0].starts_with("(service svc) (deployment ecs-svc/") && msgs[0].ends_with(") deployment completed."), "{msgs:?}");
+    assert!(
+        msgs[0].starts_with("(service svc) (deployment ecs-svc/")
+            && msgs[0].ends_with(") deployment completed."),
+        "{msgs:?}"
+    );
     assert_eq!(msgs[1], "(service svc) has reached a steady state.");
 }
 
@@ -97,10 +117,30 @@ fn min_0_max_100_stops_then_starts_after_the_port_is_free() {
     let (mut s, old) = steady(cfg(1, 0, 100), 1, 80);
     let o = s.update(10_000, td(2, 80));
     assert_eq!(stopped(&o), old);
-    assert!(started(&o).is_empty(), "the port is held until the old task is STOPPED");
+    assert!(
+        started(&o).is_empty(),
+        "the port is held until the old task is STOPPED"
+    );
     assert!(!o.events.iter().any(|e| e.kind == EventKind::UnableToPlace));
-    assert_eq!(o.events.iter().find(|e| e.kind == EventKind::Stopped).unwrap().message, format!("(service svc) has stopped 1 running tasks: (task {}).", old[0]));
-    let o = s.observe(12_000, Observation::TaskStopped { task: old[0].clone() }).unwrap();
+    assert_eq!(
+        o.events
+            .iter()
+            .find(|e| e.kind == EventKind::Stopped)
+            .unwrap()
+            .message,
+        format!(
+            "(service svc) has stopped 1 running tasks: (task {}).",
+            old[0]
+        )
+    );
+    let o = s
+        .observe(
+            12_000,
+            Observation::TaskStopped {
+                task: old[0].clone(),
+            },
+        )
+        .unwrap();
     assert_eq!(started(&o).len(), 1);
 }
 
@@ -109,7 +149,11 @@ fn min_100_max_200_one_instance_static_port_cannot_place() {
     let (mut s, _) = steady(cfg(1, 100, 200), 1, 80);
     let o = s.update(10_000, td(2, 80));
     assert!(o.commands.is_empty(), "{o:?}");
-    let e = o.events.iter().find(|e| e.kind == EventKind::UnableToPlace).unwrap();
+    let e = o
+        .events
+        .iter()
+        .find(|e| e.kind == EventKind::UnableToPlace)
+        .unwrap();
     assert_eq!(e.message, "(service svc) was unable to place a task because no container instance met all of its requirements. The closest matching (container-instance i-1) is already using a port required by your task. For more information, see the Troubleshooting section.");
 }
 
@@ -121,26 +165,71 @@ fn dynamic_ports_place_beside_and_memory_is_checked() {
     let mut big = td(3, 0);
     big.memory_mib = 400;
     let o = s.update(20_000, big);
-    assert!(o.events.iter().any(|e| e.message.contains("has insufficient memory available")), "{o:?}");
+    assert!(
+        o.events
+            .iter()
+            .any(|e| e.message.contains("has insufficient memory available")),
+        "{o:?}"
+    );
 }
 
 #[test]
 fn unhealthy_task_start_first_when_room_else_stop_first() {
     // Room (max 200): the replacement starts, the unhealthy task stays until it is healthy.
     let (mut s, old) = steady(cfg(1, 100, 200), 2, 80);
-    let o = s.observe(5_000, Observation::TaskHealth { task: old[0].clone(), healthy: false }).unwrap();
+    let o = s
+        .observe(
+            5_000,
+            Observation::TaskHealth {
+                task: old[0].clone(),
+                healthy: false,
+            },
+        )
+        .unwrap();
     assert!(stopped(&o).is_empty());
     let new = started(&o);
     assert_eq!(new.len(), 1);
     assert!(o.events[0].message.contains("(port 80) is unhealthy in (elb elb) due to (reason Instance has failed at least the UnhealthyThreshold number of health checks consecutively.)"));
-    s.observe(9_000, Observation::TaskPending { task: new[0].clone() }).unwrap();
-    let o = s.observe(9_000, Observation::TaskRunning { task: new[0].clone() }).unwrap();
-    assert!(stopped(&o).is_empty(), "kept until the replacement is healthy");
-    let o = s.observe(9_000, Observation::TaskHealth { task: new[0].clone(), healthy: true }).unwrap();
+    s.observe(
+        9_000,
+        Observation::TaskPending {
+            task: new[0].clone(),
+        },
+    )
+    .unwrap();
+    let o = s
+        .observe(
+            9_000,
+            Observation::TaskRunning {
+                task: new[0].clone(),
+            },
+        )
+        .unwrap();
+    assert!(
+        stopped(&o).is_empty(),
+        "kept until the replacement is healthy"
+    );
+    let o = s
+        .observe(
+            9_000,
+            Observation::TaskHealth {
+                task: new[0].clone(),
+                healthy: true,
+            },
+        )
+        .unwrap();
     assert_eq!(stopped(&o), old);
     // No room (max 100): stop first.
     let (mut s, old) = steady(cfg(1, 0, 100), 1, 80);
-    let o = s.observe(5_000, Observation::TaskHealth { task: old[0].clone(), healthy: false }).unwrap();
+    let o = s
+        .observe(
+            5_000,
+            Observation::TaskHealth {
+                task: old[0].clone(),
+                healthy: false,
+            },
+        )
+        .unwrap();
     assert_eq!(stopped(&o), old);
 }
 
@@ -150,9 +239,19 @@ fn grace_period_defers_unhealthy_reports() {
     c.health_check_grace_ms = 60_000;
     let (mut s, o) = Service::create(c, td(1, 80), inst(1), 1, 0).unwrap();
     let t = started(&o)[0].clone();
-    s.observe(1_000, Observation::TaskPending { task: t.clone() }).unwrap();
-    s.observe(1_000, Observation::TaskRunning { task: t.clone() }).unwrap();
-    let o = s.observe(30_000, Observation::TaskHealth { task: t.clone(), healthy: false }).unwrap();
+    s.observe(1_000, Observation::TaskPending { task: t.clone() })
+        .unwrap();
+    s.observe(1_000, Observation::TaskRunning { task: t.clone() })
+        .unwrap();
+    let o = s
+        .observe(
+            30_000,
+            Observation::TaskHealth {
+                task: t.clone(),
+                healthy: false,
+            },
+        )
+        .unwrap();
     assert!(o.commands.is_empty());
     assert_eq!(s.next_wakeup(30_000), Some(61_000));
     let o = s.tick(61_000);
@@ -162,14 +261,36 @@ fn grace_period_defers_unhealthy_reports() {
 #[test]
 fn essential_exit_is_replaced_and_lost_instances_stop_their_tasks() {
     let (mut s, old) = steady(cfg(1, 0, 100), 2, 80);
-    let o = s.observe(5_000, Observation::TaskExited { task: old[0].clone(), exit_code: 137, essential: true }).unwrap();
-    assert_eq!(s.task(&old[0]).unwrap().stopped_reason.as_deref(), Some("Essential container in task exited"));
+    let o = s
+        .observe(
+            5_000,
+            Observation::TaskExited {
+                task: old[0].clone(),
+                exit_code: 137,
+                essential: true,
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        s.task(&old[0]).unwrap().stopped_reason.as_deref(),
+        Some("Essential container in task exited")
+    );
     assert_eq!(started(&o).len(), 1);
     let new = started(&o)[0].clone();
     let inst = s.task(&new).unwrap().instance.clone();
-    let o = s.observe(6_000, Observation::InstanceLost { instance: inst.clone() }).unwrap();
+    let o = s
+        .observe(
+            6_000,
+            Observation::InstanceLost {
+                instance: inst.clone(),
+            },
+        )
+        .unwrap();
     assert_eq!(s.task(&new).unwrap().last_status, TaskStatus::Stopped);
-    assert_eq!(s.task(&new).unwrap().stopped_reason.clone().unwrap(), format!("Host EC2 (instance {inst}) terminated."));
+    assert_eq!(
+        s.task(&new).unwrap().stopped_reason.clone().unwrap(),
+        format!("Host EC2 (instance {inst}) terminated.")
+    );
     assert_eq!(started(&o).len(), 1);
 }
 
@@ -180,27 +301,56 @@ fn circuit_breaker_stage_1_fails_and_rolls_back() {
     let (mut s, old) = steady(c, 1, 80);
     let first = s.primary().id.clone();
     let mut o = s.update(10_000, td(2, 80));
-    s.observe(12_000, Observation::TaskStopped { task: old[0].clone() }).unwrap();
+    s.observe(
+        12_000,
+        Observation::TaskStopped {
+            task: old[0].clone(),
+        },
+    )
+    .unwrap();
     let mut now = 12_000;
     let mut all = Vec::new();
     for _ in 0..3 {
-        let t = s.tasks().find(|t| t.task_definition == "fam:2" && t.last_status.is_active()).map(|t| t.id.clone());
+        let t = s
+            .tasks()
+            .find(|t| t.task_definition == "fam:2" && t.last_status.is_active())
+            .map(|t| t.id.clone());
         let Some(t) = t else {
             now = s.next_wakeup(now).unwrap();
             o = s.tick(now);
             all.extend(o.events.clone());
             continue;
         };
-        o = s.observe(now, Observation::TaskFailedToStart { task: t, reason: "CannotPullContainerError".into() }).unwrap();
+        o = s
+            .observe(
+                now,
+                Observation::TaskFailedToStart {
+                    task: t,
+                    reason: "CannotPullContainerError".into(),
+                },
+            )
+            .unwrap();
         all.extend(o.events.clone());
         if let Some(w) = s.next_wakeup(now) {
             now = w;
             all.extend(s.tick(now).events);
         }
     }
-    let failed = all.iter().find(|e| e.kind == EventKind::DeploymentFailed).expect("failed");
-    assert!(failed.message.ends_with("deployment failed: tasks failed to start."), "{}", failed.message);
-    let rb = all.iter().find(|e| e.kind == EventKind::RollingBack).expect("rollback");
+    let failed = all
+        .iter()
+        .find(|e| e.kind == EventKind::DeploymentFailed)
+        .expect("failed");
+    assert!(
+        failed
+            .message
+            .ends_with("deployment failed: tasks failed to start."),
+        "{}",
+        failed.message
+    );
+    let rb = all
+        .iter()
+        .find(|e| e.kind == EventKind::RollingBack)
+        .expect("rollback");
     assert!(rb.message.contains("with task definition fam:1"));
     assert_eq!(s.primary().task_definition, "fam:1");
     assert_ne!(s.primary().id, first);

@@ -14,9 +14,18 @@ use chronous_sim::rehearse::RehearseInput;
 const SEED_TOML: &str = include_str!("../../../fixtures/seed/chronous.toml");
 
 fn main() {
-    let seed: u64 = std::env::var("BENCH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(42);
-    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
-    let days: u64 = std::env::var("BENCH_DAYS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
+    let seed: u64 = std::env::var("BENCH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(42);
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let days: u64 = std::env::var("BENCH_DAYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
     let e = env::load("seed", SEED_TOML).env.expect("seed validates");
     let input = RehearseInput::from_environment(&e, None);
     let horizon = days * 86_400_000;
@@ -33,7 +42,11 @@ fn main() {
             replace_lost_instances: true,
         };
         let mut m = Model::new(cfg, input.current.clone(), seed).expect("model");
-        let rates = FaultRates { crash_per_day: 1.0, failing_health_per_day: 1.0, instance_lost_per_day: 0.1 };
+        let rates = FaultRates {
+            crash_per_day: 1.0,
+            failing_health_per_day: 1.0,
+            instance_lost_per_day: 0.1,
+        };
         let faults = rates.generate(m.rng(), 0, horizon);
         let nfaults = faults.len();
         for f in faults {
@@ -46,7 +59,11 @@ fn main() {
         }
         m.run_until(horizon).expect("run");
         let el = start.elapsed();
-        let completed = m.log().iter().filter(|l| l.message.ends_with("deployment completed.")).count();
+        let completed = m
+            .log()
+            .iter()
+            .filter(|l| l.message.ends_with("deployment completed."))
+            .count();
         last = (m.events_processed(), nfaults, completed as u64);
         times.push(el.as_secs_f64());
         std::hint::black_box(m.log().len());

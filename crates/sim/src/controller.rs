@@ -260,11 +260,23 @@ impl Ctl {
         self.reconcile_elb(&d).await;
 
         let mut containers = self.docker.list(&self.cfg.env, Some(ROLE_TASK)).await?;
-        let svc_label = d.service.as_ref().map(|s| s.name.clone()).unwrap_or_else(|| "service".into());
-        let drained: Vec<String> = self.draining.iter().filter(|(_, (t, _))| t.elapsed() >= DRAIN).map(|(k, _)| k.clone()).collect();
+        let svc_label = d
+            .service
+            .as_ref()
+            .map(|s| s.name.clone())
+            .unwrap_or_else(|| "service".into());
+        let drained: Vec<String> = self
+            .draining
+            .iter()
+            .filter(|(_, (t, _))| t.elapsed() >= DRAIN)
+            .map(|(k, _)| k.clone())
+            .collect();
         for task_id in drained {
             let (_, reason) = self.draining.remove(&task_id).expect("listed");
-            if let Some(c) = containers.iter_mut().find(|c| c.labels.get(LABEL_TASK) == Some(&task_id)) {
+            if let Some(c) = containers
+                .iter_mut()
+                .find(|c| c.labels.get(LABEL_TASK) == Some(&task_id))
+            {
                 self.docker.stop_container(&c.id, 2).await?;
                 c.running = false;
                 self.reported_stopped.insert(task_id.clone());
@@ -315,7 +327,10 @@ impl Ctl {
             // The ELB's view of the instance counts for this task only if the
             // instance is registered at this task's address (a new task on the
             // same instance starts over).
-            let addr = self.host_ports.get(&c.id).map(|p| SocketAddr::from(([127, 0, 0, 1], *p)));
+            let addr = self
+                .host_ports
+                .get(&c.id)
+                .map(|p| SocketAddr::from(([127, 0, 0, 1], *p)));
             let h = match (
                 d.service.as_ref().is_some_and(|s| s.behind_elb),
                 health.get(&instance).filter(|h| Some(h.addr) == addr),
@@ -329,7 +344,12 @@ impl Ctl {
                 }
                 _ => Health::Unknown,
             };
-            if let Some(p) = self.host_ports.get(&c.id).copied().filter(|_| !self.draining.contains_key(&task)) {
+            if let Some(p) = self
+                .host_ports
+                .get(&c.id)
+                .copied()
+                .filter(|_| !self.draining.contains_key(&task))
+            {
                 addrs.push(elb::Instance::new(
                     instance.clone(),
                     SocketAddr::from(([127, 0, 0, 1], p)),
@@ -380,15 +400,22 @@ impl Ctl {
                     if self.draining.contains_key(&task_id) {
                         continue;
                     }
-                    if let Some(c) = containers.iter().find(|c| c.labels.get(LABEL_TASK) == Some(&task_id)) {
+                    if let Some(c) = containers
+                        .iter()
+                        .find(|c| c.labels.get(LABEL_TASK) == Some(&task_id))
+                    {
                         let instance = c.labels.get(LABEL_INSTANCE).cloned().unwrap_or_default();
                         let port = self.host_ports.get(&c.id).copied();
                         addrs.retain(|i| !(i.id == instance && Some(i.addr.port()) == port));
                         if let Some((_, lb)) = &self.elb {
                             lb.set_instances(addrs.clone());
                         }
-                        self.draining.insert(task_id.clone(), (Instant::now(), reason));
-                        self.event(format!("(service {}) has begun draining connections on 1 tasks.", svc.name));
+                        self.draining
+                            .insert(task_id.clone(), (Instant::now(), reason));
+                        self.event(format!(
+                            "(service {}) has begun draining connections on 1 tasks.",
+                            svc.name
+                        ));
                         changed = true;
                     }
                 }
@@ -609,7 +636,10 @@ async fn snapshot(ctl: &Ctl, started_at: &str, last_error: Option<String>) -> St
                 health: if !c.running {
                     "-".into()
                 } else {
-                    let addr = ctl.host_ports.get(&c.id).map(|p| SocketAddr::from(([127, 0, 0, 1], *p)));
+                    let addr = ctl
+                        .host_ports
+                        .get(&c.id)
+                        .map(|p| SocketAddr::from(([127, 0, 0, 1], *p)));
                     health
                         .get(&instance)
                         .filter(|h| Some(h.addr) == addr)
@@ -668,7 +698,10 @@ pub async fn run(cfg: ControllerConfig) -> Result<(), ControllerError> {
         source,
     })?;
     let _ = std::fs::write(pid_path(&cfg.state_dir), std::process::id().to_string());
-    let docker = Docker::connect().await?.owned_by(&cfg.env, &cfg.env_dir).await?;
+    let docker = Docker::connect()
+        .await?
+        .owned_by(&cfg.env, &cfg.env_dir)
+        .await?;
     let started_at = now_rfc3339();
     let mut ctl = Ctl {
         cfg: cfg.clone(),

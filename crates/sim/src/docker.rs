@@ -284,10 +284,14 @@ impl Docker {
     pub async fn owned_by(mut self, env: &str, dir: &str) -> Result<Self, DockerError> {
         for c in self.list(env, None).await? {
             if let Some(other) = c.labels.get(LABEL_ENV_DIR).filter(|d| d.as_str() != dir) {
-                return Err(DockerError::NameInUse { env: env.to_string(), other_dir: other.clone() });
+                return Err(DockerError::NameInUse {
+                    env: env.to_string(),
+                    other_dir: other.clone(),
+                });
             }
         }
-        self.extra.insert(LABEL_ENV_DIR.to_string(), dir.to_string());
+        self.extra
+            .insert(LABEL_ENV_DIR.to_string(), dir.to_string());
         Ok(self)
     }
 
@@ -323,7 +327,11 @@ impl Docker {
             .negotiate_version()
             .await
             .map_err(|e| unreachable(e.to_string()))?;
-        Ok(Docker { inner, host: host.to_string(), extra: HashMap::new() })
+        Ok(Docker {
+            inner,
+            host: host.to_string(),
+            extra: HashMap::new(),
+        })
     }
 
     /// The underlying bollard client, for what this wrapper does not cover.

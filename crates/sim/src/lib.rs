@@ -170,7 +170,10 @@ impl SimProvider {
     }
 
     async fn docker(&self, address: &str) -> Result<&docker::Docker, ProviderError> {
-        let dir = std::fs::canonicalize(&self.env_dir).unwrap_or_else(|_| self.env_dir.clone()).display().to_string();
+        let dir = std::fs::canonicalize(&self.env_dir)
+            .unwrap_or_else(|_| self.env_dir.clone())
+            .display()
+            .to_string();
         let env = self.env_name.clone();
         self.docker.get_or_try_init(|| async move { docker::Docker::connect().await?.owned_by(&env, &dir).await }).await.map_err(|e| {
             ProviderError::new(format!("{address}: {e}"))
@@ -678,11 +681,23 @@ impl Provider for SimProvider {
     async fn read(&self, record: &ResourceRecord) -> Result<Option<Observed>, ProviderError> {
         // A database or bastion whose container is gone (removed with docker)
         // is, to the simulated cloud, an instance deleted outside chronous.
-        if self.opts.runtime == Runtime::Docker && matches!(record.kind, Kind::DbInstance | Kind::Instance) {
-            let role = if record.kind == Kind::DbInstance { "db" } else { "bastion" };
+        if self.opts.runtime == Runtime::Docker
+            && matches!(record.kind, Kind::DbInstance | Kind::Instance)
+        {
+            let role = if record.kind == Kind::DbInstance {
+                "db"
+            } else {
+                "bastion"
+            };
             let docker = self.docker(&record.address).await?;
-            let cs = docker.list(&self.env_name, Some(role)).await.map_err(|e| ProviderError::new(format!("{}: {e}", record.address)))?;
-            if !cs.iter().any(|c| c.address.as_deref() == Some(record.address.as_str()) && c.running) {
+            let cs = docker
+                .list(&self.env_name, Some(role))
+                .await
+                .map_err(|e| ProviderError::new(format!("{}: {e}", record.address)))?;
+            if !cs
+                .iter()
+                .any(|c| c.address.as_deref() == Some(record.address.as_str()) && c.running)
+            {
                 // The simulated cloud agrees: the instance is gone from the
                 // control plane too, so nothing refers to it any more.
                 let mut cloud = self.cloud.lock().expect("cloud lock");
@@ -707,7 +722,10 @@ impl Provider for SimProvider {
             let mut o = existing;
             o.attrs = attrs;
             if self.opts.runtime == Runtime::Docker
-                && matches!(req.spec.kind(), Kind::DbInstance | Kind::Instance | Kind::EcsTaskDefinition)
+                && matches!(
+                    req.spec.kind(),
+                    Kind::DbInstance | Kind::Instance | Kind::EcsTaskDefinition
+                )
             {
                 // What the runtime runs for it is (re)started: idempotent when it already runs.
                 drop(cloud);

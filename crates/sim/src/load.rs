@@ -55,19 +55,31 @@ async fn one(target: SocketAddr, path: &str, timeout: Duration) -> u16 {
     let attempt = async {
         let stream = tokio::net::TcpStream::connect(target).await.ok()?;
         let io = hyper_util::rt::TokioIo::new(stream);
-        let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(io).await.ok()?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(io)
+            .await
+            .ok()?;
         tokio::spawn(conn);
-        let req = hyper::Request::get(path).header("host", target.to_string()).body(Empty::new()).ok()?;
+        let req = hyper::Request::get(path)
+            .header("host", target.to_string())
+            .body(Empty::new())
+            .ok()?;
         let resp = sender.send_request(req).await.ok()?;
         let status = resp.status().as_u16();
         let _ = resp.into_body().collect().await;
         Some(status)
     };
-    tokio::time::timeout(timeout, attempt).await.ok().flatten().unwrap_or(0)
+    tokio::time::timeout(timeout, attempt)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(0)
 }
 
 /// Send load until `stop` turns true, the duration or the count runs out.
-pub async fn run(cfg: LoadConfig, mut stop: watch::Receiver<bool>) -> Result<LoadReport, LoadError> {
+pub async fn run(
+    cfg: LoadConfig,
+    mut stop: watch::Receiver<bool>,
+) -> Result<LoadReport, LoadError> {
     if !cfg.target.ip().is_loopback() {
         return Err(LoadError::NotLoopback(cfg.target));
     }
@@ -82,7 +94,8 @@ pub async fn run(cfg: LoadConfig, mut stop: watch::Receiver<bool>) -> Result<Loa
             _ = tick.tick() => {}
             _ = stop.changed() => {}
         }
-        if *stop.borrow() || start.elapsed() >= cfg.max_duration || report.sent >= cfg.max_requests {
+        if *stop.borrow() || start.elapsed() >= cfg.max_duration || report.sent >= cfg.max_requests
+        {
             break;
         }
         report.sent += 1;
@@ -143,7 +156,14 @@ mod tests {
         let target = l.local_addr().unwrap();
         drop(l);
         let (_tx, rx) = watch::channel(false);
-        let cfg = LoadConfig { target, path: "/".into(), rate: 50, max_duration: Duration::from_millis(300), max_requests: 10, timeout: Duration::from_millis(200) };
+        let cfg = LoadConfig {
+            target,
+            path: "/".into(),
+            rate: 50,
+            max_duration: Duration::from_millis(300),
+            max_requests: 10,
+            timeout: Duration::from_millis(200),
+        };
         let r = run(cfg, rx).await.unwrap();
         assert_eq!(r.sent, 10);
         assert_eq!(r.failed, 10);

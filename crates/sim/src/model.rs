@@ -106,7 +106,9 @@ impl FaultRates {
     pub fn generate(&self, rng: &mut impl Rng, from: Millis, to: Millis) -> Vec<Fault> {
         let mut out = Vec::new();
         let day = 86_400_000f64;
-        let mut gen = |rate: f64, kind: &dyn Fn(&mut dyn rand::RngCore) -> FaultKind, rng: &mut dyn rand::RngCore| {
+        let mut gen = |rate: f64,
+                       kind: &dyn Fn(&mut dyn rand::RngCore) -> FaultKind,
+                       rng: &mut dyn rand::RngCore| {
             if rate <= 0.0 {
                 return;
             }
@@ -137,7 +139,11 @@ impl FaultRates {
             },
             rng,
         );
-        gen(self.instance_lost_per_day, &|_| FaultKind::InstanceLost, rng);
+        gen(
+            self.instance_lost_per_day,
+            &|_| FaultKind::InstanceLost,
+            rng,
+        );
         out.sort_by(|a, b| a.at_ms.cmp(&b.at_ms));
         out
     }
@@ -313,13 +319,8 @@ pub struct Model {
 impl Model {
     /// Create the service with `initial` at time 0 (nothing runs until stepped).
     pub fn new(cfg: ModelConfig, initial: TaskDefinition, seed: u64) -> Result<Model, ModelError> {
-        let (service, out) = Service::create(
-            cfg.service.clone(),
-            initial,
-            cfg.instances.clone(),
-            seed,
-            0,
-        )?;
+        let (service, out) =
+            Service::create(cfg.service.clone(), initial, cfg.instances.clone(), seed, 0)?;
         let mut m = Model {
             cfg,
             now: 0,
@@ -410,14 +411,27 @@ impl Model {
         match item.ev {
             Ev::Deploy(td) => {
                 self.service.forget_stopped(now.saturating_sub(3_600_000));
-                self.note(LogKind::Deploy, None, None, format!("UpdateService: task definition {} (image {})", td.arn, td.image));
+                self.note(
+                    LogKind::Deploy,
+                    None,
+                    None,
+                    format!(
+                        "UpdateService: task definition {} (image {})",
+                        td.arn, td.image
+                    ),
+                );
                 let out = self.service.update(now, td);
                 self.apply(out);
             }
             Ev::Pending(id) => {
                 if self.alive(&id) {
                     let inst = self.tasks[&id].instance.clone();
-                    self.note(LogKind::TaskPending, Some(&id), Some(&inst), "PENDING: pulling the image".into());
+                    self.note(
+                        LogKind::TaskPending,
+                        Some(&id),
+                        Some(&inst),
+                        "PENDING: pulling the image".into(),
+                    );
                     self.observe(Observation::TaskPending { task: id })?;
                 }
             }
@@ -426,7 +440,12 @@ impl Model {
                     let t = self.tasks.get_mut(&id).expect("alive");
                     t.running = true;
                     let inst = t.instance.clone();
-                    self.note(LogKind::TaskRunning, Some(&id), Some(&inst), "RUNNING".into());
+                    self.note(
+                        LogKind::TaskRunning,
+                        Some(&id),
+                        Some(&inst),
+                        "RUNNING".into(),
+                    );
                     self.observe(Observation::TaskRunning { task: id })?;
                 }
             }
@@ -436,7 +455,12 @@ impl Model {
                     t.alive = false;
                     let inst = t.instance.clone();
                     let reason = "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref: not found".to_string();
-                    self.note(LogKind::TaskStopped, Some(&id), Some(&inst), format!("STOPPED: {reason}"));
+                    self.note(
+                        LogKind::TaskStopped,
+                        Some(&id),
+                        Some(&inst),
+                        format!("STOPPED: {reason}"),
+                    );
                     self.observe(Observation::TaskFailedToStart { task: id, reason })?;
                     fault = true;
                 }
@@ -446,7 +470,12 @@ impl Model {
                     if t.alive {
                         t.alive = false;
                         let inst = t.instance.clone();
-                        self.note(LogKind::TaskStopped, Some(&id), Some(&inst), "STOPPED".into());
+                        self.note(
+                            LogKind::TaskStopped,
+                            Some(&id),
+                            Some(&inst),
+                            "STOPPED".into(),
+                        );
                         self.observe(Observation::TaskStopped { task: id.clone() })?;
                     }
                     self.tasks.remove(&id);
@@ -462,7 +491,14 @@ impl Model {
                                 && now >= t.fail_checks_until
                                 && b != Behaviour::FailsHealthCheck;
                             let at = if pass { now } else { now + elb.timeout_ms };
-                            self.push(at, Ev::CheckResult { task: task.clone(), gen, pass });
+                            self.push(
+                                at,
+                                Ev::CheckResult {
+                                    task: task.clone(),
+                                    gen,
+                                    pass,
+                                },
+                            );
                             self.push(now + elb.interval_ms, Ev::Check { task, gen });
                         }
                     }
@@ -477,7 +513,15 @@ impl Model {
                 self.fault(kind)?;
             }
             Ev::InstanceUp(i) => {
-                self.note(LogKind::InstanceRegistered, None, Some(&i.id), format!("container instance {} registered ({} MiB, {} CPU units)", i.id, i.memory_mib, i.cpu_units));
+                self.note(
+                    LogKind::InstanceRegistered,
+                    None,
+                    Some(&i.id),
+                    format!(
+                        "container instance {} registered ({} MiB, {} CPU units)",
+                        i.id, i.memory_mib, i.cpu_units
+                    ),
+                );
                 self.observe(Observation::InstanceRegistered(i))?;
             }
             Ev::Tick => {
@@ -574,13 +618,27 @@ impl Model {
         match report {
             Some(true) => {
                 self.set_in_service(task, true);
-                self.note(LogKind::InService, Some(task), Some(&inst), format!("InService in (elb {}) after {} consecutive passing checks", elb.name, elb.healthy_threshold));
-                self.observe(Observation::TaskHealth { task: task.to_string(), healthy: true })?;
+                self.note(
+                    LogKind::InService,
+                    Some(task),
+                    Some(&inst),
+                    format!(
+                        "InService in (elb {}) after {} consecutive passing checks",
+                        elb.name, elb.healthy_threshold
+                    ),
+                );
+                self.observe(Observation::TaskHealth {
+                    task: task.to_string(),
+                    healthy: true,
+                })?;
             }
             Some(false) => {
                 self.set_in_service(task, false);
                 self.note(LogKind::OutOfService, Some(task), Some(&inst), format!("OutOfService in (elb {}): Instance has failed at least the UnhealthyThreshold number of health checks consecutively.", elb.name));
-                self.observe(Observation::TaskHealth { task: task.to_string(), healthy: false })?;
+                self.observe(Observation::TaskHealth {
+                    task: task.to_string(),
+                    healthy: false,
+                })?;
             }
             None => {}
         }
@@ -601,10 +659,19 @@ impl Model {
                 let running: Vec<String> = self
                     .running_tasks()
                     .into_iter()
-                    .filter(|id| self.service.task(id).is_some_and(|t| t.last_status == chronous_core::ecs::TaskStatus::Running))
+                    .filter(|id| {
+                        self.service.task(id).is_some_and(|t| {
+                            t.last_status == chronous_core::ecs::TaskStatus::Running
+                        })
+                    })
                     .collect();
                 if running.is_empty() {
-                    self.note(LogKind::Fault, None, None, "fault: task crash (no running task)".into());
+                    self.note(
+                        LogKind::Fault,
+                        None,
+                        None,
+                        "fault: task crash (no running task)".into(),
+                    );
                     return Ok(());
                 }
                 let id = running[self.rng.gen_range(0..running.len())].clone();
@@ -612,15 +679,34 @@ impl Model {
                 t.alive = false;
                 let inst = t.instance.clone();
                 self.set_in_service(&id, false);
-                self.note(LogKind::Fault, Some(&id), Some(&inst), format!("fault: the essential container exited with code {exit_code}"));
-                self.note(LogKind::TaskStopped, Some(&id), Some(&inst), format!("STOPPED: Essential container in task exited (exit code {exit_code})"));
-                self.observe(Observation::TaskExited { task: id.clone(), exit_code, essential: true })?;
+                self.note(
+                    LogKind::Fault,
+                    Some(&id),
+                    Some(&inst),
+                    format!("fault: the essential container exited with code {exit_code}"),
+                );
+                self.note(
+                    LogKind::TaskStopped,
+                    Some(&id),
+                    Some(&inst),
+                    format!("STOPPED: Essential container in task exited (exit code {exit_code})"),
+                );
+                self.observe(Observation::TaskExited {
+                    task: id.clone(),
+                    exit_code,
+                    essential: true,
+                })?;
                 self.tasks.remove(&id);
             }
             FaultKind::FailingHealthChecks { duration_ms } => {
                 let running = self.running_tasks();
                 if running.is_empty() {
-                    self.note(LogKind::Fault, None, None, "fault: failing health checks (no running task)".into());
+                    self.note(
+                        LogKind::Fault,
+                        None,
+                        None,
+                        "fault: failing health checks (no running task)".into(),
+                    );
                     return Ok(());
                 }
                 let id = running[self.rng.gen_range(0..running.len())].clone();
@@ -628,7 +714,15 @@ impl Model {
                 let t = self.tasks.get_mut(&id).expect("running");
                 t.fail_checks_until = until;
                 let inst = t.instance.clone();
-                self.note(LogKind::Fault, Some(&id), Some(&inst), format!("fault: the task answers its health check with errors for {} s", duration_ms / 1000));
+                self.note(
+                    LogKind::Fault,
+                    Some(&id),
+                    Some(&inst),
+                    format!(
+                        "fault: the task answers its health check with errors for {} s",
+                        duration_ms / 1000
+                    ),
+                );
             }
             FaultKind::InstanceLost => {
                 let ids: Vec<String> = self.service.instances().map(|i| i.id.clone()).collect();
@@ -636,7 +730,12 @@ impl Model {
                     return Ok(());
                 }
                 let lost = ids[self.rng.gen_range(0..ids.len())].clone();
-                let cap = self.service.instances().find(|i| i.id == lost).cloned().expect("listed");
+                let cap = self
+                    .service
+                    .instances()
+                    .find(|i| i.id == lost)
+                    .cloned()
+                    .expect("listed");
                 let on: Vec<String> = self
                     .tasks
                     .iter()
@@ -647,7 +746,15 @@ impl Model {
                     self.set_in_service(id, false);
                     self.tasks.remove(id);
                 }
-                self.note(LogKind::Fault, None, Some(&lost), format!("fault: container instance {lost} lost ({} tasks on it)", on.len()));
+                self.note(
+                    LogKind::Fault,
+                    None,
+                    Some(&lost),
+                    format!(
+                        "fault: container instance {lost} lost ({} tasks on it)",
+                        on.len()
+                    ),
+                );
                 self.observe(Observation::InstanceLost { instance: lost })?;
                 if self.cfg.replace_lost_instances {
                     self.instance_counter += 1;
@@ -670,7 +777,12 @@ impl Model {
                 .as_ref()
                 .and_then(|t| self.service.task(t))
                 .map(|t| t.instance.clone());
-            self.note(LogKind::Service(e.kind), task.as_deref(), instance.as_deref(), e.message);
+            self.note(
+                LogKind::Service(e.kind),
+                task.as_deref(),
+                instance.as_deref(),
+                e.message,
+            );
         }
         for c in out.commands {
             match c {
@@ -700,7 +812,12 @@ impl Model {
                             target: None,
                         },
                     );
-                    self.note(LogKind::TaskProvisioning, Some(&task), Some(&instance), format!("PROVISIONING: task definition {task_definition} on {instance}"));
+                    self.note(
+                        LogKind::TaskProvisioning,
+                        Some(&task),
+                        Some(&instance),
+                        format!("PROVISIONING: task definition {task_definition} on {instance}"),
+                    );
                     self.push(pending_at, Ev::Pending(task.clone()));
                     if b == Behaviour::CannotStart {
                         self.push(pending_at + pull, Ev::FailedToStart(task));
@@ -712,12 +829,21 @@ impl Model {
                     if let Some(t) = self.tasks.get_mut(&task) {
                         t.stopping = true;
                         let inst = t.instance.clone();
-                        self.note(LogKind::TaskStopping, Some(&task), Some(&inst), format!("STOPPING: {reason}"));
+                        self.note(
+                            LogKind::TaskStopping,
+                            Some(&task),
+                            Some(&inst),
+                            format!("STOPPING: {reason}"),
+                        );
                         let at = now + self.cfg.timings.stop_ms;
                         self.push(at, Ev::Stopped(task));
                     }
                 }
-                Command::RegisterTarget { task, instance, port } => {
+                Command::RegisterTarget {
+                    task,
+                    instance,
+                    port,
+                } => {
                     if let Some(elb) = self.cfg.elb.clone() {
                         self.target_gen += 1;
                         let gen = self.target_gen;
@@ -729,7 +855,13 @@ impl Model {
                                 gen,
                             });
                             let phase = self.rng.gen_range(0..elb.interval_ms.max(1));
-                            self.push(now + phase, Ev::Check { task: task.clone(), gen });
+                            self.push(
+                                now + phase,
+                                Ev::Check {
+                                    task: task.clone(),
+                                    gen,
+                                },
+                            );
                             self.note(LogKind::TargetRegistered, Some(&task), Some(&instance), format!("registered {instance}:{port} with (elb {}): OutOfService until {} passing checks", elb.name, elb.healthy_threshold));
                         }
                     } else {
@@ -737,7 +869,11 @@ impl Model {
                         self.set_in_service(&task, true);
                     }
                 }
-                Command::DeregisterTarget { task, instance, port } => {
+                Command::DeregisterTarget {
+                    task,
+                    instance,
+                    port,
+                } => {
                     let was = self.in_service.contains(&task);
                     self.set_in_service(&task, false);
                     if let Some(t) = self.tasks.get_mut(&task) {
@@ -745,7 +881,15 @@ impl Model {
                     }
                     if let Some(elb) = &self.cfg.elb {
                         let name = elb.name.clone();
-                        self.note(LogKind::TargetDeregistered, Some(&task), Some(&instance), format!("deregistered {instance}:{port} from (elb {name}){}", if was { "" } else { " (was OutOfService)" }));
+                        self.note(
+                            LogKind::TargetDeregistered,
+                            Some(&task),
+                            Some(&instance),
+                            format!(
+                                "deregistered {instance}:{port} from (elb {name}){}",
+                                if was { "" } else { " (was OutOfService)" }
+                            ),
+                        );
                     }
                 }
             }
@@ -758,7 +902,12 @@ impl Model {
                 .filter(|t| self.service.is_healthy(t))
                 .map(|t| t.id.clone())
                 .collect();
-            let gone: Vec<String> = self.in_service.iter().filter(|t| !healthy.contains(t)).cloned().collect();
+            let gone: Vec<String> = self
+                .in_service
+                .iter()
+                .filter(|t| !healthy.contains(t))
+                .cloned()
+                .collect();
             for t in gone {
                 self.set_in_service(&t, false);
             }

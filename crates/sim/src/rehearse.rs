@@ -292,10 +292,9 @@ pub fn rehearse_deploy(input: &RehearseInput) -> Result<Rehearsal, RehearseError
             FaultSpec::UnhealthyImage => {
                 m.set_behaviour(&input.next.arn, Behaviour::FailsHealthCheck)
             }
-            FaultSpec::SlowStart { factor } => m.set_behaviour(
-                &input.next.arn,
-                Behaviour::SlowStart { factor: *factor },
-            ),
+            FaultSpec::SlowStart { factor } => {
+                m.set_behaviour(&input.next.arn, Behaviour::SlowStart { factor: *factor })
+            }
         }
     }
     // The deployment itself.
@@ -309,7 +308,10 @@ pub fn rehearse_deploy(input: &RehearseInput) -> Result<Rehearsal, RehearseError
         // New service events since last look.
         let log = m.log();
         for e in &log[log_seen..] {
-            if e.at_ms >= t0 && e.kind == LogKind::Service(EventKind::DeploymentFailed) && failed.is_none() {
+            if e.at_ms >= t0
+                && e.kind == LogKind::Service(EventKind::DeploymentFailed)
+                && failed.is_none()
+            {
                 failed = Some(e.message.clone());
             }
         }
@@ -400,7 +402,11 @@ pub fn rehearse_deploy(input: &RehearseInput) -> Result<Rehearsal, RehearseError
     Ok(r)
 }
 
-fn zero_intervals(series: &[(Millis, u32)], t0: Millis, end: Millis) -> (Vec<(Millis, Millis)>, bool) {
+fn zero_intervals(
+    series: &[(Millis, u32)],
+    t0: Millis,
+    end: Millis,
+) -> (Vec<(Millis, Millis)>, bool) {
     let mut out = Vec::new();
     let mut cur = series
         .iter()
@@ -561,7 +567,10 @@ pub fn suggest(i: &RehearseInput, r: &Rehearsal) -> Vec<String> {
                 n + 1
             ));
         } else if reason.contains("No Container Instances") {
-            out.push("the cluster has no container instances: set cluster.instance_count to at least 1".to_string());
+            out.push(
+                "the cluster has no container instances: set cluster.instance_count to at least 1"
+                    .to_string(),
+            );
         } else if reason.contains("service deployment configuration") && d > 0 {
             let start_max = ((d + 1) * 100).div_ceil(d);
             let stop_min = ((d - 1) * 100) / d;
@@ -688,11 +697,19 @@ impl Rehearsal {
                     fmt_ms(*a),
                     fmt_ms(*b),
                     fmt_ms(b - a),
-                    if open { ", still down when the rehearsal ended" } else { "" }
+                    if open {
+                        ", still down when the rehearsal ended"
+                    } else {
+                        ""
+                    }
                 );
             }
         }
-        let _ = writeln!(o, "predicted downtime: {}", fmt_ms(self.predicted_downtime_ms));
+        let _ = writeln!(
+            o,
+            "predicted downtime: {}",
+            fmt_ms(self.predicted_downtime_ms)
+        );
         let _ = match &self.outcome {
             Outcome::Completed => writeln!(o, "outcome: completed in {}", fmt_ms(self.duration_ms)),
             Outcome::Stuck { reason } => writeln!(
@@ -700,7 +717,10 @@ impl Rehearsal {
                 "outcome: stuck after {}: {reason}",
                 fmt_ms(self.duration_ms)
             ),
-            Outcome::Failed { reason, rolled_back } => writeln!(
+            Outcome::Failed {
+                reason,
+                rolled_back,
+            } => writeln!(
                 o,
                 "outcome: failed{}: {reason}",
                 if *rolled_back { ", rolled back" } else { "" }
@@ -772,7 +792,11 @@ impl Rehearsal {
         }
         // ELB lane.
         let y0 = top;
-        let _ = writeln!(s, r#"<text x="10" y="{:.1}">ELB healthy targets</text>"#, y0 + 15.0);
+        let _ = writeln!(
+            s,
+            r#"<text x="10" y="{:.1}">ELB healthy targets</text>"#,
+            y0 + 15.0
+        );
         let mut last = 0;
         let mut edges: Vec<Millis> = vec![0];
         for (a, b) in &self.zero_healthy {
@@ -784,7 +808,10 @@ impl Rehearsal {
         edges.dedup();
         for w in edges.windows(2) {
             let (a, b) = (w[0], w[1]);
-            let zero = self.zero_healthy.iter().any(|(za, zb)| a >= *za && b <= *zb);
+            let zero = self
+                .zero_healthy
+                .iter()
+                .any(|(za, zb)| a >= *za && b <= *zb);
             let _ = writeln!(
                 s,
                 r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="14" fill="{}"/>"##,
@@ -803,7 +830,13 @@ impl Rehearsal {
                 r#"<text x="10" y="{:.1}">{} {}</text>"#,
                 y + 15.0,
                 esc(short(&lane.task)),
-                esc(lane.task_definition.rsplit(':').next().map(|r| format!("rev {r}")).as_deref().unwrap_or(""))
+                esc(lane
+                    .task_definition
+                    .rsplit(':')
+                    .next()
+                    .map(|r| format!("rev {r}"))
+                    .as_deref()
+                    .unwrap_or(""))
             );
             for (a, b, st) in &lane.segments {
                 let color = match st.as_str() {
@@ -879,5 +912,7 @@ fn nice_step(span: Millis) -> Millis {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }

@@ -5,7 +5,9 @@
 //! the case, so `CHRONOUS_PROP_SEED=N cargo test -p chronous-sim --test rehearse_props`
 //! replays it. `CHRONOUS_PROP_CASES` sets the number of cases (default 96).
 
-use chronous_core::ecs::{ContainerInstance, Millis, RolloutState, ServiceConfig, TaskDefinition, TaskStatus};
+use chronous_core::ecs::{
+    ContainerInstance, Millis, RolloutState, ServiceConfig, TaskDefinition, TaskStatus,
+};
 use chronous_core::env::instance_type;
 use chronous_sim::desired::registered_memory;
 use chronous_sim::model::{ElbModel, Fault, FaultKind, Model, ModelConfig, Timings};
@@ -30,7 +32,10 @@ struct Case {
 fn case() -> impl Strategy<Value = Case> {
     let fault = prop_oneof![
         (0u64..1_800).prop_map(|s| FaultSpec::Crash { at_ms: s * 1000 }),
-        (0u64..1_800, 30u64..600).prop_map(|(s, d)| FaultSpec::FailingHealthChecks { at_ms: s * 1000, duration_ms: d * 1000 }),
+        (0u64..1_800, 30u64..600).prop_map(|(s, d)| FaultSpec::FailingHealthChecks {
+            at_ms: s * 1000,
+            duration_ms: d * 1000
+        }),
         (0u64..1_800).prop_map(|s| FaultSpec::InstanceLost { at_ms: s * 1000 }),
         Just(FaultSpec::BadImage),
         Just(FaultSpec::UnhealthyImage),
@@ -48,18 +53,20 @@ fn case() -> impl Strategy<Value = Case> {
         any::<u64>(),
         prop::collection::vec(fault, 0..4),
     )
-        .prop_map(|(desired, min, max, instances, itype, static_port, memory, cpu, seed, faults)| Case {
-            desired,
-            min,
-            max,
-            instances,
-            itype,
-            static_port,
-            memory,
-            cpu,
-            seed,
-            faults,
-        })
+        .prop_map(
+            |(desired, min, max, instances, itype, static_port, memory, cpu, seed, faults)| Case {
+                desired,
+                min,
+                max,
+                instances,
+                itype,
+                static_port,
+                memory,
+                cpu,
+                seed,
+                faults,
+            },
+        )
 }
 
 fn input(c: &Case, faults: bool) -> RehearseInput {
@@ -92,9 +99,19 @@ fn input(c: &Case, faults: bool) -> RehearseInput {
         current: td,
         instance_type: c.itype.into(),
         instances: (0..c.instances)
-            .map(|i| ContainerInstance { id: format!("i-{i:017x}"), memory_mib: registered_memory(mem), cpu_units: vcpu * 1024 })
+            .map(|i| ContainerInstance {
+                id: format!("i-{i:017x}"),
+                memory_mib: registered_memory(mem),
+                cpu_units: vcpu * 1024,
+            })
             .collect(),
-        elb: Some(ElbModel { name: "cak-payments-elb".into(), interval_ms: 30_000, timeout_ms: 5_000, healthy_threshold: 10, unhealthy_threshold: 2 }),
+        elb: Some(ElbModel {
+            name: "cak-payments-elb".into(),
+            interval_ms: 30_000,
+            timeout_ms: 5_000,
+            healthy_threshold: 10,
+            unhealthy_threshold: 2,
+        }),
         timings: Timings::default(),
         seed: c.seed,
         faults: if faults { c.faults.clone() } else { vec![] },
@@ -120,22 +137,36 @@ fn check_invariants(c: &Case) -> Result<(), TestCaseError> {
     for f in &c.faults {
         let (at, kind) = match f {
             FaultSpec::Crash { at_ms } => (*at_ms, FaultKind::TaskCrash { exit_code: 137 }),
-            FaultSpec::FailingHealthChecks { at_ms, duration_ms } => (*at_ms, FaultKind::FailingHealthChecks { duration_ms: *duration_ms }),
+            FaultSpec::FailingHealthChecks { at_ms, duration_ms } => (
+                *at_ms,
+                FaultKind::FailingHealthChecks {
+                    duration_ms: *duration_ms,
+                },
+            ),
             FaultSpec::InstanceLost { at_ms } => (*at_ms, FaultKind::InstanceLost),
             FaultSpec::BadImage => {
                 m.set_behaviour(&i.next.arn, chronous_sim::model::Behaviour::CannotStart);
                 continue;
             }
             FaultSpec::UnhealthyImage => {
-                m.set_behaviour(&i.next.arn, chronous_sim::model::Behaviour::FailsHealthCheck);
+                m.set_behaviour(
+                    &i.next.arn,
+                    chronous_sim::model::Behaviour::FailsHealthCheck,
+                );
                 continue;
             }
             FaultSpec::SlowStart { factor } => {
-                m.set_behaviour(&i.next.arn, chronous_sim::model::Behaviour::SlowStart { factor: *factor });
+                m.set_behaviour(
+                    &i.next.arn,
+                    chronous_sim::model::Behaviour::SlowStart { factor: *factor },
+                );
                 continue;
             }
         };
-        m.inject(Fault { at_ms: t0 + at, kind });
+        m.inject(Fault {
+            at_ms: t0 + at,
+            kind,
+        });
     }
     let mut healthy = m.service().counts().healthy;
     while let Some(step) = m.step().unwrap() {
@@ -146,7 +177,11 @@ fn check_invariants(c: &Case) -> Result<(), TestCaseError> {
         prop_assert!(
             counts.active <= max_tasks,
             "{} tasks RUNNING or PENDING at {} ms, more than floor({}% x {}) = {}",
-            counts.active, step.at_ms, c.max, c.desired, max_tasks
+            counts.active,
+            step.at_ms,
+            c.max,
+            c.desired,
+            max_tasks
         );
         if !step.fault && counts.healthy < healthy {
             prop_assert!(
@@ -166,7 +201,11 @@ fn no_faults_completes_or_says_why(c: &Case) -> Result<(), TestCaseError> {
     match &r.outcome {
         Outcome::Completed => {
             // Every task of the service is on the new revision.
-            let last = r.lanes.iter().filter(|l| l.segments.last().is_some_and(|s| s.1 == r.duration_ms && s.2 != "stopping"));
+            let last = r.lanes.iter().filter(|l| {
+                l.segments
+                    .last()
+                    .is_some_and(|s| s.1 == r.duration_ms && s.2 != "stopping")
+            });
             for l in last {
                 prop_assert_eq!(&l.task_definition, "chronous-payment:2", "{:?}", l);
             }
@@ -195,12 +234,22 @@ fn same_seed_same_timeline(c: &Case) -> Result<(), TestCaseError> {
 }
 
 fn run(name: &str, f: fn(&Case) -> Result<(), TestCaseError>) {
-    let seed: u64 = std::env::var("CHRONOUS_PROP_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20240601);
-    let cases: u32 = std::env::var("CHRONOUS_PROP_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(96);
+    let seed: u64 = std::env::var("CHRONOUS_PROP_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20240601);
+    let cases: u32 = std::env::var("CHRONOUS_PROP_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(96);
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
     let mut runner = TestRunner::new_with_rng(
-        Config { cases, failure_persistence: None, ..Config::default() },
+        Config {
+            cases,
+            failure_persistence: None,
+            ..Config::default()
+        },
         TestRng::from_seed(RngAlgorithm::ChaCha, &bytes),
     );
     if let Err(e) = runner.run(&case(), |c| f(&c)) {
@@ -226,12 +275,33 @@ fn the_same_seed_gives_the_same_timeline() {
 #[test]
 fn thirty_days_with_random_faults_is_deterministic() {
     // The swarm: fault rates from the seed, a deploy every hour, twice.
-    let c = Case { desired: 2, min: 50, max: 200, instances: 2, itype: "t2.nano", static_port: true, memory: 128, cpu: 0, seed: 7, faults: vec![] };
+    let c = Case {
+        desired: 2,
+        min: 50,
+        max: 200,
+        instances: 2,
+        itype: "t2.nano",
+        static_port: true,
+        memory: 128,
+        cpu: 0,
+        seed: 7,
+        faults: vec![],
+    };
     let log = || {
         let i = input(&c, false);
-        let cfg = ModelConfig { service: i.service.clone(), instances: i.instances.clone(), elb: i.elb.clone(), timings: i.timings.clone(), replace_lost_instances: true };
+        let cfg = ModelConfig {
+            service: i.service.clone(),
+            instances: i.instances.clone(),
+            elb: i.elb.clone(),
+            timings: i.timings.clone(),
+            replace_lost_instances: true,
+        };
         let mut m = Model::new(cfg, i.current.clone(), c.seed).unwrap();
-        let rates = chronous_sim::model::FaultRates { crash_per_day: 2.0, failing_health_per_day: 2.0, instance_lost_per_day: 0.5 };
+        let rates = chronous_sim::model::FaultRates {
+            crash_per_day: 2.0,
+            failing_health_per_day: 2.0,
+            instance_lost_per_day: 0.5,
+        };
         let faults = rates.generate(m.rng(), 0, 3 * 86_400_000);
         for f in faults {
             m.inject(f);
@@ -242,7 +312,11 @@ fn thirty_days_with_random_faults_is_deterministic() {
             m.schedule_deploy(h * 3_600_000, td);
         }
         m.run_until(3 * 86_400_000).unwrap();
-        let live = m.service().tasks().filter(|t| t.last_status != TaskStatus::Stopped).count();
+        let live = m
+            .service()
+            .tasks()
+            .filter(|t| t.last_status != TaskStatus::Stopped)
+            .count();
         assert!(live > 0);
         assert_ne!(m.service().primary().rollout_state, RolloutState::Failed);
         chronous_sim::model::log_lines(m.log())

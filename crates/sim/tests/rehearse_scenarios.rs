@@ -1,14 +1,16 @@
 //! Scenario tests of `rehearse deploy` on the modelled runtime, timelines as snapshots.
 
-use chronous_core::env::{self, Environment};
 use chronous_core::ecs::CircuitBreaker;
+use chronous_core::env::{self, Environment};
 use chronous_sim::rehearse::{rehearse_deploy, FaultSpec, Outcome, RehearseInput};
 
 const SEED_TOML: &str = include_str!("../../../fixtures/seed/chronous.toml");
 
 fn seed_env() -> Environment {
     let loaded = env::load("seed", SEED_TOML);
-    loaded.env.unwrap_or_else(|| panic!("seed does not validate: {:?}", loaded.diagnostics.items))
+    loaded
+        .env
+        .unwrap_or_else(|| panic!("seed does not validate: {:?}", loaded.diagnostics.items))
 }
 
 /// The seed environment with some service/cluster settings changed.
@@ -28,12 +30,25 @@ fn seed_settings_stop_then_start_with_downtime() {
     assert_eq!(r.outcome, Outcome::Completed);
     assert_eq!(r.zero_healthy.len(), 1);
     // Stop (2 s) + placement + start (8 s) + first check phase + 10 passes at 30 s.
-    assert!(r.predicted_downtime_ms >= 280_000 && r.predicted_downtime_ms <= 320_000, "{}", r.predicted_downtime_ms);
+    assert!(
+        r.predicted_downtime_ms >= 280_000 && r.predicted_downtime_ms <= 320_000,
+        "{}",
+        r.predicted_downtime_ms
+    );
     let kinds: Vec<&str> = r.timeline.iter().map(|e| e.kind.as_str()).collect();
     let stop = kinds.iter().position(|k| *k == "task_stopping").unwrap();
-    let start = kinds.iter().position(|k| *k == "task_provisioning").unwrap();
+    let start = kinds
+        .iter()
+        .position(|k| *k == "task_provisioning")
+        .unwrap();
     assert!(stop < start, "{kinds:?}");
-    assert!(r.suggestions.iter().any(|s| s.contains("minimum 100 / maximum 200 on two instances avoids the outage")), "{:?}", r.suggestions);
+    assert!(
+        r.suggestions
+            .iter()
+            .any(|s| s.contains("minimum 100 / maximum 200 on two instances avoids the outage")),
+        "{:?}",
+        r.suggestions
+    );
     insta::assert_snapshot!(r.render_text());
 }
 
@@ -42,9 +57,14 @@ fn min_100_max_200_static_port_one_instance_is_stuck_with_the_placement_event() 
     let mut i = input(100, 200, 1);
     i.horizon_ms = 900_000;
     let r = rehearse_deploy(&i).unwrap();
-    let Outcome::Stuck { reason } = &r.outcome else { panic!("{:?}", r.outcome) };
+    let Outcome::Stuck { reason } = &r.outcome else {
+        panic!("{:?}", r.outcome)
+    };
     assert!(reason.contains("was unable to place a task because no container instance met all of its requirements. The closest matching (container-instance i-"), "{reason}");
-    assert!(reason.contains("is already using a port required by your task"), "{reason}");
+    assert!(
+        reason.contains("is already using a port required by your task"),
+        "{reason}"
+    );
     assert_eq!(r.predicted_downtime_ms, 0);
     assert!(r.suggestions.iter().any(|s| s.starts_with("needs a free host port: add a second container instance (cluster.instance_count = 2), or use dynamic host ports (host_port = 0) with an ALB target group")), "{:?}", r.suggestions);
     insta::assert_snapshot!(r.render_text());
@@ -66,11 +86,23 @@ fn unhealthy_image_trips_the_circuit_breaker_and_rolls_back() {
     i.faults = vec![FaultSpec::UnhealthyImage];
     i.horizon_ms = 3 * 3_600_000;
     let r = rehearse_deploy(&i).unwrap();
-    let Outcome::Failed { reason, rolled_back } = &r.outcome else { panic!("{:?}", r.outcome) };
+    let Outcome::Failed {
+        reason,
+        rolled_back,
+    } = &r.outcome
+    else {
+        panic!("{:?}", r.outcome)
+    };
     assert!(rolled_back);
-    assert!(reason.contains("deployment failed: tasks failed health checks."), "{reason}");
+    assert!(
+        reason.contains("deployment failed: tasks failed health checks."),
+        "{reason}"
+    );
     assert!(r.timeline.iter().any(|e| e.kind == "ecs_rolling_back"));
-    assert_eq!(r.predicted_downtime_ms, 0, "min 100 keeps the old task in service");
+    assert_eq!(
+        r.predicted_downtime_ms, 0,
+        "min 100 keeps the old task in service"
+    );
     insta::assert_snapshot!(r.render_text());
 }
 
@@ -80,9 +112,18 @@ fn bad_image_fails_to_start_without_rollback() {
     i.service.circuit_breaker = Some(CircuitBreaker { rollback: false });
     i.faults = vec![FaultSpec::BadImage];
     let r = rehearse_deploy(&i).unwrap();
-    let Outcome::Failed { reason, rolled_back } = &r.outcome else { panic!("{:?}", r.outcome) };
+    let Outcome::Failed {
+        reason,
+        rolled_back,
+    } = &r.outcome
+    else {
+        panic!("{:?}", r.outcome)
+    };
     assert!(!rolled_back);
-    assert!(reason.ends_with("deployment failed: tasks failed to start."), "{reason}");
+    assert!(
+        reason.ends_with("deployment failed: tasks failed to start."),
+        "{reason}"
+    );
     assert!(r.down_at_end);
     insta::assert_snapshot!(r.render_text());
 }
@@ -102,14 +143,29 @@ fn json_and_svg_render() {
 
 #[test]
 fn faults_parse_from_flags() {
-    assert_eq!("crash@90s".parse::<FaultSpec>().unwrap(), FaultSpec::Crash { at_ms: 90_000 });
+    assert_eq!(
+        "crash@90s".parse::<FaultSpec>().unwrap(),
+        FaultSpec::Crash { at_ms: 90_000 }
+    );
     assert_eq!(
         "failing-health@1m+300s".parse::<FaultSpec>().unwrap(),
-        FaultSpec::FailingHealthChecks { at_ms: 60_000, duration_ms: 300_000 }
+        FaultSpec::FailingHealthChecks {
+            at_ms: 60_000,
+            duration_ms: 300_000
+        }
     );
-    assert_eq!("instance-lost@2m".parse::<FaultSpec>().unwrap(), FaultSpec::InstanceLost { at_ms: 120_000 });
-    assert_eq!("bad-image".parse::<FaultSpec>().unwrap(), FaultSpec::BadImage);
-    assert_eq!("slow-start=4".parse::<FaultSpec>().unwrap(), FaultSpec::SlowStart { factor: 4 });
+    assert_eq!(
+        "instance-lost@2m".parse::<FaultSpec>().unwrap(),
+        FaultSpec::InstanceLost { at_ms: 120_000 }
+    );
+    assert_eq!(
+        "bad-image".parse::<FaultSpec>().unwrap(),
+        FaultSpec::BadImage
+    );
+    assert_eq!(
+        "slow-start=4".parse::<FaultSpec>().unwrap(),
+        FaultSpec::SlowStart { factor: 4 }
+    );
     let e = "explode".parse::<FaultSpec>().unwrap_err();
     assert!(e.to_string().contains("unknown fault"), "{e}");
 }

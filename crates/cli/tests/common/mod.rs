@@ -39,7 +39,10 @@ pub struct Env {
 
 impl Env {
     pub fn new(name: &str) -> Env {
-        let root = tempfile::Builder::new().prefix("chronous-test-").tempdir().unwrap();
+        let root = tempfile::Builder::new()
+            .prefix("chronous-test-")
+            .tempdir()
+            .unwrap();
         copy_dir(&repo().join("fixtures").join(name), &root.path().join(name));
         let backup = repo().join("fixtures/backup");
         std::fs::create_dir_all(root.path().join("backup")).unwrap();
@@ -241,14 +244,34 @@ pub fn http_post(addr: &str, path: &str, json: &str) -> (u16, String) {
 
 fn http(addr: &str, method: &str, path: &str, json: Option<&str>) -> (u16, String) {
     use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(addr) else { return (0, String::new()) };
-    s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return (0, String::new());
+    };
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
     let body = json.unwrap_or("");
-    let headers = if json.is_some() { format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()) } else { String::new() };
-    let _ = write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n{body}");
+    let headers = if json.is_some() {
+        format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        )
+    } else {
+        String::new()
+    };
+    let _ = write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n{body}"
+    );
     let mut buf = String::new();
     let _ = s.read_to_string(&mut buf);
-    let status = buf.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let status = buf
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
