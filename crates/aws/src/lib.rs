@@ -14,6 +14,7 @@
 
 mod call;
 mod ec2;
+pub mod logs;
 mod services;
 
 use std::collections::BTreeMap;

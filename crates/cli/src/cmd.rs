@@ -667,7 +667,12 @@ pub fn run(cli: Cli) -> Result<u8> {
         }
         Cmd::Logs { follow, since } => {
             let ctx = load_env(&cli)?;
-            crate::runtime::logs(&ctx.view(), *follow, since.as_deref())
+            crate::runtime::logs(
+                &ctx.view(),
+                *follow,
+                since.as_deref(),
+                ctx.endpoint.as_deref(),
+            )
         }
         Cmd::Ssh { instance } => {
             let ctx = load_env(&cli)?;

@@ -453,7 +453,15 @@ fn parse_since(s: &str) -> Result<i64> {
 }
 
 /// `chronous logs [-f] [--since]`: the task containers' output, one stream per task.
-pub fn logs(v: &EnvView<'_>, follow: bool, since: Option<&str>) -> Result<u8> {
+pub fn logs(
+    v: &EnvView<'_>,
+    follow: bool,
+    since: Option<&str>,
+    endpoint: Option<&str>,
+) -> Result<u8> {
+    if v.backend == Backend::Aws {
+        return aws_logs(v, follow, since, endpoint);
+    }
     if !docker_runtime(v) {
         return Err(exit(EXIT_FAILURE, "logs come from the simulator's real-container runtime (CloudWatch logs come with the aws backend)"));
     }
@@ -752,4 +760,46 @@ pub fn rehearse_docker(
         println!("measured downtime: {measured_s:.1} s; predicted: {predicted_s:.1} s ({} at AWS's timings, divided by the time scale {scale})", chronous_sim::rehearse::fmt_ms(predicted.predicted_downtime_ms));
     }
     outcome.map(|_| 0)
+}
+
+/// `chronous logs` on AWS: the log group's streams of the service, from CloudWatch.
+fn aws_logs(
+    v: &EnvView<'_>,
+    follow: bool,
+    since: Option<&str>,
+    endpoint: Option<&str>,
+) -> Result<u8> {
+    let mut opts = chronous_aws::AwsOptions::new(&v.env.region, &v.env.name, v.dir);
+    if let Some(e) = endpoint {
+        opts.endpoint = Some(e.to_string());
+    }
+    let rt = rt()?;
+    let p = rt
+        .block_on(chronous_aws::AwsProvider::connect(opts))
+        .map_err(|e| exit(EXIT_FAILURE, e.to_string()))?;
+    let group = v.env.logs.group.clone();
+    let prefix = v.env.logs.stream_prefix.clone();
+    let mut start = since.map(parse_since).transpose()?.map(|s| s * 1000);
+    loop {
+        let events = rt
+            .block_on(p.log_events(&group, Some(&prefix), start, 10_000))
+            .map_err(|e| exit(EXIT_FAILURE, e.to_string()))?;
+        for e in &events {
+            if v.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"log_group": group, "log_stream": e.stream, "timestamp": e.timestamp, "message": e.message})
+                );
+            } else {
+                println!("{} {}", e.stream, e.message);
+            }
+        }
+        if let Some(last) = events.last() {
+            start = Some(last.timestamp + 1);
+        }
+        if !follow {
+            return Ok(0);
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
 }

@@ -1,0 +1,92 @@
+//! The `chronous` command with `--backend aws` against moto on loopback:
+//! apply, an empty next plan, logs from CloudWatch, destroy.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{code, Env};
+
+struct Moto(Child, String);
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn moto() -> Moto {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto_server is not installed: run `bash scripts/moto.sh`");
+    let t = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(t.elapsed() < Duration::from_secs(30), "moto did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Moto(child, format!("http://127.0.0.1:{port}"))
+}
+
+#[test]
+fn apply_plan_logs_and_destroy_against_moto() {
+    let moto = moto();
+    let env = Env::new("seed");
+    // moto has no RestoreDBInstanceFromS3 (the restore is covered with aws-smithy-mocks in crates/aws).
+    let file = env.dir.join("chronous.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let (a, b) = (
+        text.find("[database.restore]").unwrap(),
+        text.find("[bastion]").unwrap(),
+    );
+    std::fs::write(&file, format!("{}{}", &text[..a], &text[b..])).unwrap();
+    let aws = |args: &[&str]| {
+        let mut c = env.cmd(&[&["--backend", "aws", "--endpoint", &moto.1], args].concat());
+        c.env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env_remove("AWS_PROFILE");
+        c.output().unwrap()
+    };
+    let o = aws(&["apply", "--auto-approve"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Apply complete! Resources: 54 added"));
+    assert_eq!(code(&aws(&["plan", "--detailed-exitcode"])), 0);
+
+    // Log events in the service's log group, as the awslogs driver writes them.
+    let script = format!(
+        "import boto3,time\nc=boto3.client('logs',region_name='us-east-2',endpoint_url='{}',aws_access_key_id='testing',aws_secret_access_key='testing')\n\
+         c.create_log_stream(logGroupName='payments_api',logStreamName='cak-ecs/payments_api/t1')\n\
+         c.put_log_events(logGroupName='payments_api',logStreamName='cak-ecs/payments_api/t1',logEvents=[{{'timestamp':int(time.time()*1000),'message':'GET /gettoken 200'}}])\n",
+        moto.1
+    );
+    let py = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    let o = aws(&["logs", "--since", "10m"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "cak-ecs/payments_api/t1 GET /gettoken 200"
+    );
+
+    let o = aws(&["destroy", "--auto-approve"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = aws(&["--json", "state", "list"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "[]");
+}
