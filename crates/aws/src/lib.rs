@@ -120,6 +120,26 @@ pub enum AwsError {
     NoCredentials,
 }
 
+/// Whether a kind is one of EC2's own objects (see `ec2.rs`); the rest are in `services.rs`.
+fn is_ec2(kind: chronous_core::resources::Kind) -> bool {
+    use chronous_core::resources::Kind::*;
+    matches!(
+        kind,
+        Vpc | Subnet
+            | InternetGateway
+            | Eip
+            | NatGateway
+            | RouteTable
+            | RouteTableAssociation
+            | SecurityGroup
+            | SecurityGroupRule
+            | KeyPair
+            | AmiLookup
+            | Instance
+            | LaunchTemplate
+    )
+}
+
 /// The SDK clients the provider drives (one per service).
 #[derive(Clone, Debug)]
 pub struct AwsClients {
@@ -430,21 +450,10 @@ impl AwsProvider {
         r: &ResourceRecord,
         spec: &Spec,
     ) -> Result<Option<Observed>, ProviderError> {
-        match spec {
-            Spec::Vpc(_)
-            | Spec::Subnet(_)
-            | Spec::InternetGateway(_)
-            | Spec::Eip(_)
-            | Spec::NatGateway(_)
-            | Spec::RouteTable(_)
-            | Spec::RouteTableAssociation(_)
-            | Spec::SecurityGroup(_)
-            | Spec::SecurityGroupRule(_)
-            | Spec::KeyPair(_)
-            | Spec::AmiLookup(_)
-            | Spec::Instance(_)
-            | Spec::LaunchTemplate(_) => Box::pin(self.ec2_read(r, spec)).await,
-            _ => Box::pin(self.svc_read(r, spec)).await,
+        if is_ec2(spec.kind()) {
+            Box::pin(self.ec2_read(r, spec)).await
+        } else {
+            Box::pin(self.svc_read(r, spec)).await
         }
     }
 
@@ -454,21 +463,10 @@ impl AwsProvider {
         spec: &Spec,
         exclude: &[String],
     ) -> Result<Observed, ProviderError> {
-        match spec {
-            Spec::Vpc(_)
-            | Spec::Subnet(_)
-            | Spec::InternetGateway(_)
-            | Spec::Eip(_)
-            | Spec::NatGateway(_)
-            | Spec::RouteTable(_)
-            | Spec::RouteTableAssociation(_)
-            | Spec::SecurityGroup(_)
-            | Spec::SecurityGroupRule(_)
-            | Spec::KeyPair(_)
-            | Spec::AmiLookup(_)
-            | Spec::Instance(_)
-            | Spec::LaunchTemplate(_) => Box::pin(self.ec2_create(address, spec, exclude)).await,
-            _ => Box::pin(self.svc_create(address, spec, exclude)).await,
+        if is_ec2(spec.kind()) {
+            Box::pin(self.ec2_create(address, spec, exclude)).await
+        } else {
+            Box::pin(self.svc_create(address, spec, exclude)).await
         }
     }
 
@@ -496,40 +494,18 @@ impl AwsProvider {
             }
         };
         let r = &live;
-        match spec {
-            Spec::Vpc(_)
-            | Spec::Subnet(_)
-            | Spec::InternetGateway(_)
-            | Spec::Eip(_)
-            | Spec::NatGateway(_)
-            | Spec::RouteTable(_)
-            | Spec::RouteTableAssociation(_)
-            | Spec::SecurityGroup(_)
-            | Spec::SecurityGroupRule(_)
-            | Spec::KeyPair(_)
-            | Spec::AmiLookup(_)
-            | Spec::Instance(_)
-            | Spec::LaunchTemplate(_) => Box::pin(self.ec2_update(r, spec)).await,
-            _ => Box::pin(self.svc_update(r, spec)).await,
+        if is_ec2(spec.kind()) {
+            Box::pin(self.ec2_update(r, spec)).await
+        } else {
+            Box::pin(self.svc_update(r, spec)).await
         }
     }
 
     async fn delete_spec(&self, r: &ResourceRecord, spec: &Spec) -> Result<(), ProviderError> {
-        match spec {
-            Spec::Vpc(_)
-            | Spec::Subnet(_)
-            | Spec::InternetGateway(_)
-            | Spec::Eip(_)
-            | Spec::NatGateway(_)
-            | Spec::RouteTable(_)
-            | Spec::RouteTableAssociation(_)
-            | Spec::SecurityGroup(_)
-            | Spec::SecurityGroupRule(_)
-            | Spec::KeyPair(_)
-            | Spec::AmiLookup(_)
-            | Spec::Instance(_)
-            | Spec::LaunchTemplate(_) => Box::pin(self.ec2_delete(r, spec)).await,
-            _ => Box::pin(self.svc_delete(r, spec)).await,
+        if is_ec2(spec.kind()) {
+            Box::pin(self.ec2_delete(r, spec)).await
+        } else {
+            Box::pin(self.svc_delete(r, spec)).await
         }
     }
 }
