@@ -776,6 +776,16 @@ impl AwsProvider {
                 .map_err(lk)?
                 .nat_gateways()
                 .iter()
+                // moto does not apply tag filters to NAT gateways: check the tags here too.
+                .filter(|v| {
+                    v.tags()
+                        .iter()
+                        .any(|t| t.key() == Some(TAG_ADDRESS) && t.value() == Some(address))
+                        && v.tags().iter().any(|t| {
+                            t.key() == Some(TAG_ENV)
+                                && t.value() == Some(self.opts.env_name.as_str())
+                        })
+                })
                 .find_map(|v| ok(v.nat_gateway_id()))
             }
             Kind::RouteTable => self
