@@ -325,18 +325,10 @@ fn a_missing_image_is_a_clear_error_and_nothing_is_left_behind() {
     assert_eq!(labelled(&env.name), (vec![], vec![], vec![]));
 }
 
-/// The last line of a JSON-lines output that is the rehearsal's report.
-fn rehearsal(out: &str) -> serde_json::Value {
-    out.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["event"] == "rehearsal")
-        .unwrap_or_else(|| panic!("no rehearsal report in:\n{out}"))
-}
-
-#[test]
-fn under_load_the_seed_settings_fail_requests_only_inside_the_predicted_window() {
-    let env = Env::docker("seed");
-    up(&env);
+/// Bring the environment up, rehearse a deployment for real under load, and
+/// return the rehearsal's report (the JSON line with `"event": "rehearsal"`).
+fn rehearse_under_load(env: &Env) -> serde_json::Value {
+    up(env);
     let out = env.ok(&[
         "--json",
         "rehearse",
@@ -348,8 +340,19 @@ fn under_load_the_seed_settings_fail_requests_only_inside_the_predicted_window()
         "--timeout",
         "120",
     ]);
-    let r = rehearsal(&out);
+    let r = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "rehearsal")
+        .unwrap_or_else(|| panic!("no rehearsal report in:\n{out}"));
     assert_eq!(r["rollout_ok"], true, "{r}");
+    r
+}
+
+#[test]
+fn under_load_the_seed_settings_fail_requests_only_inside_the_predicted_window() {
+    let env = Env::docker("seed");
+    let r = rehearse_under_load(&env);
     let predicted = r["predicted_downtime_scaled_s"].as_f64().unwrap();
     let measured = r["measured"]["downtime_s"].as_f64().unwrap();
     assert!(
@@ -381,20 +384,7 @@ fn under_load_minimum_100_maximum_200_on_two_instances_fails_no_request() {
     );
     env.edit("maximum_percent = 100", "maximum_percent = 200");
     env.edit("instance_count = 1", "instance_count = 2");
-    up(&env);
-    let out = env.ok(&[
-        "--json",
-        "rehearse",
-        "deploy",
-        "--runtime",
-        "docker",
-        "--seed",
-        "1",
-        "--timeout",
-        "120",
-    ]);
-    let r = rehearsal(&out);
-    assert_eq!(r["rollout_ok"], true, "{r}");
+    let r = rehearse_under_load(&env);
     assert_eq!(r["predicted"]["predicted_downtime_ms"], 0, "{r}");
     assert!(r["measured"]["sent"].as_u64().unwrap() > 100, "{r}");
     assert_eq!(r["measured"]["failed"], 0, "{r}");
