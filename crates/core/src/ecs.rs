@@ -162,6 +162,23 @@ pub struct Task {
     pub registered: bool,
 }
 
+/// A task a runtime found running when it (re)started, as [`Service::adopt`] takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdoptedTask {
+    pub id: String,
+    pub task_definition: String,
+    pub instance: String,
+    pub host_port: u16,
+    pub memory_mib: u32,
+    pub cpu: u32,
+    /// When it started running (on the caller's clock; clamped to `now`).
+    pub running_since: Millis,
+    /// What the runtime believes of its health: a task that was serving before
+    /// the restart counts as healthy until the load balancer says otherwise,
+    /// so that adopting it never stops it for want of a fresh health check.
+    pub healthy: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DeploymentStatus {
@@ -298,6 +315,8 @@ pub enum EcsError {
         status: &'static str,
         what: &'static str,
     },
+    #[error("no task definition to adopt the service with")]
+    NoTaskDefinition,
     #[error("desired_count {desired}, minimum {min}% and maximum {max}% are outside what ECS accepts (minimum 0-100, maximum 100-200)")]
     InvalidPercentages { desired: u32, min: u32, max: u32 },
 }
@@ -385,6 +404,134 @@ impl Service {
         s.new_deployment(now, task_definition, None);
         s.reconcile(now, &mut out);
         Ok((s, out))
+    }
+
+    /// Rebuild the scheduler of a service whose tasks are already running (a
+    /// runtime that restarted and found them): `task_definitions[0]` is the
+    /// revision the service runs now (the PRIMARY deployment), the others the
+    /// revisions adopted tasks still run (ACTIVE deployments). Adopted tasks
+    /// are RUNNING, registered afresh with the load balancer, and as healthy as
+    /// the runtime says they were. When every task is on the primary
+    /// revision and there are `desired_count` of them, the primary deployment
+    /// starts out COMPLETED; otherwise the rollout carries on from where it is.
+    pub fn adopt(
+        config: ServiceConfig,
+        task_definitions: Vec<TaskDefinition>,
+        instances: Vec<ContainerInstance>,
+        tasks: Vec<AdoptedTask>,
+        id_salt: u64,
+        now: Millis,
+    ) -> Result<(Service, Output), EcsError> {
+        let mut tds = task_definitions.into_iter();
+        let primary = tds.next().ok_or(EcsError::NoTaskDefinition)?;
+        let others: Vec<TaskDefinition> = tds.collect();
+        let (mut s, _) = Service::create(
+            ServiceConfig {
+                desired_count: 0,
+                ..config.clone()
+            },
+            primary.clone(),
+            instances,
+            id_salt,
+            now,
+        )?;
+        s.config = config;
+        s.deployments.clear();
+        s.last_completed = None;
+        s.steady = false;
+        for td in others.iter().rev() {
+            if td.arn != primary.arn && tasks.iter().any(|t| t.task_definition == td.arn) {
+                s.new_deployment(now, td.clone(), None);
+            }
+        }
+        s.new_deployment(now, primary.clone(), None);
+        for td in others {
+            s.task_definitions.entry(td.arn.clone()).or_insert(td);
+        }
+        let lb = s.config.load_balancer.is_some();
+        let mut out = Output::default();
+        for a in tasks {
+            if s.tasks.contains_key(&a.id) {
+                continue;
+            }
+            let started_by = s
+                .deployments
+                .iter()
+                .find(|d| d.task_definition == a.task_definition)
+                .map(|d| d.id.clone())
+                .unwrap_or_default();
+            if lb {
+                out.commands.push(Command::RegisterTarget {
+                    task: a.id.clone(),
+                    instance: a.instance.clone(),
+                    port: a.host_port,
+                });
+            }
+            let since = a.running_since.min(now);
+            s.tasks.insert(
+                a.id.clone(),
+                Task {
+                    id: a.id,
+                    task_definition: a.task_definition,
+                    started_by,
+                    instance: a.instance,
+                    host_port: a.host_port,
+                    memory_mib: a.memory_mib,
+                    cpu: a.cpu,
+                    last_status: TaskStatus::Running,
+                    health: if a.healthy {
+                        Health::Healthy
+                    } else {
+                        Health::Unknown
+                    },
+                    created_at: since,
+                    running_at: Some(since),
+                    stopped_at: None,
+                    stopped_reason: None,
+                    exit_code: None,
+                    registered: lb,
+                },
+            );
+        }
+        if s.tasks.len() as u32 == s.config.desired_count
+            && s.tasks.values().all(|t| t.task_definition == primary.arn)
+        {
+            let p = &mut s.deployments[0];
+            p.rollout_state = RolloutState::Completed;
+            p.rollout_state_reason = "ECS deployment completed.".to_string();
+            s.last_completed = Some(primary.arn.clone());
+        } else {
+            // The revision the interrupted rollout moves away from is what a
+            // rollback returns to.
+            s.last_completed = s.deployments.get(1).map(|d| d.task_definition.clone());
+        }
+        s.reconcile(now, &mut out);
+        Ok((s, out))
+    }
+
+    /// UpdateService with new settings and the same task definition (desired
+    /// count, deployment percentages, grace period, circuit breaker): no new
+    /// deployment, as in ECS; the scheduler acts on the new numbers at once.
+    pub fn update_config(
+        &mut self,
+        now: Millis,
+        config: ServiceConfig,
+    ) -> Result<Output, EcsError> {
+        if config.minimum_healthy_percent > 100 || !(100..=200).contains(&config.maximum_percent) {
+            return Err(EcsError::InvalidPercentages {
+                desired: config.desired_count,
+                min: config.minimum_healthy_percent,
+                max: config.maximum_percent,
+            });
+        }
+        let mut out = Output::default();
+        if config != self.config {
+            self.config = config;
+            self.steady = false;
+            self.last_place_message = None;
+            self.reconcile(now, &mut out);
+        }
+        Ok(out)
     }
 
     /// UpdateService with a new task definition (or a forced new deployment

@@ -3,8 +3,8 @@
 //! circuit breaker, and the wording of service events.
 
 use chronous_core::ecs::{
-    circuit_breaker_threshold, CircuitBreaker, Command, ContainerInstance, EventKind, Observation,
-    Output, RolloutState, Service, ServiceConfig, TaskDefinition, TaskStatus,
+    circuit_breaker_threshold, AdoptedTask, CircuitBreaker, Command, ContainerInstance, EventKind,
+    Observation, Output, RolloutState, Service, ServiceConfig, TaskDefinition, TaskStatus,
 };
 
 fn cfg(d: u32, min: u32, max: u32) -> ServiceConfig {
@@ -363,4 +363,119 @@ fn impossible_percentages_are_reported() {
     let o = s.update(10_000, td(2, 80));
     assert!(o.events.iter().any(|e| e.message == "(service svc) was unable to stop or start tasks during a deployment because of the service deployment configuration. Update the minimumHealthyPercent or maximumPercent value and try again."));
     assert!(Service::create(cfg(1, 0, 250), td(1, 80), inst(1), 1, 0).is_err());
+}
+
+fn adopted(id: &str, rev: u32, instance: &str, port: u16, healthy: bool) -> AdoptedTask {
+    AdoptedTask {
+        id: id.into(),
+        task_definition: format!("fam:{rev}"),
+        instance: instance.into(),
+        host_port: port,
+        memory_mib: 128,
+        cpu: 0,
+        running_since: 5_000,
+        healthy,
+    }
+}
+
+#[test]
+fn adopting_running_tasks_starts_nothing_and_registers_them_again() {
+    let (mut s, o) = Service::adopt(
+        cfg(2, 50, 200),
+        vec![td(1, 80)],
+        inst(2),
+        vec![
+            adopted("a", 1, "i-1", 80, false),
+            adopted("b", 1, "i-2", 80, false),
+        ],
+        7,
+        60_000,
+    )
+    .unwrap();
+    assert!(started(&o).is_empty() && stopped(&o).is_empty(), "{o:?}");
+    let registered: Vec<&str> = o
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::RegisterTarget { task, .. } => Some(task.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(registered, ["a", "b"]);
+    assert_eq!(s.primary().rollout_state, RolloutState::Completed);
+    assert_eq!(s.task("a").unwrap().running_at, Some(5_000));
+    // Health is unknown until the load balancer says so again.
+    assert_eq!(s.counts().healthy, 0);
+    for t in ["a", "b"] {
+        s.observe(
+            61_000,
+            Observation::TaskHealth {
+                task: t.into(),
+                healthy: true,
+            },
+        )
+        .unwrap();
+    }
+    assert_eq!(s.counts().healthy, 2);
+    // The ports the adopted tasks hold are taken: a third task cannot be placed.
+    let o = s
+        .update_config(62_000, cfg(3, 50, 200))
+        .expect("valid percentages");
+    assert!(started(&o).is_empty(), "{o:?}");
+    assert!(
+        o.events.iter().any(|e| e.kind == EventKind::UnableToPlace
+            && e.message
+                .contains("is already using a port required by your task")),
+        "{:?}",
+        o.events
+    );
+}
+
+#[test]
+fn adopting_in_the_middle_of_a_rollout_carries_it_on() {
+    let (mut s, o) = Service::adopt(
+        cfg(1, 100, 200),
+        vec![td(2, 0), td(1, 0)],
+        inst(1),
+        vec![adopted("old", 1, "i-1", 0, true)],
+        7,
+        60_000,
+    )
+    .unwrap();
+    assert_eq!(s.deployments().len(), 2);
+    assert_eq!(s.primary().task_definition, "fam:2");
+    assert_eq!(s.primary().rollout_state, RolloutState::InProgress);
+    let new = started(&o);
+    assert_eq!(new.len(), 1, "the new revision's task starts: {o:?}");
+    // The old task is healthy; it goes only once the new one is.
+    s.observe(
+        60_500,
+        Observation::TaskHealth {
+            task: "old".into(),
+            healthy: true,
+        },
+    )
+    .unwrap();
+    let o = up(&mut s, &new[0], 61_000);
+    assert_eq!(stopped(&o), ["old"]);
+    s.observe(62_000, Observation::TaskStopped { task: "old".into() })
+        .unwrap();
+    assert_eq!(s.primary().rollout_state, RolloutState::Completed);
+    assert_eq!(s.deployments().len(), 1);
+}
+
+#[test]
+fn update_config_scales_without_a_new_deployment() {
+    let (mut s, _) = steady(cfg(1, 0, 100), 2, 0);
+    let first = s.primary().id.clone();
+    let o = s.update_config(10_000, cfg(3, 0, 100)).unwrap();
+    assert_eq!(started(&o).len(), 2, "{o:?}");
+    assert_eq!(s.primary().id, first);
+    let o = s.update_config(20_000, cfg(1, 0, 100)).unwrap();
+    assert_eq!(stopped(&o).len(), 2, "{o:?}");
+    assert!(matches!(
+        s.update_config(30_000, cfg(1, 0, 300)),
+        Err(chronous_core::ecs::EcsError::InvalidPercentages { .. })
+    ));
+    assert_eq!(s.config().maximum_percent, 100);
 }
