@@ -16,6 +16,7 @@ mod call;
 mod ec2;
 pub mod logs;
 mod services;
+mod ssm;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -152,6 +153,7 @@ pub struct AwsClients {
     pub elb: aws_sdk_elasticloadbalancing::Client,
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub ssm: aws_sdk_ssm::Client,
 }
 
 impl AwsClients {
@@ -170,6 +172,7 @@ impl AwsClients {
             elb: aws_sdk_elasticloadbalancing::Client::new(conf),
             autoscaling: aws_sdk_autoscaling::Client::new(conf),
             logs: aws_sdk_cloudwatchlogs::Client::new(conf),
+            ssm: aws_sdk_ssm::Client::new(conf),
         }
     }
 }
@@ -450,7 +453,9 @@ impl AwsProvider {
         r: &ResourceRecord,
         spec: &Spec,
     ) -> Result<Option<Observed>, ProviderError> {
-        if is_ec2(spec.kind()) {
+        if let Spec::SsmParameter(_) = spec {
+            Box::pin(self.ssm_read(r)).await
+        } else if is_ec2(spec.kind()) {
             Box::pin(self.ec2_read(r, spec)).await
         } else {
             Box::pin(self.svc_read(r, spec)).await
@@ -463,7 +468,9 @@ impl AwsProvider {
         spec: &Spec,
         exclude: &[String],
     ) -> Result<Observed, ProviderError> {
-        if is_ec2(spec.kind()) {
+        if let Spec::SsmParameter(p) = spec {
+            Box::pin(self.ssm_create(address, p)).await
+        } else if is_ec2(spec.kind()) {
             Box::pin(self.ec2_create(address, spec, exclude)).await
         } else {
             Box::pin(self.svc_create(address, spec, exclude)).await
@@ -494,7 +501,9 @@ impl AwsProvider {
             }
         };
         let r = &live;
-        if is_ec2(spec.kind()) {
+        if let Spec::SsmParameter(p) = spec {
+            Box::pin(self.ssm_update(r, p)).await
+        } else if is_ec2(spec.kind()) {
             Box::pin(self.ec2_update(r, spec)).await
         } else {
             Box::pin(self.svc_update(r, spec)).await
@@ -502,7 +511,9 @@ impl AwsProvider {
     }
 
     async fn delete_spec(&self, r: &ResourceRecord, spec: &Spec) -> Result<(), ProviderError> {
-        if is_ec2(spec.kind()) {
+        if let Spec::SsmParameter(p) = spec {
+            Box::pin(self.ssm_delete(r, p)).await
+        } else if is_ec2(spec.kind()) {
             Box::pin(self.ec2_delete(r, spec)).await
         } else {
             Box::pin(self.svc_delete(r, spec)).await

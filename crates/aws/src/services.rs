@@ -97,7 +97,8 @@ fn same_json(a: &str, b: &str) -> bool {
 }
 
 impl AwsProvider {
-    fn password(&self, address: &str, source: &str) -> Result<String, ProviderError> {
+    /// The database password, read now from where the spec says (`env:VAR` or `file:PATH`); never stored.
+    pub(crate) fn password(&self, address: &str, source: &str) -> Result<String, ProviderError> {
         let hint =
             "export CHRONOUS_DB_PASSWORD, or set database.password_file to a file holding it";
         let v = match source.split_once(':') {
@@ -354,6 +355,7 @@ impl AwsProvider {
                         .iter()
                         .map(|c| c.as_str().to_string())
                         .collect(),
+                    execution_role_arn: td.execution_role_arn().map(str::to_string),
                     container: ContainerDefinition {
                         name: cd.name().unwrap_or_default().into(),
                         image: cd.image().unwrap_or_default().into(),
@@ -381,6 +383,11 @@ impl AwsProvider {
                                     kv.value().unwrap_or_default().to_string(),
                                 )
                             })
+                            .collect(),
+                        secrets: cd
+                            .secrets()
+                            .iter()
+                            .map(|s| (s.name().to_string(), s.value_from().to_string()))
                             .collect(),
                         log_configuration: LogConfiguration {
                             log_driver: lc
@@ -1519,6 +1526,15 @@ impl AwsProvider {
         for (k, v) in &cd.environment {
             b = b.environment(et::KeyValuePair::builder().name(k).value(v).build());
         }
+        for (k, v) in &cd.secrets {
+            b = b.secrets(
+                et::Secret::builder()
+                    .name(k)
+                    .value_from(v)
+                    .build()
+                    .map_err(|e| ProviderError::new(format!("{address}: secret {k}: {e}")))?,
+            );
+        }
         let def = b.build();
         let o = self
             .call(|| {
@@ -1534,6 +1550,7 @@ impl AwsProvider {
                             .collect(),
                     ))
                     .container_definitions(def.clone())
+                    .set_execution_role_arn(t.execution_role_arn.clone())
                     .set_tags(Some(self.ecs_tags(address)))
                     .send()
             })

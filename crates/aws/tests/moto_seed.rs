@@ -186,9 +186,52 @@ async fn seed_applies_to_moto_then_plans_empty_detects_drift_and_destroys() {
     );
 
     check_seed_in_aws(&clients(&moto).await, &seed.env.name, &st).await;
+    let c = clients(&moto).await;
+    assert_eq!(
+        secure_string(&c, "/cak/database/password").await,
+        "s3cret-test-pw-1"
+    );
+
+    // The password changes where it comes from: the plan says the parameter
+    // no longer matches (without the value), apply writes the new one.
+    std::env::set_var("CHRONOUS_DB_PASSWORD", "s3cret-test-pw-2");
+    let changed = refresh_plan(&p, &seed.env, &st, false).await;
+    let changes: Vec<_> = changed
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .collect();
+    assert_eq!(changes.len(), 1, "{}", changed.render());
+    assert_eq!(changes[0].address, "aws_ssm_parameter.db_password");
+    assert_eq!(changes[0].action, Action::Update);
+    assert_eq!(changes[0].attrs.len(), 1, "{}", changed.render());
+    assert_eq!(changes[0].attrs[0].name, "value_matches_source");
+    assert_eq!(changes[0].attrs[0].before, Some(serde_json::json!(false)));
+    assert_eq!(changes[0].attrs[0].after, Some(serde_json::json!(true)));
+    let plan_text = format!(
+        "{}{}",
+        changed.render(),
+        serde_json::to_string(&changed).unwrap()
+    );
+    assert!(!plan_text.contains("s3cret-test-pw"), "{plan_text}");
+    let (_, outcome) = converge(&p, &seed.env, &store, false).await;
+    assert_ok(&outcome);
+    assert_eq!(
+        secure_string(&c, "/cak/database/password").await,
+        "s3cret-test-pw-2"
+    );
+    let st = load_state(&store, &seed.env);
+    let again = refresh_plan(&p, &seed.env, &st, false).await;
+    assert!(!again.has_changes(), "{}", again.render());
+    let state_text = std::fs::read_to_string(store.snapshot_path()).unwrap();
+    assert!(!state_text.contains("s3cret-test-pw"));
+    // Without the password at plan time, the comparison is skipped: no change.
+    std::env::remove_var("CHRONOUS_DB_PASSWORD");
+    let blind = refresh_plan(&p, &seed.env, &st, false).await;
+    assert!(!blind.has_changes(), "{}", blind.render());
+    std::env::set_var("CHRONOUS_DB_PASSWORD", "s3cret-test-pw-2");
 
     // Drift: a rule's description changed in the console.
-    let c = clients(&moto).await;
     let rule = st
         .resources
         .values()
@@ -307,6 +350,29 @@ async fn seed_applies_to_moto_then_plans_empty_detects_drift_and_destroys() {
 }
 
 type Perm = (String, i32, i32, String);
+
+/// The decrypted value of a SecureString parameter, read independently of the provider.
+async fn secure_string(c: &chronous_aws::AwsClients, name: &str) -> String {
+    c.ssm
+        .get_parameter()
+        .name(name)
+        .with_decryption(true)
+        .send()
+        .await
+        .unwrap()
+        .parameter()
+        .and_then(|p| p.value())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// IAM answers policy documents URL-encoded.
+fn percent_decode(s: &str) -> String {
+    if s.starts_with('{') {
+        return s.to_string();
+    }
+    form_decode(s)
+}
 
 fn perms(
     list: &[aws_sdk_ec2::types::IpPermission],
@@ -554,6 +620,76 @@ async fn check_seed_in_aws(
             .ends_with("/chronous-payments-web-api:1.0"),
         "{:?}",
         cd.image()
+    );
+
+    // The password reaches the task from SSM, read by the task execution role.
+    let param_arn = st.resources["aws_ssm_parameter.db_password"].outputs["arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let secrets: Vec<(&str, &str)> = cd
+        .secrets()
+        .iter()
+        .map(|s| (s.name(), s.value_from()))
+        .collect();
+    assert_eq!(secrets, vec![("DB_PASSWORD", param_arn.as_str())]);
+    assert!(cd
+        .environment()
+        .iter()
+        .all(|kv| kv.name() != Some("DB_PASSWORD")));
+    assert_eq!(
+        td.execution_role_arn(),
+        Some("arn:aws:iam::123456789012:role/cak-ecs_task_execution")
+    );
+    let p = c
+        .ssm
+        .get_parameter()
+        .name("/cak/database/password")
+        .send()
+        .await
+        .unwrap();
+    let p = p.parameter().unwrap();
+    assert_eq!(p.r#type().map(|t| t.as_str()), Some("SecureString"));
+    assert_eq!(p.arn(), Some(param_arn.as_str()));
+    let role = c
+        .iam
+        .get_role()
+        .role_name("cak-ecs_task_execution")
+        .send()
+        .await
+        .unwrap();
+    assert!(role
+        .role()
+        .unwrap()
+        .assume_role_policy_document()
+        .unwrap_or_default()
+        .contains("ecs-tasks.amazonaws.com"));
+    let attached = c
+        .iam
+        .list_attached_role_policies()
+        .role_name("cak-ecs_task_execution")
+        .send()
+        .await
+        .unwrap();
+    assert!(attached.attached_policies().iter().any(|a| a.policy_arn()
+        == Some("arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")));
+    let inline = c
+        .iam
+        .get_role_policy()
+        .role_name("cak-ecs_task_execution")
+        .policy_name("read-db-password")
+        .send()
+        .await
+        .unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(&percent_decode(inline.policy_document())).unwrap();
+    let stmts = doc["Statement"].as_array().unwrap();
+    assert_eq!(stmts[0]["Action"], serde_json::json!(["ssm:GetParameters"]));
+    assert_eq!(stmts[0]["Resource"], serde_json::json!([param_arn]));
+    assert_eq!(stmts[1]["Action"], serde_json::json!(["kms:Decrypt"]));
+    assert_eq!(
+        stmts[1]["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"],
+        serde_json::json!(param_arn)
     );
 
     // Service: desired 1, launch type EC2, the classic ELB, deployment configuration.
@@ -904,6 +1040,16 @@ pub async fn tagged_leftovers(c: &chronous_aws::AwsClients, env: &str) -> Vec<St
             "db subnet group {}",
             g.db_subnet_group_name().unwrap_or_default()
         ));
+    }
+    for p in c
+        .ssm
+        .describe_parameters()
+        .send()
+        .await
+        .unwrap()
+        .parameters()
+    {
+        left.push(format!("ssm parameter {}", p.name().unwrap_or_default()));
     }
     let kp = c.ec2.describe_key_pairs().send().await.unwrap();
     for k in kp.key_pairs() {

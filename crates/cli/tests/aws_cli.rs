@@ -59,7 +59,7 @@ fn apply_plan_logs_and_destroy_against_moto() {
     };
     let o = aws(&["apply", "--auto-approve"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("Apply complete! Resources: 54 added"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Apply complete! Resources: 58 added"));
     assert_eq!(code(&aws(&["plan", "--detailed-exitcode"])), 0);
 
     // Log events in the service's log group, as the awslogs driver writes them.

@@ -253,7 +253,7 @@ fn saved_plan_applies_exactly_and_refuses_when_state_moved() {
     let stale = env.root.path().join("stale.plan");
     std::fs::copy(&plan_file, &stale).unwrap();
     let out = env.ok(&["apply", plan_file.to_str().unwrap()]);
-    assert!(out.contains("Apply complete! Resources: 58 added"), "{out}");
+    assert!(out.contains("Apply complete! Resources: 62 added"), "{out}");
     let o = env.run(&["apply", stale.to_str().unwrap()]);
     assert_eq!(code(&o), 1);
     let err = String::from_utf8_lossy(&o.stderr);
@@ -292,11 +292,11 @@ fn a_failed_step_records_what_completed_and_the_next_apply_continues() {
     assert!(!partial.contains(&"aws_ecs_service.payments_api".to_string()));
     let out = env.ok(&["apply", "--auto-approve"]);
     assert!(
-        out.contains(&format!("{} added", 58 - partial.len())),
+        out.contains(&format!("{} added", 62 - partial.len())),
         "{out}"
     );
-    assert_eq!(env.state_addresses().len(), 58);
-    assert_eq!(env.sim_objects().len(), 58);
+    assert_eq!(env.state_addresses().len(), 62);
+    assert_eq!(env.sim_objects().len(), 62);
 }
 
 #[test]
@@ -391,7 +391,7 @@ fn missing_password_fails_clearly_and_keeps_what_completed() {
         "{err}"
     );
     env.ok(&["apply", "--auto-approve"]);
-    assert_eq!(env.state_addresses().len(), 58);
+    assert_eq!(env.state_addresses().len(), 62);
 }
 
 #[test]
@@ -424,8 +424,8 @@ fn two_concurrent_applies_exactly_one_runs_and_the_other_names_the_holder() {
         err.contains("is locked by `chronous apply` (pid ") && err.contains("force-unlock"),
         "{err}"
     );
-    assert_eq!(env.state_addresses().len(), 58);
-    assert_eq!(env.sim_objects().len(), 58);
+    assert_eq!(env.state_addresses().len(), 62);
+    assert_eq!(env.sim_objects().len(), 62);
 }
 
 #[test]

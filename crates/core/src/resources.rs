@@ -82,6 +82,7 @@ kinds! {
         force_new: ["identifier", "engine", "username", "db_name", "db_subnet_group_name", "restore"], outputs: ["arn", "address", "port", "endpoint"];
     Instance => "aws_instance", InstanceSpec, cbd: false,
         force_new: ["ami", "subnet_id", "key_name", "associate_public_ip_address"], outputs: ["id", "private_ip", "public_ip"];
+    SsmParameter => "aws_ssm_parameter", SsmParameterSpec, cbd: false, force_new: ["name", "type"], outputs: ["arn", "name"];
     Data => "chronous_data", DataSpec, cbd: false, force_new: ["replace_on"], outputs: ["id"];
 }
 
@@ -297,6 +298,10 @@ pub struct ContainerDefinition {
     pub port_mappings: Vec<PortMapping>,
     /// Plain settings. The database password is never here: backends inject it at run time.
     pub environment: BTreeMap<String, String>,
+    /// Variables ECS sets from a secret store when it starts the task: name ->
+    /// the ARN of an SSM parameter (`valueFrom`). Only where the value is, never the value.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, String>,
     pub log_configuration: LogConfiguration,
 }
 
@@ -306,6 +311,9 @@ pub struct EcsTaskDefinitionSpec {
     pub family: String,
     pub network_mode: String,
     pub requires_compatibilities: Vec<String>,
+    /// The role ECS's agent uses to start the task (pull the image, read `secrets`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_role_arn: Option<String>,
     pub container: ContainerDefinition,
 }
 
@@ -441,6 +449,28 @@ pub struct InstanceSpec {
     pub tags: Tags,
 }
 
+/// An SSM Parameter Store parameter whose value is a secret (the database
+/// password as a `SecureString`). The spec records where the value comes from
+/// at run time, never the value: the backend reads it when it writes the
+/// parameter, and on refresh compares what the parameter holds with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SsmParameterSpec {
+    pub name: String,
+    pub description: String,
+    /// `SecureString`.
+    #[serde(rename = "type")]
+    pub param_type: String,
+    /// The KMS key that encrypts it (`alias/aws/ssm`: the account's default key for SSM).
+    pub key_id: String,
+    /// `env:VARIABLE` or `file:PATH` (relative to the environment folder).
+    pub value_source: String,
+    /// Always `true` in the desired spec. A refresh that finds the stored value
+    /// differs from the one at `value_source` reports `false` (drift, without
+    /// the value), and apply writes the parameter again.
+    pub value_matches_source: bool,
+}
+
 /// A plain value holder with no cloud object behind it (Terraform's
 /// `terraform_data`): for wiring and for synthetic graphs in benchmarks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -488,6 +518,14 @@ fn r(kind: Kind, name: &str, attr: &str) -> String {
 
 fn tags(env: &Environment, name: &str) -> Tags {
     BTreeMap::from([("Name".to_string(), format!("{}-{}", env.prefix, name))])
+}
+
+/// Where the database password comes from at run time: never the password itself.
+fn password_source(db: &crate::env::Database) -> String {
+    match &db.password_file {
+        Some(f) => format!("file:{f}"),
+        None => "env:CHRONOUS_DB_PASSWORD".into(),
+    }
 }
 
 fn trust(services: &[&str]) -> Vec<String> {
@@ -844,6 +882,61 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
             .entry("DB_NAME".into())
             .or_insert_with(|| db.name.clone());
     }
+    // The password reaches the task as ECS does it: a SecureString parameter
+    // the task definition names in `secrets`, read by the task execution role.
+    let mut secrets = BTreeMap::new();
+    let mut execution_role_arn = None;
+    if let Some(db) = &env.database {
+        push(
+            addr(Kind::SsmParameter, "db_password"),
+            Spec::SsmParameter(SsmParameterSpec {
+                name: format!("/{p}/database/password"),
+                description: format!("master password of the RDS instance {}", db.identifier),
+                param_type: "SecureString".into(),
+                key_id: "alias/aws/ssm".into(),
+                value_source: password_source(db),
+                value_matches_source: true,
+            }),
+        );
+        push(
+            addr(Kind::IamRole, "ecs_task_execution"),
+            Spec::IamRole(IamRoleSpec {
+                name: format!("{p}-ecs_task_execution"),
+                trusted_services: trust(&["ecs-tasks.amazonaws.com"]),
+            }),
+        );
+        push(
+            addr(Kind::IamRolePolicyAttachment, "ecs_task_execution"),
+            Spec::IamRolePolicyAttachment(IamRolePolicyAttachmentSpec {
+                role: r(Kind::IamRole, "ecs_task_execution", "name"),
+                policy_arn: "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+                    .into(),
+            }),
+        );
+        let param_arn = r(Kind::SsmParameter, "db_password", "arn");
+        // kms:Decrypt with the default aws/ssm key, only through SSM and only
+        // for this parameter (SSM puts the parameter's ARN in the encryption context).
+        let policy = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": ["ssm:GetParameters"], "Resource": [param_arn]},
+                {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": "*", "Condition": {"StringEquals": {
+                    "kms:ViaService": format!("ssm.{}.amazonaws.com", env.region),
+                    "kms:EncryptionContext:PARAMETER_ARN": param_arn,
+                }}}
+            ]
+        });
+        push(
+            addr(Kind::IamRolePolicy, "ecs_task_execution_secrets"),
+            Spec::IamRolePolicy(IamRolePolicySpec {
+                role: r(Kind::IamRole, "ecs_task_execution", "name"),
+                name: "read-db-password".into(),
+                policy: policy.to_string(),
+            }),
+        );
+        secrets.insert("DB_PASSWORD".to_string(), param_arn);
+        execution_role_arn = Some(r(Kind::IamRole, "ecs_task_execution", "arn"));
+    }
     let tag = image.as_ref().map(|i| i.tag.clone()).unwrap_or_default();
     push(
         addr(Kind::EcsTaskDefinition, &s.container_name),
@@ -851,6 +944,7 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
             family: s.task_family.clone(),
             network_mode: "bridge".into(),
             requires_compatibilities: vec!["EC2".into()],
+            execution_role_arn,
             container: ContainerDefinition {
                 name: s.container_name.clone(),
                 image: format!(
@@ -866,6 +960,7 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
                     protocol: "tcp".into(),
                 }],
                 environment: container_env,
+                secrets,
                 log_configuration: LogConfiguration {
                     log_driver: "awslogs".into(),
                     options: BTreeMap::from([
@@ -996,10 +1091,7 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
                 allocated_storage: db.allocated_storage,
                 username: db.username.clone(),
                 db_name: db.name.clone(),
-                password_source: match &db.password_file {
-                    Some(f) => format!("file:{f}"),
-                    None => "env:CHRONOUS_DB_PASSWORD".into(),
-                },
+                password_source: password_source(db),
                 db_subnet_group_name: r(Kind::DbSubnetGroup, "main", "name"),
                 vpc_security_group_ids: db
                     .security_groups

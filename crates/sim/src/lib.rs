@@ -16,7 +16,6 @@ pub mod elb;
 pub mod load;
 pub mod model;
 pub mod rehearse;
-pub mod scheduler;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -592,6 +591,19 @@ impl SimProvider {
                 out.insert("endpoint".into(), json!(format!("{host}:3306")));
                 (d.identifier.clone(), Some(d.identifier.clone()))
             }
+            Spec::SsmParameter(s) => {
+                // The value is not kept: the simulator injects DB_PASSWORD into
+                // the tasks itself, read from the same source at run time.
+                self.check_password(address, &s.value_source)?;
+                out.insert(
+                    "arn".into(),
+                    json!(self.arn(
+                        "ssm",
+                        &format!("parameter/{}", s.name.trim_start_matches('/'))
+                    )),
+                );
+                named(s.name.clone(), s.name.clone(), &mut out)
+            }
             Spec::Data(_) => (cloud.new_id("data"), None),
             Spec::Instance(i) => {
                 let id = cloud.new_id("i");
@@ -794,6 +806,7 @@ impl Provider for SimProvider {
                 o.outputs.extend(self.upload(&record.address, &s.source)?);
             }
             Spec::DbInstance(d) => self.check_password(&record.address, &d.password_source)?,
+            Spec::SsmParameter(p) => self.check_password(&record.address, &p.value_source)?,
             _ => {}
         }
         o.attrs = attrs;
