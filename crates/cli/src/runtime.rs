@@ -309,6 +309,21 @@ fn print_status(v: &EnvView<'_>, st: &State, runtime: Option<&Status>, db: &serd
             if svc.steady { ", steady" } else { "" }
         );
         println!("  task definition {}", svc.task_definition);
+        for d in &svc.deployments {
+            println!(
+                "  deployment {} {} {} {} ({} running){}",
+                d.id,
+                d.status,
+                d.task_definition,
+                d.rollout_state,
+                d.running,
+                if d.rollout_state == "FAILED" {
+                    format!(": {}", d.rollout_state_reason)
+                } else {
+                    String::new()
+                }
+            );
+        }
     }
     if !s.tasks.is_empty() {
         let mut t = Table::new();
@@ -635,18 +650,40 @@ pub fn watch_rollout(v: &EnvView<'_>, timeout: u64, revision: Option<&str>) -> R
             }
         }
         seen = s.events.len();
-        if let Some(svc) = &s.service {
-            let running: Vec<_> = s
-                .tasks
+        if let Some(svc) = s
+            .service
+            .as_ref()
+            .filter(|svc| revision.is_none_or(|r| r == svc.requested_task_definition))
+        {
+            let primary = svc.deployments.first();
+            let wanted = revision.unwrap_or(&svc.requested_task_definition);
+            let failed = svc
+                .deployments
                 .iter()
-                .filter(|k| k.last_status.starts_with("RUNNING"))
-                .collect();
-            let done = revision.is_none_or(|r| r == svc.task_definition)
-                && svc.healthy == svc.desired
-                && running.len() as u32 == svc.desired
-                && running
-                    .iter()
-                    .all(|k| k.task_definition == svc.task_definition);
+                .find(|d| d.task_definition == wanted && d.rollout_state == "FAILED");
+            let rolled_back = primary.is_some_and(|p| p.task_definition != wanted);
+            if failed.is_some() || rolled_back {
+                let why = failed
+                    .map(|d| d.rollout_state_reason.clone())
+                    .unwrap_or_else(|| "ECS deployment circuit breaker".into());
+                let back = primary
+                    .filter(|p| p.task_definition != wanted)
+                    .map(|p| format!("; rolled back to {}", p.task_definition))
+                    .unwrap_or_default();
+                if v.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"event": "rollout", "outcome": "failed", "seconds": t.elapsed().as_secs_f64(), "task_definition": wanted, "reason": why, "running": primary.map(|p| p.task_definition.clone())})
+                    );
+                }
+                return Err(exit(
+                    EXIT_FAILURE,
+                    format!("the deployment of {wanted} failed after {:.1}s: {why}{back}. See `chronous status` (events) and `chronous logs`", t.elapsed().as_secs_f64()),
+                ));
+            }
+            let done = svc.steady
+                && primary
+                    .is_some_and(|p| p.task_definition == wanted && p.rollout_state == "COMPLETED");
             if done {
                 if v.json {
                     println!(

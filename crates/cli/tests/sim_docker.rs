@@ -274,9 +274,20 @@ fn a_killed_controller_comes_back_and_adopts_the_running_containers() {
         .parse()
         .unwrap();
     assert_ne!(new_pid, pid);
-    wait_for("the load balancer back", Duration::from_secs(60), || {
+    // The ELB keeps the adopted task in service (as AWS's would across a
+    // scheduler restart): no HealthyThreshold (10 passes of 1 s) to wait again.
+    let back = wait_for("the load balancer back", Duration::from_secs(60), || {
         http_get(&addr, "/gettoken").0 == 200
     });
+    assert!(
+        back < Duration::from_secs(5),
+        "the adopted task was not kept in service ({back:?})"
+    );
+    let st = status(&env);
+    assert_eq!(
+        st["runtime"]["service"]["deployments"][0]["rollout_state"], "COMPLETED",
+        "{st}"
+    );
     let (s, body) = http_get(&addr, &format!("/payments/{id}"));
     assert_eq!(s, 200);
     assert!(body.contains("written-before"), "{body}");
@@ -388,4 +399,90 @@ fn under_load_minimum_100_maximum_200_on_two_instances_fails_no_request() {
     assert_eq!(r["predicted"]["predicted_downtime_ms"], 0, "{r}");
     assert!(r["measured"]["sent"].as_u64().unwrap() > 100, "{r}");
     assert_eq!(r["measured"]["failed"], 0, "{r}");
+}
+
+/// Removes a locally built image when the test ends, passed or not.
+struct ImageGuard(String);
+impl Drop for ImageGuard {
+    fn drop(&mut self) {
+        docker(&["rmi", "-f", &self.0]);
+    }
+}
+
+#[test]
+fn a_deploy_whose_image_fails_its_health_check_trips_the_circuit_breaker_and_rolls_back() {
+    let env = Env::docker("seed");
+    env.edit(
+        "environment = { DB_NAME = \"paymentsdb\" }",
+        "environment = { DB_NAME = \"paymentsdb\" }\ncircuit_breaker = { enable = true, rollback = true }",
+    );
+    let addr = up(&env);
+    // An image that runs but answers 404 on the health check's path.
+    let tag = format!("broken-{}", env.name);
+    let image = format!("chronous-payments-web-api:{tag}");
+    let _guard = ImageGuard(image.clone());
+    let ctx = env.dir.join("broken-image");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM chronous-payments-web-api:1.0\nCMD [\"python3\", \"-m\", \"http.server\", \"80\"]\n",
+    )
+    .unwrap();
+    let b = docker(&["build", "-q", "-t", &image, ctx.to_str().unwrap()]);
+    assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+
+    let o = env.run(&[
+        "--json",
+        "deploy",
+        "--image",
+        &image,
+        "--auto-approve",
+        "--timeout",
+        "180",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(code(&o), 1, "{out}\n{err}");
+    // Under --json the error is a JSON line on stdout too.
+    let error = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|v| v["error"].as_str().map(str::to_string))
+        .unwrap_or_else(|| panic!("no error line in:\n{out}\n{err}"));
+    assert!(
+        error.contains("circuit breaker") && error.contains("rolled back to"),
+        "{error}"
+    );
+    let outcome = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "rollout")
+        .unwrap_or_else(|| panic!("no rollout outcome in:\n{out}"));
+    assert_eq!(outcome["outcome"], "failed", "{outcome}");
+    assert!(
+        out.contains("deployment failed: tasks failed health checks."),
+        "{out}"
+    );
+    // Three tasks of the new revision failed (the threshold for desired 1),
+    // then the previous revision came back and serves again.
+    wait_for("the rollback to serve", Duration::from_secs(90), || {
+        http_get(&addr, "/gettoken").0 == 200
+    });
+    let st = status(&env);
+    let svc = &st["runtime"]["service"];
+    assert_ne!(
+        svc["task_definition"], svc["requested_task_definition"],
+        "{st}"
+    );
+    let failed = st["runtime"]["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| {
+            t["stopped_reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("Task failed ELB health checks"))
+        })
+        .count();
+    assert!(failed >= 1, "{st}");
 }

@@ -21,10 +21,11 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Notify;
 
 use crate::cloud::Cloud;
-use crate::desired::{self, Desired, ElbDesired};
-use crate::docker::{ContainerSpec, Docker};
+use chronous_core::ecs;
+
+use crate::desired::{self, Desired, ElbDesired, ServiceDesired};
+use crate::docker::{ContainerInfo, ContainerSpec, Docker};
 use crate::elb::{self, LoadBalancer};
-use crate::scheduler::{self, Decision, Health, TaskView};
 
 pub fn socket_path(state_dir: &Path) -> PathBuf {
     state_dir.join("controller.sock")
@@ -62,6 +63,8 @@ pub enum ControllerError {
     NotRunning(PathBuf),
     #[error("bad answer from the controller: {0}")]
     Protocol(String),
+    #[error("the service scheduler: {0}")]
+    Scheduler(String),
     #[error(transparent)]
     Docker(#[from] crate::docker::DockerError),
 }
@@ -107,6 +110,23 @@ pub struct ServiceStatus {
     pub minimum_healthy_percent: u32,
     pub maximum_percent: u32,
     pub steady: bool,
+    /// The revision the control plane asks for (the primary differs after a rollback).
+    pub requested_task_definition: String,
+    /// Newest first, as `describe-services` lists them.
+    pub deployments: Vec<DeploymentStatus>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeploymentStatus {
+    pub id: String,
+    /// PRIMARY or ACTIVE.
+    pub status: String,
+    pub task_definition: String,
+    /// IN_PROGRESS, COMPLETED or FAILED.
+    pub rollout_state: String,
+    pub rollout_state_reason: String,
+    pub running: u32,
+    pub created_at: String,
 }
 
 /// What `chronous status` shows of the runtime.
@@ -141,38 +161,137 @@ struct Shared {
     shutdown: bool,
 }
 
+/// The service as the controller runs it: the pure ECS scheduler of
+/// `chronous_core::ecs`, fed what Docker and the load balancer show.
+struct SvcRt {
+    /// The control plane's id of the service (a replaced service starts over).
+    arn: String,
+    /// The revision the control plane last asked for (a rollback by the
+    /// circuit breaker makes the primary differ from it; that is not a new deploy).
+    requested_td: String,
+    ecs: ecs::Service,
+}
+
 struct Ctl {
     cfg: ControllerConfig,
     docker: Docker,
     elb: Option<(ElbDesired, LoadBalancer)>,
     elb_error: Option<String>,
     events: VecDeque<ServiceEvent>,
-    /// Tasks seen stopped already (so each stop is reported once).
-    reported_stopped: std::collections::BTreeSet<String>,
-    /// When each task was first seen running (for the grace period).
-    first_seen: BTreeMap<String, Instant>,
-    last_place_event: Option<(String, Instant)>,
-    steady: bool,
-    /// container id -> the 127.0.0.1 port its container port is published on.
+    /// The scheduler's clock runs at AWS speed: real time × time scale, from
+    /// an origin far enough back that tasks older than the controller keep
+    /// their age.
+    epoch: Instant,
+    epoch_wall: SystemTime,
+    salt: u64,
+    svc: Option<SvcRt>,
+    /// task id -> the 127.0.0.1 port its container port is published on.
     host_ports: BTreeMap<String, u16>,
-    /// Tasks deregistered from the load balancer, stopped once drained: (since, reason).
-    draining: BTreeMap<String, (Instant, String)>,
+    /// The load balancer's instances, in registration order: (task, target).
+    registered: Vec<(String, elb::Instance)>,
+    /// What was last told to the scheduler of each registered task's health.
+    reported: BTreeMap<String, bool>,
+    /// Tasks the scheduler stopped: deregistered, their container stopped once drained.
+    draining: BTreeMap<String, Instant>,
+    /// Adopted tasks that were in service before a restart: the ELB registers
+    /// them InService (it would not have restarted on AWS).
+    restored: Vec<SocketAddr>,
 }
 
 /// How long a deregistered task keeps running so that requests in flight finish.
 const DRAIN: Duration = Duration::from_secs(1);
+/// Where the scheduler's clock starts (AWS time): 30 days.
+const ORIGIN_MS: ecs::Millis = 30 * 24 * 3_600_000;
 
 const ROLE_TASK: &str = "task";
 const LABEL_TASK: &str = "chronous.task-id";
+const LABEL_SERVICE: &str = "chronous.service";
 const LABEL_INSTANCE: &str = "chronous.instance-id";
 const LABEL_TASKDEF: &str = "chronous.task-definition";
 const LABEL_HOST_PORT: &str = "chronous.host-port";
+const LABEL_MEMORY: &str = "chronous.memory";
+const LABEL_CPU: &str = "chronous.cpu";
 const LABEL_STARTED: &str = "chronous.started-at";
 
+fn ecs_err(e: ecs::EcsError) -> ControllerError {
+    ControllerError::Scheduler(e.to_string())
+}
+
+/// The service's settings as the scheduler takes them.
+fn service_config(s: &ServiceDesired, d: &Desired) -> ecs::ServiceConfig {
+    ecs::ServiceConfig {
+        name: s.name.clone(),
+        cluster: d.cluster.clone().unwrap_or_default(),
+        desired_count: s.desired_count,
+        minimum_healthy_percent: s.minimum_healthy_percent,
+        maximum_percent: s.maximum_percent,
+        health_check_grace_ms: s.aws_grace_s as ecs::Millis * 1000,
+        load_balancer: s
+            .behind_elb
+            .then(|| d.elb.as_ref().map(|e| e.name.clone()).unwrap_or_default()),
+        circuit_breaker: s
+            .circuit_breaker
+            .map(|rollback| ecs::CircuitBreaker { rollback }),
+    }
+}
+
+fn task_definition(s: &ServiceDesired) -> ecs::TaskDefinition {
+    let c = &s.container;
+    let pm = c.port_mappings.first();
+    ecs::TaskDefinition {
+        arn: s.task_definition.clone(),
+        image: c.image.clone(),
+        memory_mib: c.memory,
+        cpu: c.cpu,
+        container_port: pm.map(|p| p.container_port).unwrap_or(80),
+        host_port: pm.map(|p| p.host_port).unwrap_or(0),
+        essential: c.essential,
+    }
+}
+
+fn container_instances(d: &Desired) -> Vec<ecs::ContainerInstance> {
+    d.instances
+        .iter()
+        .map(|i| ecs::ContainerInstance {
+            id: i.id.clone(),
+            memory_mib: i.memory_mib,
+            cpu_units: i.cpu_units,
+        })
+        .collect()
+}
+
+/// The exit code in Docker's status text (`Exited (137) 3 seconds ago`).
+fn exit_code(status: &str) -> Option<i32> {
+    let rest = status.strip_prefix("Exited (")?;
+    rest.split(')').next()?.parse().ok()
+}
+
 impl Ctl {
-    fn event(&mut self, message: String) {
+    /// Now on the scheduler's (AWS-speed) clock.
+    fn now(&self) -> ecs::Millis {
+        ORIGIN_MS + (self.epoch.elapsed().as_secs_f64() * self.cfg.time_scale * 1000.0) as u64
+    }
+
+    /// The wall-clock time of a scheduler time.
+    fn wall(&self, at: ecs::Millis) -> SystemTime {
+        let real = at.saturating_sub(ORIGIN_MS) as f64 / 1000.0 / self.cfg.time_scale;
+        self.epoch_wall + Duration::from_secs_f64(real)
+    }
+
+    /// A wall-clock time on the scheduler's clock.
+    fn at(&self, t: SystemTime) -> ecs::Millis {
+        let now = self.now();
+        match SystemTime::now().duration_since(t) {
+            Ok(age) => {
+                now.saturating_sub((age.as_secs_f64() * self.cfg.time_scale * 1000.0) as u64)
+            }
+            Err(_) => now,
+        }
+    }
+
+    fn event_at(&mut self, at: SystemTime, message: String) {
         let e = ServiceEvent {
-            at: now_rfc3339(),
+            at: humantime::format_rfc3339_millis(at).to_string(),
             message,
         };
         if let Ok(mut f) = std::fs::OpenOptions::new()
@@ -186,6 +305,10 @@ impl Ctl {
         while self.events.len() > 200 {
             self.events.pop_front();
         }
+    }
+
+    fn event(&mut self, message: String) {
+        self.event_at(SystemTime::now(), message)
     }
 
     async fn reconcile_elb(&mut self, d: &Desired) {
@@ -208,6 +331,7 @@ impl Ctl {
                 match LoadBalancer::start(addr, hc_of(want)).await {
                     Ok(lb) => {
                         self.elb_error = None;
+                        lb.set_instances(self.registered.iter().map(|(_, i)| i.clone()).collect());
                         self.elb = Some((want.clone(), lb));
                     }
                     Err(e) => {
@@ -216,6 +340,16 @@ impl Ctl {
                     }
                 }
             }
+        }
+    }
+
+    fn publish_targets(&mut self) {
+        let restored = std::mem::take(&mut self.restored);
+        if let Some((_, lb)) = &self.elb {
+            lb.set_instances_restoring(
+                self.registered.iter().map(|(_, i)| i.clone()).collect(),
+                &restored,
+            );
         }
     }
 
@@ -231,201 +365,349 @@ impl Ctl {
         let d = desired::read(&cloud, self.cfg.time_scale);
         drop(cloud);
         self.reconcile_elb(&d).await;
+        let containers = self.docker.list(&self.cfg.env, Some(ROLE_TASK)).await?;
 
-        let mut containers = self.docker.list(&self.cfg.env, Some(ROLE_TASK)).await?;
-        let svc_label = d
-            .service
-            .as_ref()
-            .map(|s| s.name.clone())
-            .unwrap_or_else(|| "service".into());
-        let drained: Vec<String> = self
-            .draining
-            .iter()
-            .filter(|(_, (t, _))| t.elapsed() >= DRAIN)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for task_id in drained {
-            let (_, reason) = self.draining.remove(&task_id).expect("listed");
-            if let Some(c) = containers
-                .iter_mut()
-                .find(|c| c.labels.get(LABEL_TASK) == Some(&task_id))
-            {
-                self.docker.stop_container(&c.id, 2).await?;
-                c.running = false;
-                self.reported_stopped.insert(task_id.clone());
-                self.event(format!("(service {svc_label}) has stopped 1 running tasks: (task {task_id}). Reason: {reason}"));
-            }
-        }
-        for c in containers.iter().filter(|c| c.running) {
-            if !self.host_ports.contains_key(&c.id) {
-                let port = d
-                    .service
-                    .as_ref()
-                    .and_then(|s| s.container.port_mappings.first())
-                    .map(|p| p.container_port)
-                    .unwrap_or(80);
-                if let Some(hp) = self.docker.host_port(&c.id, port).await? {
-                    self.host_ports.insert(c.id.clone(), hp);
-                }
-            }
-        }
-        self.host_ports
-            .retain(|id, _| containers.iter().any(|c| &c.id == id && c.running));
-        let health: BTreeMap<String, elb::InstanceHealth> = self
-            .elb
-            .as_ref()
-            .map(|(_, lb)| lb.health().into_iter().map(|h| (h.id.clone(), h)).collect())
-            .unwrap_or_default();
-        let unhealthy_threshold = d.elb.as_ref().map(|e| e.unhealthy_threshold).unwrap_or(2);
-
-        let mut views: Vec<TaskView> = Vec::new();
-        let mut addrs: Vec<elb::Instance> = Vec::new();
-        let mut stopped: Vec<(String, String)> = Vec::new();
-        for c in &containers {
-            let Some(task) = c.labels.get(LABEL_TASK).cloned() else {
-                continue;
-            };
-            let instance = c.labels.get(LABEL_INSTANCE).cloned().unwrap_or_default();
-            if !c.running {
-                if !self.reported_stopped.contains(&task) {
-                    stopped.push((task.clone(), c.status.clone()));
-                }
-                continue;
-            }
-            self.first_seen
-                .entry(task.clone())
-                .or_insert_with(Instant::now);
-            let svc_grace = d.service.as_ref().map(|s| s.grace).unwrap_or_default();
-            let age = self.first_seen[&task].elapsed();
-            // The ELB's view of the instance counts for this task only if the
-            // instance is registered at this task's address (a new task on the
-            // same instance starts over).
-            let addr = self
-                .host_ports
-                .get(&c.id)
-                .map(|p| SocketAddr::from(([127, 0, 0, 1], *p)));
-            let h = match (
-                d.service.as_ref().is_some_and(|s| s.behind_elb),
-                health.get(&instance).filter(|h| Some(h.addr) == addr),
-            ) {
-                (false, _) => Health::Healthy,
-                (true, Some(h)) if h.state == elb::State::InService => Health::Healthy,
-                (true, Some(h))
-                    if h.consecutive_fail >= unhealthy_threshold && age >= svc_grace =>
-                {
-                    Health::Unhealthy
-                }
-                _ => Health::Unknown,
-            };
-            if let Some(p) = self
-                .host_ports
-                .get(&c.id)
-                .copied()
-                .filter(|_| !self.draining.contains_key(&task))
-            {
-                addrs.push(elb::Instance::new(
-                    instance.clone(),
-                    SocketAddr::from(([127, 0, 0, 1], p)),
+        let Some(want) = d.service.clone() else {
+            // No service: every task container left is stopped.
+            if let Some(s) = self.svc.take() {
+                self.event(format!(
+                    "(service {}) was deleted: its tasks are stopped.",
+                    s.ecs.config().name
                 ));
             }
-            views.push(TaskView {
-                id: task,
-                task_definition: c.labels.get(LABEL_TASKDEF).cloned().unwrap_or_default(),
-                instance_id: instance,
-                host_port: c
-                    .labels
-                    .get(LABEL_HOST_PORT)
-                    .and_then(|p| p.parse().ok())
-                    .unwrap_or(0),
-                memory_mib: d.service.as_ref().map(|s| s.container.memory).unwrap_or(0),
-                cpu: d.service.as_ref().map(|s| s.container.cpu).unwrap_or(0),
-                health: h,
-            });
-        }
-        let svc_name = d
-            .service
-            .as_ref()
-            .map(|s| s.name.clone())
-            .unwrap_or_else(|| "service".into());
-        for (task, how) in stopped {
-            self.reported_stopped.insert(task.clone());
-            self.event(format!("(service {svc_name}) has stopped 1 running tasks: (task {task}). Reason: Essential container in task exited ({how})"));
-        }
-        // Instances of tasks that are not running anymore leave the load balancer.
-        if let Some((_, lb)) = &self.elb {
-            lb.set_instances(addrs.clone());
-        }
-
-        let Some(svc) = d.service.clone() else {
-            // No service: any task container left is stopped.
             for c in containers.iter().filter(|c| c.running) {
                 self.docker.stop_container(&c.id, 2).await?;
             }
+            self.registered.clear();
+            self.reported.clear();
+            self.draining.clear();
+            self.host_ports.clear();
+            self.publish_targets();
             self.prune_stopped(&containers, 0).await?;
             return Ok(());
         };
-        let decisions = scheduler::decide(&svc, &d.instances, &views);
-        let mut changed = false;
-        for dec in decisions {
-            match dec {
-                Decision::Stop { task_id, reason } => {
-                    // Deregister first; stop once the requests in flight are done.
-                    if self.draining.contains_key(&task_id) {
-                        continue;
-                    }
-                    if let Some(c) = containers
-                        .iter()
-                        .find(|c| c.labels.get(LABEL_TASK) == Some(&task_id))
-                    {
-                        let instance = c.labels.get(LABEL_INSTANCE).cloned().unwrap_or_default();
-                        let port = self.host_ports.get(&c.id).copied();
-                        addrs.retain(|i| !(i.id == instance && Some(i.addr.port()) == port));
-                        if let Some((_, lb)) = &self.elb {
-                            lb.set_instances(addrs.clone());
-                        }
-                        self.draining
-                            .insert(task_id.clone(), (Instant::now(), reason));
-                        self.event(format!(
-                            "(service {}) has begun draining connections on 1 tasks.",
-                            svc.name
-                        ));
-                        changed = true;
-                    }
-                }
-                Decision::Start { instance_id } => {
-                    let id = self.start_task(&svc, &d, &instance_id).await?;
-                    self.event(format!(
-                        "(service {}) has started 1 tasks: (task {id}).",
-                        svc.name
-                    ));
-                    changed = true;
-                }
-                Decision::CannotPlace { message } => {
-                    // ECS repeats this event, not on every evaluation.
-                    let again = self.last_place_event.as_ref().is_none_or(|(m, t)| {
-                        m != &message || t.elapsed() > Duration::from_secs(60)
+        let now = self.now();
+        let mut work: VecDeque<ecs::Output> = VecDeque::new();
+        let of_service =
+            |c: &ContainerInfo| c.labels.get(LABEL_SERVICE).is_none_or(|s| s == &want.arn);
+        if self.svc.as_ref().is_none_or(|s| s.arn != want.arn) {
+            // A new service, or this controller's first look at it: take over
+            // the tasks that run (a restart), start the rest.
+            self.svc = None;
+            self.registered.clear();
+            self.reported.clear();
+            let primary = task_definition(&want);
+            let mut tds = vec![primary.clone()];
+            let mut adopted = Vec::new();
+            for c in containers.iter().filter(|c| c.running && of_service(c)) {
+                let Some(task) = c.labels.get(LABEL_TASK) else {
+                    continue;
+                };
+                let td = c.labels.get(LABEL_TASKDEF).cloned().unwrap_or_default();
+                let num = |k: &str, default: u32| {
+                    c.labels
+                        .get(k)
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(default)
+                };
+                let host_port = num(LABEL_HOST_PORT, primary.host_port as u32) as u16;
+                let memory_mib = num(LABEL_MEMORY, primary.memory_mib);
+                let cpu = num(LABEL_CPU, primary.cpu);
+                if !tds.iter().any(|t| t.arn == td) {
+                    tds.push(ecs::TaskDefinition {
+                        arn: td.clone(),
+                        image: c.image.clone(),
+                        memory_mib,
+                        cpu,
+                        host_port,
+                        ..primary.clone()
                     });
-                    if again {
-                        self.last_place_event = Some((message.clone(), Instant::now()));
-                        self.event(message);
+                }
+                let since = c
+                    .labels
+                    .get(LABEL_STARTED)
+                    .and_then(|s| humantime::parse_rfc3339_weak(s).ok())
+                    .map(|t| self.at(t))
+                    .unwrap_or(now);
+                if let Some(p) = self.docker.host_port(&c.id, primary.container_port).await? {
+                    self.host_ports.insert(task.clone(), p);
+                    if !c.paused {
+                        self.restored.push(SocketAddr::from(([127, 0, 0, 1], p)));
+                    }
+                }
+                adopted.push(ecs::AdoptedTask {
+                    id: task.clone(),
+                    task_definition: td,
+                    instance: c.labels.get(LABEL_INSTANCE).cloned().unwrap_or_default(),
+                    host_port,
+                    memory_mib,
+                    cpu,
+                    running_since: since,
+                    healthy: !c.paused,
+                });
+            }
+            let config = service_config(&want, &d);
+            let instances = container_instances(&d);
+            let n = adopted.len();
+            let (svc, out) = if adopted.is_empty() {
+                ecs::Service::create(config, primary, instances, self.salt, now)
+            } else {
+                ecs::Service::adopt(config, tds, instances, adopted, self.salt, now)
+            }
+            .map_err(ecs_err)?;
+            if n > 0 {
+                self.event(format!(
+                    "(service {}) the controller started and took over {n} running tasks.",
+                    want.name
+                ));
+            }
+            self.svc = Some(SvcRt {
+                arn: want.arn.clone(),
+                requested_td: want.task_definition.clone(),
+                ecs: svc,
+            });
+            work.push_back(out);
+        } else {
+            let s = self.svc.as_mut().expect("checked");
+            let config = service_config(&want, &d);
+            if &config != s.ecs.config() {
+                work.push_back(s.ecs.update_config(now, config).map_err(ecs_err)?);
+            }
+            let want_ids: Vec<ecs::ContainerInstance> = container_instances(&d);
+            let have: Vec<String> = s.ecs.instances().map(|i| i.id.clone()).collect();
+            for i in &want_ids {
+                if !have.contains(&i.id) {
+                    work.push_back(
+                        s.ecs
+                            .observe(now, ecs::Observation::InstanceRegistered(i.clone()))
+                            .map_err(ecs_err)?,
+                    );
+                }
+            }
+            for id in have {
+                if !want_ids.iter().any(|i| i.id == id) {
+                    work.push_back(
+                        s.ecs
+                            .observe(now, ecs::Observation::InstanceLost { instance: id })
+                            .map_err(ecs_err)?,
+                    );
+                }
+            }
+            if want.task_definition != s.requested_td {
+                s.requested_td = want.task_definition.clone();
+                work.push_back(s.ecs.update(now, task_definition(&want)));
+            }
+        }
+        self.execute(work).await?;
+
+        // What Docker and the load balancer show, told to the scheduler.
+        let mut work: VecDeque<ecs::Output> = VecDeque::new();
+        let health: Vec<elb::InstanceHealth> = self
+            .elb
+            .as_ref()
+            .map(|(_, lb)| lb.health())
+            .unwrap_or_default();
+        let unhealthy_threshold = d.elb.as_ref().map(|e| e.unhealthy_threshold).unwrap_or(2);
+        let by_task: BTreeMap<&str, &ContainerInfo> = containers
+            .iter()
+            .filter(|c| of_service(c))
+            .filter_map(|c| Some((c.labels.get(LABEL_TASK)?.as_str(), c)))
+            .collect();
+        let s = self.svc.as_mut().expect("set above");
+        let tasks: Vec<(String, ecs::TaskStatus, bool, bool)> = s
+            .ecs
+            .tasks()
+            .filter(|t| t.last_status != ecs::TaskStatus::Stopped)
+            .map(|t| {
+                let essential = s
+                    .ecs
+                    .task_definition(&t.task_definition)
+                    .is_none_or(|td| td.essential);
+                (t.id.clone(), t.last_status, t.registered, essential)
+            })
+            .collect();
+        for (id, status, registered, essential) in &tasks {
+            let c = by_task.get(id.as_str());
+            let alive = c.is_some_and(|c| c.running);
+            match status {
+                ecs::TaskStatus::Stopping if !alive => {
+                    self.draining.remove(id);
+                    work.push_back(
+                        s.ecs
+                            .observe(now, ecs::Observation::TaskStopped { task: id.clone() })
+                            .map_err(ecs_err)?,
+                    );
+                }
+                ecs::TaskStatus::Running if !alive => {
+                    let code = c.and_then(|c| exit_code(&c.status)).unwrap_or(137);
+                    work.push_back(
+                        s.ecs
+                            .observe(
+                                now,
+                                ecs::Observation::TaskExited {
+                                    task: id.clone(),
+                                    exit_code: code,
+                                    essential: *essential,
+                                },
+                            )
+                            .map_err(ecs_err)?,
+                    );
+                }
+                ecs::TaskStatus::Running if *registered => {
+                    let Some((_, target)) = self.registered.iter().find(|(t, _)| t == id) else {
+                        continue;
+                    };
+                    let seen = health
+                        .iter()
+                        .find(|h| h.id == target.id && h.addr == target.addr)
+                        .and_then(|h| match h.state {
+                            elb::State::InService => Some(true),
+                            _ if h.consecutive_fail >= unhealthy_threshold => Some(false),
+                            _ => None,
+                        });
+                    if let Some(healthy) = seen {
+                        if self.reported.get(id) != Some(&healthy) {
+                            self.reported.insert(id.clone(), healthy);
+                            work.push_back(
+                                s.ecs
+                                    .observe(
+                                        now,
+                                        ecs::Observation::TaskHealth {
+                                            task: id.clone(),
+                                            healthy,
+                                        },
+                                    )
+                                    .map_err(ecs_err)?,
+                            );
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Containers the scheduler does not know (another service's, or
+        // started behind its back) are stopped.
+        let strays: Vec<String> = containers
+            .iter()
+            .filter(|c| c.running)
+            .filter(|c| {
+                c.labels.get(LABEL_TASK).is_none_or(|t| {
+                    !of_service(c)
+                        || s.ecs
+                            .task(t)
+                            .is_none_or(|t| t.last_status == ecs::TaskStatus::Stopped)
+                })
+            })
+            .map(|c| c.id.clone())
+            .collect();
+        work.push_back(s.ecs.tick(now));
+        self.execute(work).await?;
+        for id in strays {
+            self.docker.stop_container(&id, 2).await?;
+        }
+
+        // Drained tasks stop now.
+        let drained: Vec<String> = self
+            .draining
+            .iter()
+            .filter(|(_, t)| t.elapsed() >= DRAIN)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let mut work: VecDeque<ecs::Output> = VecDeque::new();
+        for task in drained {
+            self.draining.remove(&task);
+            if let Some(c) = by_task.get(task.as_str()) {
+                self.docker.stop_container(&c.id, 2).await?;
+            }
+            self.host_ports.remove(&task);
+            let now = self.now();
+            let s = self.svc.as_mut().expect("set above");
+            work.push_back(
+                s.ecs
+                    .observe(now, ecs::Observation::TaskStopped { task })
+                    .map_err(ecs_err)?,
+            );
+        }
+        self.execute(work).await?;
+        // STOPPED tasks are kept for `status` a while (ECS keeps them an hour).
+        let keep_from = self.now().saturating_sub(3_600_000);
+        let s = self.svc.as_mut().expect("set above");
+        s.ecs.forget_stopped(keep_from);
+        self.prune_stopped(&containers, 3).await?;
+        Ok(())
+    }
+
+    /// Carry out what the scheduler asked, feeding back what happened, until
+    /// it asks nothing more.
+    async fn execute(&mut self, mut work: VecDeque<ecs::Output>) -> Result<(), ControllerError> {
+        let mut targets_changed = false;
+        while let Some(out) = work.pop_front() {
+            for e in out.events {
+                let at = self.wall(e.at);
+                self.event_at(at, e.message);
+            }
+            for c in out.commands {
+                match c {
+                    ecs::Command::StartTask {
+                        task,
+                        instance,
+                        task_definition,
+                        host_port,
+                    } => {
+                        let now = self.now();
+                        let started = self
+                            .start_task(&task, &instance, &task_definition, host_port)
+                            .await;
+                        let s = self.svc.as_mut().expect("a service runs");
+                        let obs = match started {
+                            Ok(port) => {
+                                self.host_ports.insert(task.clone(), port);
+                                s.ecs
+                                    .observe(
+                                        now,
+                                        ecs::Observation::TaskPending { task: task.clone() },
+                                    )
+                                    .map_err(ecs_err)?;
+                                ecs::Observation::TaskRunning { task }
+                            }
+                            Err(reason) => ecs::Observation::TaskFailedToStart { task, reason },
+                        };
+                        work.push_back(s.ecs.observe(now, obs).map_err(ecs_err)?);
+                    }
+                    ecs::Command::StopTask { task, .. } => {
+                        self.draining.entry(task).or_insert_with(Instant::now);
+                    }
+                    ecs::Command::RegisterTarget { task, instance, .. } => {
+                        if let Some(p) = self.host_ports.get(&task) {
+                            let target = elb::Instance::new(
+                                instance,
+                                SocketAddr::from(([127, 0, 0, 1], *p)),
+                            );
+                            self.registered.retain(|(t, _)| t != &task);
+                            self.registered.push((task.clone(), target));
+                            self.reported.remove(&task);
+                            targets_changed = true;
+                        }
+                    }
+                    ecs::Command::DeregisterTarget { task, .. } => {
+                        self.registered.retain(|(t, _)| t != &task);
+                        self.reported.remove(&task);
+                        targets_changed = true;
                     }
                 }
             }
         }
-        let healthy = views
-            .iter()
-            .filter(|v| v.health == Health::Healthy && v.task_definition == svc.task_definition)
-            .count() as u32;
-        let steady =
-            !changed && healthy == svc.desired_count && views.len() as u32 == svc.desired_count;
-        if steady && !self.steady {
-            self.event(format!(
-                "(service {}) has reached a steady state.",
-                svc.name
-            ));
+        // Tasks the scheduler let go of without a command (their container
+        // instance was lost) leave the load balancer too.
+        if let Some(s) = &self.svc {
+            let before = self.registered.len();
+            self.registered
+                .retain(|(t, _)| s.ecs.task(t).is_some_and(|t| t.registered));
+            targets_changed |= self.registered.len() != before;
         }
-        self.steady = steady;
-        self.prune_stopped(&containers, 3).await?;
+        if targets_changed {
+            self.publish_targets();
+        }
         Ok(())
     }
 
@@ -433,10 +715,10 @@ impl Ctl {
     /// streams of stopped tasks); remove older ones.
     async fn prune_stopped(
         &mut self,
-        containers: &[crate::docker::ContainerInfo],
+        containers: &[ContainerInfo],
         keep: usize,
     ) -> Result<(), ControllerError> {
-        let mut stopped: Vec<&crate::docker::ContainerInfo> = containers
+        let mut stopped: Vec<&ContainerInfo> = containers
             .iter()
             .filter(|c| !c.running && c.labels.contains_key(LABEL_TASK))
             .collect();
@@ -451,24 +733,44 @@ impl Ctl {
         Ok(())
     }
 
+    /// Start the task's container; its published port, or why it could not
+    /// start (worded as ECS's stopped reasons are).
     async fn start_task(
         &mut self,
-        svc: &desired::ServiceDesired,
-        d: &Desired,
+        task_id: &str,
         instance_id: &str,
-    ) -> Result<String, ControllerError> {
-        let c = &svc.container;
-        let task_id = {
-            let mut h = sha2_hex(&format!(
-                "{}{}{:?}",
-                svc.task_definition,
-                instance_id,
-                SystemTime::now()
-            ));
-            h.truncate(32);
-            h
-        };
+        task_definition: &str,
+        host_port: u16,
+    ) -> Result<u16, String> {
+        let cloud = Cloud::open(&self.cfg.state_dir.join("sim"), &self.cfg.env)
+            .map_err(|e| format!("CannotStartContainerError: the control plane: {e}"))?;
+        let d = desired::read(&cloud, self.cfg.time_scale);
+        drop(cloud);
+        let svc = d
+            .service
+            .as_ref()
+            .ok_or_else(|| "CannotStartContainerError: the service is gone".to_string())?;
+        // The revision's own container definition (an older one during a rollback).
+        let tdef = self
+            .svc
+            .as_ref()
+            .and_then(|s| s.ecs.task_definition(task_definition).cloned());
+        let mut c = svc.container.clone();
+        if let Some(td) = &tdef {
+            if td.arn != svc.task_definition {
+                c.image = td.image.clone();
+            }
+        }
         let image = desired::local_image(&c.image);
+        match self.docker.image_exists(&image).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(format!(
+                    "CannotPullContainerError: pull image manifest has been retried 5 time(s): {image}: not found (not in the local Docker image store)"
+                ))
+            }
+            Err(e) => return Err(format!("CannotPullContainerError: {e}")),
+        }
         let mut env: BTreeMap<String, String> = c.environment.clone();
         env.remove("DB_PASSWORD");
         if let Some(p) = &self.cfg.db_password {
@@ -481,7 +783,6 @@ impl Ctl {
             .unwrap_or(80);
         env.entry("PORT".into())
             .or_insert_with(|| container_port.to_string());
-        let host_port = c.port_mappings.first().map(|p| p.host_port).unwrap_or(0);
         let stream = format!(
             "{}/{}/{}",
             d.stream_prefix.clone().unwrap_or_else(|| "ecs".into()),
@@ -489,10 +790,13 @@ impl Ctl {
             task_id
         );
         let labels = BTreeMap::from([
-            (LABEL_TASK.to_string(), task_id.clone()),
+            (LABEL_TASK.to_string(), task_id.to_string()),
+            (LABEL_SERVICE.to_string(), svc.arn.clone()),
             (LABEL_INSTANCE.to_string(), instance_id.to_string()),
-            (LABEL_TASKDEF.to_string(), svc.task_definition.clone()),
+            (LABEL_TASKDEF.to_string(), task_definition.to_string()),
             (LABEL_HOST_PORT.to_string(), host_port.to_string()),
+            (LABEL_MEMORY.to_string(), c.memory.to_string()),
+            (LABEL_CPU.to_string(), c.cpu.to_string()),
             (LABEL_STARTED.to_string(), now_rfc3339()),
             (
                 "chronous.log-group".to_string(),
@@ -500,9 +804,19 @@ impl Ctl {
             ),
             ("chronous.log-stream".to_string(), stream),
         ]);
-        let network = self.docker.ensure_network(&self.cfg.env).await?;
+        let fail = |e: crate::docker::DockerError| format!("CannotStartContainerError: {e}");
+        let network = self
+            .docker
+            .ensure_network(&self.cfg.env)
+            .await
+            .map_err(fail)?;
+        let name = format!(
+            "chronous-{}-task-{}",
+            self.cfg.env,
+            &task_id[..12.min(task_id.len())]
+        );
         let spec = ContainerSpec {
-            name: format!("chronous-{}-task-{}", self.cfg.env, &task_id[..12]),
+            name: name.clone(),
             image,
             env: env.into_iter().collect(),
             labels,
@@ -513,14 +827,22 @@ impl Ctl {
             publish: Some(container_port),
             ..Default::default()
         };
-        self.docker.run_container(&self.cfg.env, &spec).await?;
-        Ok(task_id)
+        let id = match self.docker.run_container(&self.cfg.env, &spec).await {
+            Ok(id) => id,
+            Err(e) => {
+                // A container created but not started is not left behind.
+                let _ = self.docker.remove_container(&name).await;
+                return Err(fail(e));
+            }
+        };
+        match self.docker.host_port(&id, container_port).await {
+            Ok(Some(p)) => Ok(p),
+            Ok(None) => Err(format!(
+                "CannotStartContainerError: port {container_port} of {name} is not published"
+            )),
+            Err(e) => Err(fail(e)),
+        }
     }
-}
-
-fn sha2_hex(s: &str) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(s.as_bytes()))
 }
 
 fn hc_of(e: &ElbDesired) -> elb::HealthCheck {
@@ -576,82 +898,119 @@ fn status_of(
     }
 }
 
+fn rollout_str(r: ecs::RolloutState) -> &'static str {
+    match r {
+        ecs::RolloutState::InProgress => "IN_PROGRESS",
+        ecs::RolloutState::Completed => "COMPLETED",
+        ecs::RolloutState::Failed => "FAILED",
+    }
+}
+
 async fn snapshot(ctl: &Ctl, started_at: &str, last_error: Option<String>) -> Status {
     let containers = ctl
         .docker
         .list(&ctl.cfg.env, Some(ROLE_TASK))
         .await
         .unwrap_or_default();
-    let health: BTreeMap<String, elb::InstanceHealth> = ctl
+    let health: Vec<elb::InstanceHealth> = ctl
         .elb
         .as_ref()
-        .map(|(_, lb)| lb.health().into_iter().map(|h| (h.id.clone(), h)).collect())
+        .map(|(_, lb)| lb.health())
         .unwrap_or_default();
+    let ecs = ctl.svc.as_ref().map(|s| &s.ecs);
     let mut tasks: Vec<TaskStatus> = containers
         .iter()
         .filter_map(|c| {
             let id = c.labels.get(LABEL_TASK)?.clone();
             let instance = c.labels.get(LABEL_INSTANCE).cloned().unwrap_or_default();
+            let known = ecs.and_then(|s| s.task(&id));
+            let target = ctl
+                .registered
+                .iter()
+                .find(|(t, _)| t == &id)
+                .map(|(_, i)| i);
+            let last_status = match (c.running, known.map(|t| t.last_status)) {
+                (true, Some(ecs::TaskStatus::Stopping)) => "STOPPING".to_string(),
+                (true, _) if c.paused => "RUNNING (paused)".to_string(),
+                (true, _) => "RUNNING".to_string(),
+                (false, _) => "STOPPED".to_string(),
+            };
             Some(TaskStatus {
                 id,
                 task_definition: c.labels.get(LABEL_TASKDEF).cloned().unwrap_or_default(),
-                instance_id: instance.clone(),
+                instance_id: instance,
                 container: c.name.clone(),
-                last_status: if c.running {
-                    if c.paused {
-                        "RUNNING (paused)".into()
-                    } else {
-                        "RUNNING".into()
-                    }
-                } else {
-                    "STOPPED".into()
-                },
-                health: if !c.running {
-                    "-".into()
-                } else {
-                    let addr = ctl
-                        .host_ports
-                        .get(&c.id)
-                        .map(|p| SocketAddr::from(([127, 0, 0, 1], *p)));
-                    health
-                        .get(&instance)
-                        .filter(|h| Some(h.addr) == addr)
+                last_status,
+                health: match (c.running, target) {
+                    (false, _) => "-".into(),
+                    (true, None) => "DEREGISTERED".into(),
+                    (true, Some(t)) => health
+                        .iter()
+                        .find(|h| h.id == t.id && h.addr == t.addr)
                         .map(|h| format!("{:?}", h.state))
-                        .unwrap_or_else(|| "REGISTERING".into())
+                        .unwrap_or_else(|| "REGISTERING".into()),
                 },
-                host_addr: ctl.host_ports.get(&c.id).map(|p| format!("127.0.0.1:{p}")),
+                host_addr: ctl
+                    .host_ports
+                    .get(c.labels.get(LABEL_TASK)?)
+                    .map(|p| format!("127.0.0.1:{p}")),
                 started_at: c.labels.get(LABEL_STARTED).cloned(),
-                stopped_reason: (!c.running).then(|| c.status.clone()),
+                stopped_reason: (!c.running).then(|| {
+                    known
+                        .and_then(|t| t.stopped_reason.clone())
+                        .map(|r| format!("{r} ({})", c.status))
+                        .unwrap_or_else(|| c.status.clone())
+                }),
             })
         })
         .collect();
     tasks.sort_by(|a, b| b.started_at.cmp(&a.started_at));
-    let service = Cloud::open(&ctl.cfg.state_dir.join("sim"), &ctl.cfg.env)
-        .ok()
-        .and_then(|cloud| {
-            let d = desired::read(&cloud, ctl.cfg.time_scale);
-            d.service.map(|s| {
-                let running: Vec<&TaskStatus> = tasks
-                    .iter()
-                    .filter(|t| t.last_status.starts_with("RUNNING"))
-                    .collect();
-                ServiceStatus {
-                    name: s.name,
-                    task_definition: s.task_definition.clone(),
-                    desired: s.desired_count,
-                    running: running.len() as u32,
-                    healthy: running
-                        .iter()
-                        .filter(|t| {
-                            t.health == "InService" && t.task_definition == s.task_definition
-                        })
-                        .count() as u32,
-                    minimum_healthy_percent: s.minimum_healthy_percent,
-                    maximum_percent: s.maximum_percent,
-                    steady: ctl.steady,
+    let service = ctl.svc.as_ref().map(|s| {
+        let e = &s.ecs;
+        let cfg = e.config();
+        let counts = e.counts();
+        let primary = e.primary();
+        let deployments = e
+            .deployments()
+            .iter()
+            .map(|d| DeploymentStatus {
+                id: d.id.clone(),
+                status: match d.status {
+                    ecs::DeploymentStatus::Primary => "PRIMARY",
+                    ecs::DeploymentStatus::Active => "ACTIVE",
+                    ecs::DeploymentStatus::Inactive => "INACTIVE",
                 }
+                .to_string(),
+                task_definition: d.task_definition.clone(),
+                rollout_state: rollout_str(d.rollout_state).to_string(),
+                rollout_state_reason: d.rollout_state_reason.clone(),
+                running: e
+                    .tasks()
+                    .filter(|t| {
+                        t.task_definition == d.task_definition
+                            && t.last_status == ecs::TaskStatus::Running
+                    })
+                    .count() as u32,
+                created_at: humantime::format_rfc3339_millis(ctl.wall(d.created_at)).to_string(),
             })
-        });
+            .collect();
+        ServiceStatus {
+            name: cfg.name.clone(),
+            task_definition: primary.task_definition.clone(),
+            desired: cfg.desired_count,
+            running: counts.running,
+            healthy: counts.healthy,
+            minimum_healthy_percent: cfg.minimum_healthy_percent,
+            maximum_percent: cfg.maximum_percent,
+            steady: primary.rollout_state == ecs::RolloutState::Completed
+                && counts.healthy == cfg.desired_count
+                && counts.active == cfg.desired_count
+                && e.tasks()
+                    .all(|t| t.last_status != ecs::TaskStatus::Stopping),
+            requested_task_definition: s.requested_td.clone(),
+            deployments,
+        }
+    });
     status_of(ctl, started_at, last_error, tasks, service)
 }
 
@@ -676,27 +1035,27 @@ pub async fn run(cfg: ControllerConfig) -> Result<(), ControllerError> {
         .owned_by(&cfg.env, &cfg.env_dir)
         .await?;
     let started_at = now_rfc3339();
+    let salt = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default()
+        ^ std::process::id() as u64;
     let mut ctl = Ctl {
         cfg: cfg.clone(),
         docker,
         elb: None,
         elb_error: None,
         events: VecDeque::new(),
-        reported_stopped: Default::default(),
-        first_seen: Default::default(),
-        last_place_event: None,
-        steady: false,
+        epoch: Instant::now(),
+        epoch_wall: SystemTime::now(),
+        salt,
+        svc: None,
         host_ports: BTreeMap::new(),
+        registered: Vec::new(),
+        reported: BTreeMap::new(),
         draining: BTreeMap::new(),
+        restored: Vec::new(),
     };
-    // Tasks stopped before this controller started were reported by the one before.
-    for c in ctl.docker.list(&cfg.env, Some(ROLE_TASK)).await? {
-        if !c.running {
-            if let Some(t) = c.labels.get(LABEL_TASK) {
-                ctl.reported_stopped.insert(t.clone());
-            }
-        }
-    }
     if let Ok(text) = std::fs::read_to_string(events_path(&cfg.state_dir)) {
         for line in text
             .lines()

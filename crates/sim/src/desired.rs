@@ -45,6 +45,10 @@ pub struct ServiceDesired {
     pub minimum_healthy_percent: u32,
     pub maximum_percent: u32,
     pub grace: Duration,
+    /// The health-check grace period as configured (AWS seconds, unscaled).
+    pub aws_grace_s: u32,
+    /// The deployment circuit breaker: `Some(rollback)` when enabled.
+    pub circuit_breaker: Option<bool>,
     pub task_definition: String,
     pub revision: u64,
     pub container: chronous_core::resources::ContainerDefinition,
@@ -165,6 +169,10 @@ pub fn read(cloud: &Cloud, time_scale: f64) -> Desired {
                         grace: Duration::from_secs_f64(
                             spec.health_check_grace_period_seconds as f64 / time_scale,
                         ),
+                        aws_grace_s: spec.health_check_grace_period_seconds,
+                        circuit_breaker: spec
+                            .circuit_breaker_enable
+                            .then_some(spec.circuit_breaker_rollback),
                         task_definition: td.id.clone(),
                         revision: td
                             .outputs

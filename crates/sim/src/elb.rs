@@ -648,6 +648,15 @@ impl LoadBalancer {
     /// stop receiving new requests at once (requests in flight finish). Of
     /// repeated ids the first counts.
     pub fn set_instances(&self, instances: Vec<Instance>) {
+        self.set_instances_restoring(instances, &[]);
+    }
+
+    /// As [`LoadBalancer::set_instances`], except that the new registrations
+    /// at `in_service` addresses start InService: the state an ELB kept while
+    /// the process serving it here restarted (a real ELB does not restart with
+    /// the ECS scheduler). Their checks run as usual from there.
+    pub fn set_instances_restoring(&self, instances: Vec<Instance>, in_service: &[SocketAddr]) {
+        let healthy_threshold = self.inner.current_check().hc.healthy_threshold;
         let mut reg = lock(&self.inner.registry);
         let mut old = std::mem::take(&mut reg.entries);
         let mut entries: Vec<Entry> = Vec::with_capacity(instances.len());
@@ -668,13 +677,22 @@ impl LoadBalancer {
                 self.inner
                     .runtime
                     .spawn(checker(self.inner.clone(), inst.addr, generation));
+            let restored = in_service.contains(&inst.addr);
             entries.push(Entry {
                 id: inst.id,
                 addr: inst.addr,
                 generation,
-                state: State::OutOfService,
-                reason: REASON_REGISTERING,
-                ok: 0,
+                state: if restored {
+                    State::InService
+                } else {
+                    State::OutOfService
+                },
+                reason: if restored {
+                    REASON_IN_SERVICE
+                } else {
+                    REASON_REGISTERING
+                },
+                ok: if restored { healthy_threshold } else { 0 },
                 fail: 0,
                 last_error: None,
                 checker,
