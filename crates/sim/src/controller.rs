@@ -500,7 +500,9 @@ impl Ctl {
         }
         self.execute(work).await?;
 
-        // What Docker and the load balancer show, told to the scheduler.
+        // What Docker and the load balancer show, told to the scheduler (the
+        // containers listed again: the ones just started are in it).
+        let containers = self.docker.list(&self.cfg.env, Some(ROLE_TASK)).await?;
         let mut work: VecDeque<ecs::Output> = VecDeque::new();
         let health: Vec<elb::InstanceHealth> = self
             .elb
