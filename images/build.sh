@@ -10,6 +10,9 @@
 #   chronous/debian-base:bookworm     debootstrap minbase rootfs, `docker import`ed
 #   chronous/mariadb:10.11            FROM base: mariadbd + mariabackup + entrypoint
 #   chronous-payments-web-api:1.0     FROM base: fixtures/payments-app/app.py
+#   chronous/registry:2               FROM base: Debian's docker-registry (the CNCF
+#                                     distribution registry) with htpasswd auth,
+#                                     for the tests of `deploy --image` on AWS
 #
 # Every image carries the label chronous.inputs-hash=<sha256 of its inputs>
 # (derived images include their parent's hash), so a rerun with nothing
@@ -27,7 +30,8 @@ REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 BASE_IMAGE=chronous/debian-base:bookworm
 MARIADB_IMAGE=chronous/mariadb:10.11
 APP_IMAGE=chronous-payments-web-api:1.0
-ALL_IMAGES=("$BASE_IMAGE" "$MARIADB_IMAGE" "$APP_IMAGE")
+REGISTRY_IMAGE=chronous/registry:2
+ALL_IMAGES=("$BASE_IMAGE" "$MARIADB_IMAGE" "$APP_IMAGE" "$REGISTRY_IMAGE")
 
 SUITE=bookworm
 VARIANT=minbase
@@ -44,7 +48,7 @@ for arg in "$@"; do
     case "$arg" in
         --print) printf '%s\n' "${ALL_IMAGES[@]}"; exit 0 ;;
         --force) FORCE=1 ;;
-        -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument: $arg (try --help)" ;;
     esac
 done
@@ -192,11 +196,32 @@ build_derived() {
     drop_replaced "$name" "$old_id"
 }
 
+# The registry image's context: images/registry plus the docker-registry .deb
+# from the Debian mirror (apt-get download: the host is Debian bookworm, like
+# the base), staged in the cache so the .deb never lands in the repository.
+build_registry() {
+    local ctx="$CACHE/registry-context" deb
+    mkdir -p "$CACHE/registry-debs"
+    deb=$(ls "$CACHE"/registry-debs/docker-registry_*.deb 2>/dev/null | head -n1 || true)
+    if [[ -z $deb ]]; then
+        log "$REGISTRY_IMAGE: downloading the docker-registry package"
+        (cd "$CACHE/registry-debs" && { apt-get download docker-registry >/dev/null 2>&1 \
+            || { apt-get update >/dev/null && apt-get download docker-registry >/dev/null 2>&1; }; }) \
+            || die "cannot download the Debian package docker-registry (apt-get download docker-registry)"
+        deb=$(ls "$CACHE"/registry-debs/docker-registry_*.deb | head -n1)
+    fi
+    rm -rf "$ctx" && mkdir -p "$ctx"
+    cp "$SCRIPT_DIR"/registry/* "$ctx"/
+    cp "$deb" "$ctx/docker-registry.deb"
+    build_derived "$REGISTRY_IMAGE" "$ctx/Dockerfile" "$ctx"
+}
+
 T0=$SECONDS
 BASE_HASH=""
 build_base
 build_derived "$MARIADB_IMAGE" "$SCRIPT_DIR/mariadb/Dockerfile" "$SCRIPT_DIR/mariadb"
 build_derived "$APP_IMAGE" "$SCRIPT_DIR/payments-web-api/Dockerfile" "$REPO_ROOT/fixtures/payments-app"
+build_registry
 for img in "${ALL_IMAGES[@]}"; do
     log "$img $(docker image inspect --format '{{.Id}} {{.Size}}' "$img" | awk '{printf "%s %.0f MB", substr($1,8,12), $2/1e6}')"
 done

@@ -13,10 +13,13 @@
 //! Only this crate names aws-sdk types.
 
 mod call;
+pub mod deploy;
 mod ec2;
 pub mod logs;
 mod services;
 mod ssm;
+#[cfg(feature = "test-util")]
+pub mod testing;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -33,6 +36,10 @@ use serde_json::Value;
 use tokio::sync::OnceCell;
 
 pub use call::CallError;
+pub use deploy::{
+    RegistryAuth, RegistryAuthError, RolloutDone, RolloutError, RolloutEvent, RolloutProgress,
+    RolloutTarget,
+};
 
 /// Tag naming the environment an object belongs to.
 pub const TAG_ENV: &str = "chronous:environment";

@@ -141,6 +141,12 @@ pub struct ApplyArgs {
     /// Replace this address even if nothing changed (repeatable).
     #[arg(long, value_name = "ADDRESS")]
     pub replace: Vec<String>,
+    /// On AWS, do not wait for the ECS service's rollout after changing it.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// On AWS, give up waiting for the service's rollout after this many seconds.
+    #[arg(long, default_value_t = 900, value_name = "SECONDS")]
+    pub rollout_timeout: u64,
 }
 
 #[derive(Args, Debug)]
@@ -157,7 +163,8 @@ pub struct DestroyArgs {
 
 #[derive(Args, Debug)]
 pub struct DeployArgs {
-    /// The image, as REPOSITORY:TAG (from the local image store in the simulator).
+    /// The image, as REPOSITORY:TAG, from the local Docker image store (on AWS,
+    /// pushed to the environment's ECR repository first).
     #[arg(long, value_name = "REPO:TAG")]
     pub image: String,
     /// Deploy without asking.
@@ -517,7 +524,16 @@ pub fn run(cli: Cli) -> Result<u8> {
                     p
                 }
             };
-            apply_plan(&ctx, recorded, &p, a.parallelism)
+            let code = apply_plan(&ctx, recorded, &p, a.parallelism)?;
+            if ctx.backend == Backend::Aws && !a.no_wait && crate::aws_rollout::touches_service(&p)
+            {
+                return crate::aws_rollout::wait(
+                    &ctx.view(),
+                    ctx.endpoint.as_deref(),
+                    a.rollout_timeout,
+                );
+            }
+            Ok(code)
         }
         Cmd::Destroy(a) => {
             let ctx = load_env(&cli)?;
@@ -762,7 +778,17 @@ fn deploy(cli: &Cli, a: &DeployArgs) -> Result<u8> {
         .image(&key)
         .map(|i| i.repository.clone())
         .unwrap_or_default();
-    crate::runtime::push_image(&ctx.view(), repo, tag, &target_repo)?;
+    if ctx.backend == Backend::Aws {
+        crate::aws_push::push(
+            &ctx.view(),
+            ctx.endpoint.as_deref(),
+            repo,
+            tag,
+            &target_repo,
+        )?;
+    } else {
+        crate::runtime::push_image(&ctx.view(), repo, tag, &target_repo)?;
+    }
     let file = ctx.dir.join(ENV_FILE);
     let text = std::fs::read_to_string(&file)?;
     let mut doc: toml_edit::DocumentMut = text
@@ -793,6 +819,9 @@ fn deploy(cli: &Cli, a: &DeployArgs) -> Result<u8> {
     }
     apply_plan(&ctx, recorded, &p, a.parallelism)?;
     drop(lock_guard);
+    if ctx.backend == Backend::Aws {
+        return crate::aws_rollout::wait(&ctx.view(), ctx.endpoint.as_deref(), a.timeout);
+    }
     let st = load_state(&ctx)?;
     let revision = st
         .resources

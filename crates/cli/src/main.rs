@@ -1,6 +1,8 @@
 //! The `chronous` command: flags, printing and glue. Everything else lives in
 //! the library crates; this is the only place that prints or uses `anyhow`.
 
+mod aws_push;
+mod aws_rollout;
 mod cmd;
 mod runtime;
 mod ui;

@@ -64,6 +64,22 @@ pub enum DockerError {
     },
     #[error("Docker request failed while trying to {action}: {message}")]
     Request { action: String, message: String },
+    #[error(
+        "the registry {registry} refused the credentials for pushing {image} ({message}): {hint}"
+    )]
+    PushDenied {
+        image: String,
+        registry: String,
+        message: String,
+        hint: String,
+    },
+    #[error("pushing {image} to {registry} failed: {message}: {hint}")]
+    Push {
+        image: String,
+        registry: String,
+        message: String,
+        hint: String,
+    },
 }
 
 impl DockerError {
@@ -539,6 +555,84 @@ impl Docker {
             .tag_image(source, Some(bollard::image::TagImageOptions { repo, tag }))
             .await
             .map_err(|e| self.map(format!("tag image {source} as {repo}:{tag}"), e))
+    }
+
+    /// Push the local image `local_ref` to a registry as `target_ref`
+    /// (`REGISTRY/REPOSITORY:TAG`): tag it, then push it with the registry's
+    /// credentials, as `docker tag` + `docker push` after `docker login`.
+    /// `progress` hears one line per layer step and the final digest. The
+    /// password is never logged nor put in an error. Returns the pushed
+    /// manifest's digest (`sha256:...`) when the registry reports it.
+    pub async fn push_image(
+        &self,
+        local_ref: &str,
+        target_ref: &str,
+        username: &str,
+        password: &str,
+        progress: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<Option<String>, DockerError> {
+        if !self.image_exists(local_ref).await? {
+            return Err(DockerError::ImageMissing {
+                image: local_ref.to_string(),
+                hint: "build it (for chronous's own images: `bash images/build.sh`) or `docker load` it, then deploy again".to_string(),
+            });
+        }
+        let (repo, tag) = split_image(target_ref);
+        let registry = repo.split('/').next().unwrap_or(repo).to_string();
+        self.tag_image(local_ref, repo, tag).await?;
+        let creds = bollard::auth::DockerCredentials {
+            username: Some(username.to_string()),
+            password: Some(password.to_string()),
+            serveraddress: Some(registry.clone()),
+            ..Default::default()
+        };
+        let mut stream = self.inner.push_image(
+            repo,
+            Some(bollard::image::PushImageOptions { tag }),
+            Some(creds),
+        );
+        let mut digest = None;
+        while let Some(item) = stream.next().await {
+            let info = match item {
+                Ok(i) => i,
+                Err(e) => {
+                    let (status, message) = match e {
+                        bollard::errors::Error::DockerStreamError { error } => (None, error),
+                        bollard::errors::Error::DockerResponseServerError {
+                            status_code,
+                            message,
+                        } => (Some(status_code), message),
+                        other => match self.map(format!("push {target_ref}"), other) {
+                            e @ DockerError::Unreachable { .. } => return Err(e),
+                            other => (None, other.to_string()),
+                        },
+                    };
+                    return Err(push_error(
+                        target_ref,
+                        &registry,
+                        status,
+                        scrub(message, &[password]),
+                    ));
+                }
+            };
+            let status = info.status.unwrap_or_default();
+            if let Some(d) = status
+                .split_whitespace()
+                .skip_while(|w| *w != "digest:")
+                .nth(1)
+            {
+                digest = Some(d.to_string());
+                progress(&format!("{target_ref}: pushed, digest {d}"));
+                continue;
+            }
+            // A line per finished layer ("Pushed", "Layer already exists"), not
+            // the byte counts of "Pushing" nor the "Preparing"/"Waiting" steps.
+            if status.is_empty() || matches!(status.as_str(), "Pushing" | "Preparing" | "Waiting") {
+                continue;
+            }
+            progress(&format!("{target_ref}: {}", scrub(status, &[password])));
+        }
+        Ok(digest)
     }
 
     /// Make sure image `name` is present: chronous' own images must have been
@@ -1214,6 +1308,44 @@ impl Docker {
             }
         }
         Ok(report)
+    }
+}
+
+/// A failed push, with what to do about it.
+fn push_error(image: &str, registry: &str, status: Option<u16>, message: String) -> DockerError {
+    let m = message.to_lowercase();
+    let (image, registry) = (image.to_string(), registry.to_string());
+    if m.contains("unauthorized")
+        || m.contains("authentication required")
+        || m.contains("denied")
+        || m.contains("no basic auth credentials")
+        || status == Some(401)
+    {
+        return DockerError::PushDenied {
+            image,
+            registry,
+            message,
+            hint: "the registry credentials are wrong or expired (ECR's last 12 hours): run the deploy again for fresh ones; on AWS, check that the credentials in use may ecr:GetAuthorizationToken and ecr:PutImage / ecr:UploadLayerPart on the repository".to_string(),
+        };
+    }
+    let hint = if m.contains("http response to https client") {
+        "the registry speaks plain HTTP: Docker pushes over plain HTTP only to 127.0.0.0/8 or to registries listed in the daemon's insecure-registries"
+    } else if m.contains("connection refused")
+        || m.contains("no such host")
+        || m.contains("timeout")
+        || m.contains("i/o timeout")
+    {
+        "the Docker daemon cannot reach the registry: check the network (and a proxy the daemon uses), then deploy again"
+    } else if m.contains("name unknown") || m.contains("repository") && m.contains("not exist") {
+        "the repository does not exist in the registry: apply the environment first (it creates the ECR repository)"
+    } else {
+        "look at the Docker daemon's log for the cause, then deploy again"
+    };
+    DockerError::Push {
+        image,
+        registry,
+        message,
+        hint: hint.to_string(),
     }
 }
 

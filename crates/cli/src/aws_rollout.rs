@@ -1,0 +1,176 @@
+//! After an apply or a deploy on AWS that created or changed the ECS service:
+//! wait until ECS says the deployment COMPLETED with the desired count
+//! running and the classic ELB has every instance InService. The same output
+//! shape as the simulator's `watch_rollout` (service events as they come, a
+//! final `rollout` line), plus progress lines when the counts change.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use chronous_aws::{AwsOptions, AwsProvider, RolloutError, RolloutEvent, RolloutTarget};
+use chronous_core::plan::{Action, Plan};
+use chronous_core::resources::Kind;
+use chronous_core::state::State;
+use chronous_store::StateStore;
+
+use crate::runtime::EnvView;
+use crate::ui::{exit, exit_printed, EXIT_FAILURE};
+
+/// Whether applying `p` created or changed the ECS service (a new revision included).
+pub fn touches_service(p: &Plan) -> bool {
+    !p.destroy
+        && p.changes.iter().any(|c| {
+            c.address.starts_with("aws_ecs_service.")
+                && !matches!(c.action, Action::NoOp | Action::Delete)
+        })
+}
+
+/// What to watch, from the recorded state.
+fn target(st: &State) -> Option<RolloutTarget> {
+    let svc = st.resources.values().find(|r| r.kind == Kind::EcsService)?;
+    let s = |v: Option<serde_json::Value>| v.and_then(|v| v.as_str().map(str::to_string));
+    Some(RolloutTarget {
+        cluster: s(svc.attrs.get("cluster").cloned())?,
+        service: s(svc.attrs.get("name").cloned())?,
+        elb: svc
+            .attrs
+            .get("load_balancer")
+            .and_then(|l| l.get("elb_name"))
+            .and_then(|n| n.as_str())
+            .map(str::to_string),
+        task_definition: s(svc.attrs.get("task_definition").cloned()),
+    })
+}
+
+/// Wait for the service's rollout; exit 1 with the service's last events when it fails.
+pub fn wait(v: &EnvView<'_>, endpoint: Option<&str>, timeout: u64) -> Result<u8> {
+    let st = StateStore::new(&v.state_dir)
+        .load()?
+        .unwrap_or_else(|| State::new(&v.env.name, v.backend, String::new()));
+    let Some(target) = target(&st) else {
+        return Err(exit(
+            EXIT_FAILURE,
+            "no ECS service is recorded: apply the environment first",
+        ));
+    };
+    let mut opts = AwsOptions::new(&v.env.region, &v.env.name, v.dir);
+    if let Some(e) = endpoint {
+        opts.endpoint = Some(e.to_string());
+    }
+    opts.poll_interval = Duration::from_secs(5);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let p = rt
+        .block_on(AwsProvider::connect(opts))
+        .map_err(|e| exit(EXIT_FAILURE, e.to_string()))?;
+    let json = v.json;
+    let t = Instant::now();
+    if !json {
+        println!(
+            "\nWaiting for the rollout of {} ({}){}:",
+            target.service,
+            target
+                .task_definition
+                .as_deref()
+                .unwrap_or("its current revision"),
+            target
+                .elb
+                .as_deref()
+                .map(|l| format!(" and its instances InService in {l}"))
+                .unwrap_or_default()
+        );
+    }
+    let mut on = |e: &RolloutEvent| match e {
+        RolloutEvent::Service { at, message } => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"event": "service", "at": at, "message": message})
+                );
+            } else {
+                println!("[{:>6.1}s] {message}", t.elapsed().as_secs_f64());
+            }
+        }
+        RolloutEvent::Progress(p) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "event": "progress", "rollout_state": p.rollout_state, "task_definition": p.task_definition,
+                        "desired": p.desired, "running": p.running, "pending": p.pending, "failed_tasks": p.failed_tasks,
+                        "deployments": p.deployments, "instances": p.instances, "in_service": p.in_service,
+                    })
+                );
+            } else {
+                let state = if p.rollout_state.is_empty() {
+                    "rollout"
+                } else {
+                    p.rollout_state.as_str()
+                };
+                let elb = if target.elb.is_some() {
+                    format!(
+                        ", {} of {} instance(s) InService",
+                        p.in_service, p.instances
+                    )
+                } else {
+                    String::new()
+                };
+                println!(
+                    "[{:>6.1}s] {state}: {} of {} task(s) running, {} pending, {} deployment(s){elb}",
+                    t.elapsed().as_secs_f64(),
+                    p.running,
+                    p.desired,
+                    p.pending,
+                    p.deployments
+                );
+            }
+        }
+    };
+    let res = rt.block_on(p.wait_rollout(&target, Duration::from_secs(timeout), &mut on));
+    match res {
+        Ok(done) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"event": "rollout", "outcome": "completed", "seconds": t.elapsed().as_secs_f64(), "task_definition": done.task_definition})
+                );
+            } else {
+                println!(
+                    "\nRollout complete after {:.1}s: {} task(s) of {} running{}.",
+                    t.elapsed().as_secs_f64(),
+                    done.desired,
+                    done.task_definition,
+                    target
+                        .elb
+                        .as_deref()
+                        .map(|l| format!(", {} instance(s) InService in {l}", done.in_service))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(0)
+        }
+        Err(e) => {
+            let outcome = match &e {
+                RolloutError::Failed { .. } => "failed",
+                RolloutError::Timeout { .. } => "timeout",
+                _ => "error",
+            };
+            if json {
+                let events = match &e {
+                    RolloutError::Failed { events, .. } | RolloutError::Timeout { events, .. } => {
+                        events.clone()
+                    }
+                    _ => vec![],
+                };
+                println!(
+                    "{}",
+                    serde_json::json!({"event": "rollout", "outcome": outcome, "seconds": t.elapsed().as_secs_f64(), "error": e.to_string(), "events": events})
+                );
+                Err(exit_printed(EXIT_FAILURE))
+            } else {
+                Err(exit(EXIT_FAILURE, e.to_string()))
+            }
+        }
+    }
+}
