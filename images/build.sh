@@ -40,6 +40,12 @@ INCLUDE=mariadb-server,mariadb-backup,python3,python3-pymysql,ca-certificates,pr
 # The legacy builder: this engine (20.10) has no buildx plugin on the client.
 export DOCKER_BUILDKIT=0
 
+# One build at a time on this machine (tests started in parallel each make
+# sure the images exist; the second waits, then finds them built).
+LOCK_DIR="${XDG_RUNTIME_DIR:-/tmp}"
+exec 9>"$LOCK_DIR/chronous-images-$(id -u).lock"
+flock 9
+
 log() { printf '[build %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf '[build] error: %s\n' "$*" >&2; exit 1; }
 

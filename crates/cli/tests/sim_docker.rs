@@ -55,6 +55,18 @@ fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) -> Durat
 fn up(env: &Env) -> String {
     env.ok(&["apply", "--auto-approve"]);
     env.ok(&["status", "--wait-healthy", "--timeout", "120"]);
+    // One task was started, it runs, nothing was stopped on the way, and the
+    // first deployment is COMPLETED.
+    let st = status(env);
+    let tasks = st["runtime"]["tasks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(tasks.len(), 1, "{st}");
+    assert_eq!(tasks[0]["last_status"], "RUNNING", "{st}");
+    let deployments = &st["runtime"]["service"]["deployments"];
+    assert_eq!(deployments.as_array().map(Vec::len), Some(1), "{st}");
+    assert_eq!(deployments[0]["rollout_state"], "COMPLETED", "{st}");
     elb(env)
 }
 

@@ -193,6 +193,8 @@ struct Ctl {
     reported: BTreeMap<String, bool>,
     /// Tasks the scheduler stopped: deregistered, their container stopped once drained.
     draining: BTreeMap<String, Instant>,
+    /// Tasks PENDING since: their container runs, their app does not answer yet.
+    starting: BTreeMap<String, Instant>,
     /// Adopted tasks that were in service before a restart: the ELB registers
     /// them InService (it would not have restarted on AWS).
     restored: Vec<SocketAddr>,
@@ -200,6 +202,36 @@ struct Ctl {
 
 /// How long a deregistered task keeps running so that requests in flight finish.
 const DRAIN: Duration = Duration::from_secs(1);
+/// A task whose container runs but does not answer is reported RUNNING after
+/// this long anyway (its health checks then decide).
+const START_LIMIT: Duration = Duration::from_secs(60);
+
+/// Whether something answers HTTP on 127.0.0.1:`port` (any status, even an
+/// error page). Docker's proxy accepts connections on a published port before
+/// the app listens, so a bare connect proves nothing: a byte of answer does.
+///
+/// The task becomes RUNNING (and is registered with the ELB) when its app
+/// answers: the app's start-up time is real time while health checks run at
+/// the time scale, so counting it against UnhealthyThreshold would replace
+/// tasks that AWS, with 30 s between checks, would have let start.
+async fn answers(port: u16) -> bool {
+    use tokio::io::AsyncReadExt;
+    let probe = async {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()?;
+        s.write_all(b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            .await
+            .ok()?;
+        let mut b = [0u8; 1];
+        (s.read(&mut b).await.ok()? == 1).then_some(())
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_millis(300), probe).await,
+        Ok(Some(()))
+    )
+}
+
 /// Where the scheduler's clock starts (AWS time): 30 days.
 const ORIGIN_MS: ecs::Millis = 30 * 24 * 3_600_000;
 
@@ -584,6 +616,30 @@ impl Ctl {
                         }
                     }
                 }
+                ecs::TaskStatus::Provisioning | ecs::TaskStatus::Pending => {
+                    let since = *self.starting.entry(id.clone()).or_insert_with(Instant::now);
+                    let obs = if !alive {
+                        let how = c
+                            .map(|c| c.status.clone())
+                            .unwrap_or_else(|| "removed".into());
+                        Some(ecs::Observation::TaskFailedToStart {
+                            task: id.clone(),
+                            reason: format!("Essential container in task exited ({how})"),
+                        })
+                    } else {
+                        let port = self.host_ports.get(id).copied();
+                        let up = match port {
+                            Some(p) => answers(p).await,
+                            None => false,
+                        };
+                        (up || since.elapsed() >= START_LIMIT)
+                            .then(|| ecs::Observation::TaskRunning { task: id.clone() })
+                    };
+                    if let Some(obs) = obs {
+                        self.starting.remove(id);
+                        work.push_back(s.ecs.observe(now, obs).map_err(ecs_err)?);
+                    }
+                }
                 _ => {}
             }
         }
@@ -635,6 +691,11 @@ impl Ctl {
         let keep_from = self.now().saturating_sub(3_600_000);
         let s = self.svc.as_mut().expect("set above");
         s.ecs.forget_stopped(keep_from);
+        self.starting.retain(|t, _| {
+            s.ecs
+                .task(t)
+                .is_some_and(|t| t.last_status < ecs::TaskStatus::Running)
+        });
         self.prune_stopped(&containers, 3).await?;
         Ok(())
     }
@@ -663,14 +724,11 @@ impl Ctl {
                         let s = self.svc.as_mut().expect("a service runs");
                         let obs = match started {
                             Ok(port) => {
+                                // PENDING until the container answers on its
+                                // port (see `answers`); then RUNNING.
                                 self.host_ports.insert(task.clone(), port);
-                                s.ecs
-                                    .observe(
-                                        now,
-                                        ecs::Observation::TaskPending { task: task.clone() },
-                                    )
-                                    .map_err(ecs_err)?;
-                                ecs::Observation::TaskRunning { task }
+                                self.starting.insert(task.clone(), Instant::now());
+                                ecs::Observation::TaskPending { task }
                             }
                             Err(reason) => ecs::Observation::TaskFailedToStart { task, reason },
                         };
@@ -1057,6 +1115,7 @@ pub async fn run(cfg: ControllerConfig) -> Result<(), ControllerError> {
         reported: BTreeMap::new(),
         draining: BTreeMap::new(),
         restored: Vec::new(),
+        starting: BTreeMap::new(),
     };
     if let Ok(text) = std::fs::read_to_string(events_path(&cfg.state_dir)) {
         for line in text
