@@ -483,6 +483,7 @@ impl AwsProvider {
                         .map(|b| b.rollback())
                         .unwrap_or(want.circuit_breaker_rollback),
                     iam_role: s.role_arn().map(str::to_string).or(want.iam_role.clone()),
+                    depends_on: want.depends_on.clone(),
                     load_balancer: s.load_balancers().first().map(|l| ServiceLoadBalancer {
                         elb_name: l.load_balancer_name().unwrap_or_default().into(),
                         container_name: l.container_name().unwrap_or_default().into(),

@@ -593,6 +593,7 @@ async fn service_request_carries_the_deployment_configuration_and_the_classic_el
         circuit_breaker_enable: false,
         circuit_breaker_rollback: false,
         iam_role: Some("arn:aws:iam::123456789012:role/cak-payments_api_service_role".into()),
+        depends_on: vec![],
         load_balancer: Some(ServiceLoadBalancer {
             elb_name: "cak-payments-elb".into(),
             container_name: "payments_api".into(),

@@ -340,6 +340,11 @@ pub struct EcsServiceSpec {
     pub circuit_breaker_rollback: bool,
     pub iam_role: Option<String>,
     pub load_balancer: Option<ServiceLoadBalancer>,
+    /// What must exist before the service starts tasks although nothing of it
+    /// is in the service's own API call (Terraform's `depends_on`): the task
+    /// execution role's grants, so that the first tasks can read their secrets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -995,6 +1000,14 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
                 .load_balancer
                 .as_ref()
                 .map(|_| r(Kind::IamRole, "payments_api_service_role", "arn")),
+            depends_on: if env.database.is_some() {
+                vec![
+                    r(Kind::IamRolePolicy, "ecs_task_execution_secrets", "id"),
+                    r(Kind::IamRolePolicyAttachment, "ecs_task_execution", "id"),
+                ]
+            } else {
+                Vec::new()
+            },
             load_balancer: env.load_balancer.as_ref().map(|_| ServiceLoadBalancer {
                 elb_name: r(Kind::Elb, "main", "name"),
                 container_name: s.container_name.clone(),

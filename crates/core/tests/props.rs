@@ -1103,3 +1103,22 @@ fn update_goes_before_destroy_of_what_it_stopped_referring_to() {
     }
     check_edit_envs(&env_a, &env_b, 8).unwrap();
 }
+
+/// The service starts tasks that read the database password through the task
+/// execution role: it is created only after the role's grants exist.
+#[test]
+fn the_service_waits_for_the_task_execution_roles_grants() {
+    let env = seed_env();
+    let service = expand(&env)
+        .into_iter()
+        .find(|r| r.address == "aws_ecs_service.payments_api")
+        .expect("the seed has a service");
+    let deps = chronous_core::graph::dependencies(&service);
+    for d in [
+        "aws_iam_role_policy.ecs_task_execution_secrets",
+        "aws_iam_role_policy_attachment.ecs_task_execution",
+        "aws_ecs_task_definition.payments_api",
+    ] {
+        assert!(deps.contains(d), "{d} missing from {deps:?}");
+    }
+}
