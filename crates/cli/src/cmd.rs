@@ -679,6 +679,12 @@ pub fn run(cli: Cli) -> Result<u8> {
             timeout,
         } => {
             let ctx = load_env(&cli)?;
+            if ctx.backend == Backend::Aws && *wait_healthy {
+                // On AWS "healthy" is ECS's: the primary deployment COMPLETED,
+                // the desired count running, every ELB instance InService.
+                crate::aws_rollout::wait(&ctx.view(), ctx.endpoint.as_deref(), *timeout)?;
+                return crate::runtime::status(&ctx.view(), false, *timeout);
+            }
             crate::runtime::status(&ctx.view(), *wait_healthy, *timeout)
         }
         Cmd::Logs { follow, since } => {
