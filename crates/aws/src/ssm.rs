@@ -12,7 +12,9 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType, ResourceTypeForTagging, Tag};
+use aws_sdk_ssm::types::{
+    ParameterMetadata, ParameterStringFilter, ParameterType, ResourceTypeForTagging, Tag,
+};
 use chronous_core::provider::{Observed, ProviderError};
 use chronous_core::resources::SsmParameterSpec;
 use chronous_core::state::ResourceRecord;
@@ -22,6 +24,35 @@ use crate::call::{found, CallError};
 use crate::{observed, spec_err, AwsProvider};
 
 impl AwsProvider {
+    /// The parameter named `name`, if it exists (DescribeParameters, exact name).
+    async fn ssm_find(
+        &self,
+        address: &str,
+        name: &str,
+        what: &str,
+    ) -> Result<Option<ParameterMetadata>, ProviderError> {
+        let filter = ParameterStringFilter::builder()
+            .key("Name")
+            .option("Equals")
+            .values(name)
+            .build()
+            .map_err(|e| ProviderError::new(format!("{address}: {e}")))?;
+        let d = self
+            .call(|| {
+                self.c
+                    .ssm
+                    .describe_parameters()
+                    .parameter_filters(filter.clone())
+                    .send()
+            })
+            .await
+            .map_err(|e| e.provider(address, what))?;
+        Ok(d.parameters()
+            .iter()
+            .find(|p| p.name() == Some(name))
+            .cloned())
+    }
+
     pub(crate) async fn ssm_read(
         &self,
         r: &ResourceRecord,
@@ -42,24 +73,9 @@ impl AwsProvider {
     ) -> Result<Option<Observed>, ProviderError> {
         let rd = |e: CallError| e.provider(address, "describe the parameter");
         let ssm = &self.c.ssm;
-        let filter = ParameterStringFilter::builder()
-            .key("Name")
-            .option("Equals")
-            .values(&want.name)
-            .build()
-            .map_err(|e| ProviderError::new(format!("{address}: {e}")))?;
-        let d = self
-            .call(|| {
-                ssm.describe_parameters()
-                    .parameter_filters(filter.clone())
-                    .send()
-            })
-            .await
-            .map_err(rd)?;
-        let Some(meta) = d
-            .parameters()
-            .iter()
-            .find(|p| p.name() == Some(want.name.as_str()))
+        let Some(meta) = self
+            .ssm_find(address, &want.name, "describe the parameter")
+            .await?
         else {
             return Ok(None);
         };
@@ -129,23 +145,10 @@ impl AwsProvider {
         let ssm = &self.c.ssm;
         let mk = |e: CallError| e.provider(address, "create the parameter");
         // Read first: an interrupted apply may have written it already.
-        let filter = ParameterStringFilter::builder()
-            .key("Name")
-            .option("Equals")
-            .values(&want.name)
-            .build()
-            .map_err(|e| ProviderError::new(format!("{address}: {e}")))?;
-        let d = self
-            .call(|| {
-                ssm.describe_parameters()
-                    .parameter_filters(filter.clone())
-                    .send()
-            })
-            .await
-            .map_err(mk)?;
-        if d.parameters()
-            .iter()
-            .any(|p| p.name() == Some(want.name.as_str()))
+        if self
+            .ssm_find(address, &want.name, "create the parameter")
+            .await?
+            .is_some()
         {
             let t = self
                 .call(|| {
