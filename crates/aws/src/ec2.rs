@@ -686,6 +686,9 @@ impl AwsProvider {
         address: &str,
         spec: &AmiLookupSpec,
     ) -> Result<(String, String), ProviderError> {
+        if let Some(param) = &spec.ssm_parameter {
+            return self.ami_from_parameter(address, param).await;
+        }
         let o = self
             .call(|| {
                 self.c
@@ -715,6 +718,46 @@ impl AwsProvider {
             best.image_id().unwrap_or_default().to_string(),
             best.name().unwrap_or_default().to_string(),
         ))
+    }
+
+    /// The AMI whose id the SSM parameter holds (as AWS publishes the
+    /// recommended ECS-optimized AMI), with its name.
+    async fn ami_from_parameter(
+        &self,
+        address: &str,
+        param: &str,
+    ) -> Result<(String, String), ProviderError> {
+        let g = self
+            .call(|| self.c.ssm.get_parameter().name(param).send())
+            .await
+            .map_err(|e| {
+                e.provider(address, "read the AMI parameter").with_hint(format!(
+                    "check cluster.ami.ssm_parameter (`{param}`) and the region; `aws ssm get-parameter --name {param}` shows what it holds"
+                ))
+            })?;
+        let id = g
+            .parameter()
+            .and_then(|p| p.value())
+            .map(str::trim)
+            .filter(|v| v.starts_with("ami-"))
+            .ok_or_else(|| {
+                ProviderError::new(format!(
+                    "{address}: the SSM parameter `{param}` does not hold an AMI id"
+                ))
+                .with_hint("point cluster.ami.ssm_parameter at a parameter whose value is ami-..., e.g. /aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id")
+            })?
+            .to_string();
+        let o = self
+            .call(|| self.c.ec2.describe_images().image_ids(&id).send())
+            .await
+            .map_err(|e| e.provider(address, "describe the AMI the parameter names"))?;
+        let name = o
+            .images()
+            .first()
+            .and_then(|i| i.name())
+            .unwrap_or_default()
+            .to_string();
+        Ok((id, name))
     }
 
     /// An object of this environment made for `address`, not one of `exclude`.

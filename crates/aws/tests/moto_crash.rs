@@ -2,7 +2,8 @@
 //! dropped mid-flight, as a killed process would stop: whatever AWS did is
 //! done, whatever was not journaled is not recorded), then run again: no
 //! duplicate object (counted by the chronous:address tag) and the state
-//! converges. Also: the backup upload in parts, checked against the local file.
+//! converges. Also: the backup upload in parts, checked against the local file,
+//! and the AMI taken from an SSM parameter.
 
 mod common;
 
@@ -10,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chronous_core::provider::{CreateRequest, Provider};
-use chronous_core::resources::{S3BucketSpec, S3ObjectSpec, Spec};
+use chronous_core::resources::{AmiLookupSpec, S3BucketSpec, S3ObjectSpec, Spec};
 use chronous_store::StateStore;
 use common::*;
 use rand::{Rng, SeedableRng};
@@ -303,5 +304,67 @@ async fn backup_uploads_in_parts_with_checksums_and_adopts_the_bucket() {
     assert_eq!(
         meta.get("chronous-sha256"),
         Some(&hex::encode(sha2::Sha256::digest(&data)))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ami_can_come_from_the_recommended_ecs_ami_parameter() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let p = provider::<aws_smithy_runtime_api::client::http::SharedHttpClient>(
+        options(&moto, "ami", dir.path()),
+        None,
+    )
+    .await;
+    let param = "/aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id";
+    // What the parameter holds, read independently.
+    let c = clients(&moto).await;
+    let want = c
+        .ssm
+        .get_parameter()
+        .name(param)
+        .send()
+        .await
+        .expect("moto serves AWS's public ECS AMI parameters")
+        .parameter()
+        .and_then(|p| p.value())
+        .unwrap()
+        .to_string();
+    assert!(want.starts_with("ami-"), "{want}");
+    let spec = Spec::AmiLookup(AmiLookupSpec {
+        name_pattern: String::new(),
+        owners: vec![],
+        most_recent: true,
+        ssm_parameter: Some(param.into()),
+    });
+    let o = p
+        .create(CreateRequest {
+            address: "aws_ami_lookup.ecs",
+            spec: &spec,
+            exclude_ids: &[],
+        })
+        .await
+        .expect("the AMI from the parameter");
+    assert_eq!(o.id, want);
+    assert_eq!(o.outputs["id"], serde_json::json!(want));
+    // A parameter that does not exist: a clear error naming the setting.
+    let missing = Spec::AmiLookup(AmiLookupSpec {
+        name_pattern: String::new(),
+        owners: vec![],
+        most_recent: true,
+        ssm_parameter: Some("/chronous/no-such-ami".into()),
+    });
+    let e = p
+        .create(CreateRequest {
+            address: "aws_ami_lookup.ecs",
+            spec: &missing,
+            exclude_ids: &[],
+        })
+        .await
+        .expect_err("no such parameter");
+    let text = format!("{} {}", e.message, e.hint.clone().unwrap_or_default());
+    assert!(
+        text.contains("aws_ami_lookup.ecs") && text.contains("cluster.ami.ssm_parameter"),
+        "{text}"
     );
 }

@@ -111,8 +111,11 @@ pub mod raw {
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
     pub struct Ami {
-        pub name: S<String>,
-        pub owner: S<String>,
+        pub name: Option<S<String>>,
+        pub owner: Option<S<String>>,
+        /// An SSM parameter holding the AMI id (AWS publishes the recommended
+        /// ECS-optimized AMI as one).
+        pub ssm_parameter: Option<S<String>>,
     }
 
     #[derive(Debug, Deserialize)]
@@ -121,7 +124,7 @@ pub mod raw {
         pub name: S<String>,
         pub instance_type: S<String>,
         pub instance_count: Option<S<i64>>,
-        pub ami: Ami,
+        pub ami: S<Ami>,
         pub subnets: Vec<S<String>>,
         pub security_groups: Vec<S<String>>,
     }
@@ -401,8 +404,12 @@ pub struct Cluster {
     pub name: String,
     pub instance_type: String,
     pub instance_count: u32,
+    /// The newest image whose name matches, from this owner (empty when
+    /// `ami_ssm_parameter` is set).
     pub ami_name: String,
     pub ami_owner: String,
+    /// The SSM parameter that holds the AMI id, instead of a name search.
+    pub ami_ssm_parameter: Option<String>,
     pub subnets: Vec<String>,
     pub security_groups: Vec<String>,
 }
@@ -1214,12 +1221,47 @@ impl Validator {
             ),
             None => 1,
         };
+        let ami = c.ami.get_ref();
+        let text = |v: &Option<S<String>>| v.as_ref().map(|v| v.get_ref().clone());
+        match (&ami.ssm_parameter, &ami.name, &ami.owner) {
+            (Some(p), None, None) => {
+                if !p.get_ref().starts_with('/') || p.get_ref().contains(char::is_whitespace) {
+                    self.err(
+                        "E0704",
+                        format!("`{}` is not an SSM parameter name", p.get_ref()),
+                        sp(p),
+                        "not a parameter name",
+                        "give the full name, e.g. /aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id",
+                    );
+                }
+            }
+            (Some(p), _, _) => self.err(
+                "E0703",
+                "cluster.ami gives both an SSM parameter and a name search",
+                sp(p),
+                "the parameter",
+                "keep one: ssm_parameter (the AMI id AWS publishes, e.g. the recommended ECS-optimized AMI) or name + owner (the newest matching image)",
+            ),
+            (None, Some(_), Some(_)) => {}
+            (None, _, _) => self.err(
+                "E0703",
+                "cluster.ami needs name and owner, or ssm_parameter",
+                sp(&c.ami),
+                "how to find the AMI",
+                "e.g. ami = { name = \"amzn2-ami-ecs-hvm-*-x86_64-ebs\", owner = \"amazon\" } or ami = { ssm_parameter = \"/aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id\" }",
+            ),
+        }
         let cluster = Cluster {
             name: self.name("cluster name", &c.name),
             instance_type: c.instance_type.get_ref().clone(),
             instance_count,
-            ami_name: c.ami.name.get_ref().clone(),
-            ami_owner: c.ami.owner.get_ref().clone(),
+            ami_name: text(&ami.name)
+                .filter(|_| ami.ssm_parameter.is_none())
+                .unwrap_or_default(),
+            ami_owner: text(&ami.owner)
+                .filter(|_| ami.ssm_parameter.is_none())
+                .unwrap_or_default(),
+            ami_ssm_parameter: text(&ami.ssm_parameter),
             subnets: c.subnets.iter().map(|s| s.get_ref().clone()).collect(),
             security_groups: c
                 .security_groups

@@ -197,6 +197,10 @@ pub struct AmiLookupSpec {
     pub name_pattern: String,
     pub owners: Vec<String>,
     pub most_recent: bool,
+    /// The image is the id this SSM parameter holds (e.g. AWS's recommended
+    /// ECS-optimized AMI); `name_pattern` and `owners` are then empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssm_parameter: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -749,8 +753,13 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
         addr(Kind::AmiLookup, "ecs"),
         Spec::AmiLookup(AmiLookupSpec {
             name_pattern: env.cluster.ami_name.clone(),
-            owners: vec![env.cluster.ami_owner.clone()],
+            owners: if env.cluster.ami_ssm_parameter.is_some() {
+                vec![]
+            } else {
+                vec![env.cluster.ami_owner.clone()]
+            },
             most_recent: true,
+            ssm_parameter: env.cluster.ami_ssm_parameter.clone(),
         }),
     );
 

@@ -427,11 +427,13 @@ impl SimProvider {
                 (k.key_name.clone(), Some(k.key_name.clone()))
             }
             Spec::AmiLookup(a) => {
-                let h = hex::encode(Sha256::digest(a.name_pattern.as_bytes()));
-                out.insert(
-                    "name".into(),
-                    json!(a.name_pattern.replace('*', "2.0.20241001")),
-                );
+                let key = a.ssm_parameter.as_deref().unwrap_or(&a.name_pattern);
+                let h = hex::encode(Sha256::digest(key.as_bytes()));
+                let name = match &a.ssm_parameter {
+                    Some(_) => "amzn2-ami-ecs-hvm-2.0.20241001-x86_64-ebs".to_string(),
+                    None => a.name_pattern.replace('*', "2.0.20241001"),
+                };
+                out.insert("name".into(), json!(name));
                 (format!("ami-{}", &h[..17]), None)
             }
             Spec::IamRole(r) => {
