@@ -632,6 +632,7 @@ pub fn watch_rollout(v: &EnvView<'_>, timeout: u64, revision: Option<&str>) -> R
     let t = Instant::now();
     let mut seen = 0usize;
     let mut first = true;
+    let mut failure: Option<String> = None;
     loop {
         let s = fetch(v, &rt)?;
         // Only events from this rollout on.
@@ -640,6 +641,9 @@ pub fn watch_rollout(v: &EnvView<'_>, timeout: u64, revision: Option<&str>) -> R
             first = false;
         }
         for e in s.events.iter().skip(seen) {
+            if let Some((_, why)) = e.message.split_once(") deployment failed: ") {
+                failure = Some(format!("ECS deployment circuit breaker: {why}"));
+            }
             if v.json {
                 println!(
                     "{}",
@@ -663,8 +667,11 @@ pub fn watch_rollout(v: &EnvView<'_>, timeout: u64, revision: Option<&str>) -> R
                 .find(|d| d.task_definition == wanted && d.rollout_state == "FAILED");
             let rolled_back = primary.is_some_and(|p| p.task_definition != wanted);
             if failed.is_some() || rolled_back {
+                // The failed deployment leaves the list once its last task
+                // stopped; its event still says why.
                 let why = failed
                     .map(|d| d.rollout_state_reason.clone())
+                    .or_else(|| failure.clone())
                     .unwrap_or_else(|| "ECS deployment circuit breaker".into());
                 let back = primary
                     .filter(|p| p.task_definition != wanted)

@@ -462,7 +462,8 @@ fn a_deploy_whose_image_fails_its_health_check_trips_the_circuit_breaker_and_rol
         .find_map(|v| v["error"].as_str().map(str::to_string))
         .unwrap_or_else(|| panic!("no error line in:\n{out}\n{err}"));
     assert!(
-        error.contains("circuit breaker") && error.contains("rolled back to"),
+        error.contains("circuit breaker: tasks failed health checks.")
+            && error.contains("rolled back to"),
         "{error}"
     );
     let outcome = out

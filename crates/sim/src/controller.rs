@@ -530,7 +530,7 @@ impl Ctl {
                 work.push_back(s.ecs.update(now, task_definition(&want)));
             }
         }
-        self.execute(work).await?;
+        self.execute(&d, work).await?;
 
         // What Docker and the load balancer show, told to the scheduler (the
         // containers listed again: the ones just started are in it).
@@ -659,7 +659,7 @@ impl Ctl {
             .map(|c| c.id.clone())
             .collect();
         work.push_back(s.ecs.tick(now));
-        self.execute(work).await?;
+        self.execute(&d, work).await?;
         for id in strays {
             self.docker.stop_container(&id, 2).await?;
         }
@@ -686,7 +686,7 @@ impl Ctl {
                     .map_err(ecs_err)?,
             );
         }
-        self.execute(work).await?;
+        self.execute(&d, work).await?;
         // STOPPED tasks are kept for `status` a while (ECS keeps them an hour).
         let keep_from = self.now().saturating_sub(3_600_000);
         let s = self.svc.as_mut().expect("set above");
@@ -702,7 +702,11 @@ impl Ctl {
 
     /// Carry out what the scheduler asked, feeding back what happened, until
     /// it asks nothing more.
-    async fn execute(&mut self, mut work: VecDeque<ecs::Output>) -> Result<(), ControllerError> {
+    async fn execute(
+        &mut self,
+        d: &Desired,
+        mut work: VecDeque<ecs::Output>,
+    ) -> Result<(), ControllerError> {
         let mut targets_changed = false;
         while let Some(out) = work.pop_front() {
             for e in out.events {
@@ -719,7 +723,7 @@ impl Ctl {
                     } => {
                         let now = self.now();
                         let started = self
-                            .start_task(&task, &instance, &task_definition, host_port)
+                            .start_task(d, &task, &instance, &task_definition, host_port)
                             .await;
                         let s = self.svc.as_mut().expect("a service runs");
                         let obs = match started {
@@ -797,15 +801,12 @@ impl Ctl {
     /// start (worded as ECS's stopped reasons are).
     async fn start_task(
         &mut self,
+        d: &Desired,
         task_id: &str,
         instance_id: &str,
         task_definition: &str,
         host_port: u16,
     ) -> Result<u16, String> {
-        let cloud = Cloud::open(&self.cfg.state_dir.join("sim"), &self.cfg.env)
-            .map_err(|e| format!("CannotStartContainerError: the control plane: {e}"))?;
-        let d = desired::read(&cloud, self.cfg.time_scale);
-        drop(cloud);
         let svc = d
             .service
             .as_ref()
@@ -958,14 +959,6 @@ fn status_of(
     }
 }
 
-fn rollout_str(r: ecs::RolloutState) -> &'static str {
-    match r {
-        ecs::RolloutState::InProgress => "IN_PROGRESS",
-        ecs::RolloutState::Completed => "COMPLETED",
-        ecs::RolloutState::Failed => "FAILED",
-    }
-}
-
 async fn snapshot(ctl: &Ctl, started_at: &str, last_error: Option<String>) -> Status {
     let containers = ctl
         .docker
@@ -1035,14 +1028,9 @@ async fn snapshot(ctl: &Ctl, started_at: &str, last_error: Option<String>) -> St
             .iter()
             .map(|d| DeploymentStatus {
                 id: d.id.clone(),
-                status: match d.status {
-                    ecs::DeploymentStatus::Primary => "PRIMARY",
-                    ecs::DeploymentStatus::Active => "ACTIVE",
-                    ecs::DeploymentStatus::Inactive => "INACTIVE",
-                }
-                .to_string(),
+                status: d.status.as_str().to_string(),
                 task_definition: d.task_definition.clone(),
-                rollout_state: rollout_str(d.rollout_state).to_string(),
+                rollout_state: d.rollout_state.as_str().to_string(),
                 rollout_state_reason: d.rollout_state_reason.clone(),
                 running: e
                     .tasks()
