@@ -8,39 +8,23 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region};
 use aws_smithy_mocks::{mock, mock_client, MockResponse, RuleMode};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
-use chronous_aws::{AwsClients, AwsOptions, AwsProvider};
+use chronous_aws::{AwsOptions, AwsProvider};
 use chronous_core::engine::{self, ApplyConfig};
 use chronous_core::env::Backend;
 use chronous_core::plan::{self, Action, PlanOptions};
 use chronous_core::provider::{CreateRequest, Provider};
 use chronous_core::resources::*;
 use chronous_core::state::{ResourceRecord, State};
-use common::MemJournal;
+use common::{mock_options, unused_clients, MemJournal};
 use serde_json::json;
 
 fn opts() -> AwsOptions {
-    let mut o = AwsOptions::new("us-east-2", "mocked", std::env::temp_dir());
-    o.endpoint = None;
-    o.poll_interval = Duration::from_millis(5);
-    o.wait_timeout = Duration::from_secs(10);
-    o.throttle_backoff = Duration::from_millis(5);
-    o
-}
-
-/// Clients that are never called, for the services a test does not mock.
-fn unused_clients() -> AwsClients {
-    let conf = aws_config::SdkConfig::builder()
-        .region(Region::new("us-east-2"))
-        .behavior_version(BehaviorVersion::latest())
-        .build();
-    AwsClients::from_conf(&conf, false)
+    mock_options()
 }
 
 fn ec2_error(status: u16, code: &str) -> HttpResponse {

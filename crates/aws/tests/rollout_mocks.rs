@@ -4,37 +4,25 @@
 //! goes -> FAILED (the error carries the reason and the service's events), a
 //! timeout; and the ECR registry credentials for `docker push`.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region};
 use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
 use aws_sdk_ecs::types::{Deployment, DeploymentRolloutState, Service, ServiceEvent};
 use aws_sdk_elasticloadbalancing::operation::describe_instance_health::DescribeInstanceHealthOutput;
 use aws_sdk_elasticloadbalancing::types::InstanceState;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use aws_smithy_types::DateTime;
-use chronous_aws::{
-    AwsClients, AwsOptions, AwsProvider, RolloutError, RolloutEvent, RolloutTarget,
-};
+use chronous_aws::{AwsOptions, AwsProvider, RolloutError, RolloutEvent, RolloutTarget};
+use common::{mock_options, unused_clients};
 
 const TD_OLD: &str = "arn:aws:ecs:us-east-2:123456789012:task-definition/chronous-payment:1";
 const TD_NEW: &str = "arn:aws:ecs:us-east-2:123456789012:task-definition/chronous-payment:2";
 
 fn opts() -> AwsOptions {
-    let mut o = AwsOptions::new("us-east-2", "mocked", std::env::temp_dir());
-    o.endpoint = None;
-    o.poll_interval = Duration::from_millis(5);
-    o.throttle_backoff = Duration::from_millis(5);
-    o
-}
-
-fn unused_clients() -> AwsClients {
-    let conf = aws_config::SdkConfig::builder()
-        .region(Region::new("us-east-2"))
-        .behavior_version(BehaviorVersion::latest())
-        .build();
-    AwsClients::from_conf(&conf, false)
+    mock_options()
 }
 
 fn target() -> RolloutTarget {

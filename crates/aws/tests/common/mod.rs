@@ -325,3 +325,22 @@ pub fn assert_ok(outcome: &Outcome) {
 pub fn set_password() {
     std::env::set_var("CHRONOUS_DB_PASSWORD", "s3cret-test-pw-1");
 }
+
+/// Options for tests against aws-smithy-mocks: no endpoint, short polls.
+pub fn mock_options() -> AwsOptions {
+    let mut o = AwsOptions::new(REGION, "mocked", std::env::temp_dir());
+    o.endpoint = None;
+    o.poll_interval = Duration::from_millis(5);
+    o.wait_timeout = Duration::from_secs(10);
+    o.throttle_backoff = Duration::from_millis(5);
+    o
+}
+
+/// Clients that are never called, for the services a mock test does not mock.
+pub fn unused_clients() -> AwsClients {
+    let conf = aws_config::SdkConfig::builder()
+        .region(aws_config::Region::new(REGION))
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    AwsClients::from_conf(&conf, false)
+}
