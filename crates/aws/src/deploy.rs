@@ -90,6 +90,38 @@ pub struct RolloutDone {
     pub seconds: f64,
 }
 
+/// One service event as ECS recorded it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedEvent {
+    pub id: String,
+    pub at: String,
+    pub message: String,
+}
+
+/// The service and its load balancer at one look.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceObservation {
+    pub progress: RolloutProgress,
+    /// The watched deployment FAILED: its revision and why.
+    pub failure: Option<(String, String)>,
+    /// COMPLETED, the desired count running, every instance InService.
+    pub done: bool,
+    /// Oldest first.
+    pub events: Vec<ObservedEvent>,
+}
+
+impl ServiceObservation {
+    /// The last `n` events as `at message` lines, oldest first.
+    pub fn recent(&self, n: usize) -> Vec<String> {
+        let skip = self.events.len().saturating_sub(n);
+        self.events
+            .iter()
+            .skip(skip)
+            .map(|e| format!("{} {}", e.at, e.message))
+            .collect()
+    }
+}
+
 /// Why a rollout did not complete.
 #[derive(Debug, thiserror::Error)]
 pub enum RolloutError {
@@ -188,12 +220,142 @@ impl AwsProvider {
         })
     }
 
-    /// Poll the service (DescribeServices) and its load balancer
-    /// (DescribeInstanceHealth) every `poll_interval` until the deployment of
-    /// `target.task_definition` is COMPLETED with the desired count running and
-    /// every registered instance InService; FAILED ends the wait with the
-    /// service's last events. `on` hears the service's new events and every
-    /// change of the counts.
+    /// One look at the service (DescribeServices) and its load balancer
+    /// (DescribeInstanceHealth): what `chronous status` shows on AWS, and one
+    /// poll of [`AwsProvider::wait_rollout`].
+    pub async fn observe_service(
+        &self,
+        target: &RolloutTarget,
+    ) -> Result<ServiceObservation, RolloutError> {
+        let address = format!("service {}", target.service);
+        let o = self
+            .call(|| {
+                self.c
+                    .ecs
+                    .describe_services()
+                    .cluster(&target.cluster)
+                    .services(&target.service)
+                    .send()
+            })
+            .await
+            .map_err(|e| RolloutError::Aws(e.provider(&address, "describe the service")))?;
+        let Some(svc) = o.services().iter().find(|s| s.status() != Some("INACTIVE")) else {
+            return Err(RolloutError::NoService {
+                service: target.service.clone(),
+                cluster: target.cluster.clone(),
+            });
+        };
+        // ECS lists events newest first.
+        let mut events: Vec<ObservedEvent> = svc
+            .events()
+            .iter()
+            .map(|e| ObservedEvent {
+                id: e.id().unwrap_or_default().to_string(),
+                at: fmt_time(e.created_at()),
+                message: e.message().unwrap_or_default().to_string(),
+            })
+            .collect();
+        events.reverse();
+        let deployments = svc.deployments();
+        let primary = deployments.iter().find(|d| d.status() == Some("PRIMARY"));
+        let ours = match &target.task_definition {
+            Some(td) => deployments
+                .iter()
+                .find(|d| d.task_definition() == Some(td.as_str())),
+            None => primary,
+        };
+        let failure = ours
+            .filter(|d| d.rollout_state().map(|s| s.as_str()) == Some("FAILED"))
+            .map(|d| {
+                let mut reason = d
+                    .rollout_state_reason()
+                    .unwrap_or("ECS marked the deployment FAILED")
+                    .to_string();
+                if let Some(p) = primary.filter(|p| p.task_definition() != d.task_definition()) {
+                    reason.push_str(&format!(
+                        " (the service rolled back to {})",
+                        p.task_definition().unwrap_or_default()
+                    ));
+                }
+                (d.task_definition().unwrap_or_default().to_string(), reason)
+            });
+        let (instances, in_service) = match &target.elb {
+            Some(lb) => {
+                let h = self
+                    .call(|| {
+                        self.c
+                            .elb
+                            .describe_instance_health()
+                            .load_balancer_name(lb)
+                            .send()
+                    })
+                    .await
+                    .map_err(|e| {
+                        RolloutError::Aws(
+                            e.provider(&format!("load balancer {lb}"), "describe instance health"),
+                        )
+                    })?;
+                let states = h.instance_states();
+                (
+                    states.len(),
+                    states
+                        .iter()
+                        .filter(|s| s.state() == Some("InService"))
+                        .count(),
+                )
+            }
+            None => (0, 0),
+        };
+        let progress = RolloutProgress {
+            rollout_state: ours
+                .and_then(|d| d.rollout_state())
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            rollout_state_reason: ours
+                .and_then(|d| d.rollout_state_reason())
+                .map(str::to_string),
+            task_definition: ours
+                .and_then(|d| d.task_definition())
+                .unwrap_or_default()
+                .to_string(),
+            desired: svc.desired_count(),
+            running: svc.running_count(),
+            pending: svc.pending_count(),
+            failed_tasks: ours.map(|d| d.failed_tasks()).unwrap_or(0),
+            deployments: deployments.len(),
+            instances,
+            in_service,
+        };
+        let completed = match ours {
+            Some(d) => match d.rollout_state().map(|s| s.as_str()) {
+                Some("COMPLETED") => true,
+                // An endpoint that does not report rolloutState: the
+                // deployment is the only one and runs its desired count.
+                None => {
+                    deployments.len() == 1
+                        && d.status() == Some("PRIMARY")
+                        && d.running_count() == d.desired_count()
+                }
+                _ => false,
+            },
+            None => false,
+        };
+        let healthy_behind_elb = target.elb.is_none()
+            || progress.desired == 0
+            || (progress.instances > 0 && progress.in_service == progress.instances);
+        Ok(ServiceObservation {
+            done: completed && progress.running == progress.desired && healthy_behind_elb,
+            progress,
+            failure,
+            events,
+        })
+    }
+
+    /// Poll [`AwsProvider::observe_service`] every `poll_interval` until the
+    /// deployment of `target.task_definition` is COMPLETED with the desired
+    /// count running and every registered instance InService; FAILED ends the
+    /// wait with the service's last events. `on` hears the service's new
+    /// events and every change of the counts.
     pub async fn wait_rollout(
         &self,
         target: &RolloutTarget,
@@ -201,164 +363,42 @@ impl AwsProvider {
         on: &mut (dyn FnMut(&RolloutEvent) + Send),
     ) -> Result<RolloutDone, RolloutError> {
         let start = tokio::time::Instant::now();
-        let address = format!("service {}", target.service);
         let mut seen: Option<std::collections::HashSet<String>> = None;
         let mut last = RolloutProgress::default();
         loop {
-            let o = self
-                .call(|| {
-                    self.c
-                        .ecs
-                        .describe_services()
-                        .cluster(&target.cluster)
-                        .services(&target.service)
-                        .send()
-                })
-                .await
-                .map_err(|e| RolloutError::Aws(e.provider(&address, "describe the service")))?;
-            let Some(svc) = o.services().iter().find(|s| s.status() != Some("INACTIVE")) else {
-                return Err(RolloutError::NoService {
-                    service: target.service.clone(),
-                    cluster: target.cluster.clone(),
-                });
-            };
-            // ECS lists events newest first.
-            let mut events: Vec<(String, String, String)> = svc
-                .events()
-                .iter()
-                .map(|e| {
-                    (
-                        e.id().unwrap_or_default().to_string(),
-                        fmt_time(e.created_at()),
-                        e.message().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect();
-            events.reverse();
-            let recent: Vec<String> = events
-                .iter()
-                .rev()
-                .take(5)
-                .rev()
-                .map(|(_, at, m)| format!("{at} {m}"))
-                .collect();
+            let o = self.observe_service(target).await?;
+            let recent = o.recent(5);
             match &mut seen {
                 // Only the events from this wait on.
-                None => seen = Some(events.iter().map(|(id, _, _)| id.clone()).collect()),
+                None => seen = Some(o.events.iter().map(|e| e.id.clone()).collect()),
                 Some(s) => {
-                    for (id, at, message) in &events {
-                        if s.insert(id.clone()) {
+                    for e in &o.events {
+                        if s.insert(e.id.clone()) {
                             on(&RolloutEvent::Service {
-                                at: at.clone(),
-                                message: message.clone(),
+                                at: e.at.clone(),
+                                message: e.message.clone(),
                             });
                         }
                     }
                 }
             }
-            let deployments = svc.deployments();
-            let primary = deployments.iter().find(|d| d.status() == Some("PRIMARY"));
-            let ours = match &target.task_definition {
-                Some(td) => deployments
-                    .iter()
-                    .find(|d| d.task_definition() == Some(td.as_str())),
-                None => primary,
-            };
-            if let Some(d) = ours {
-                if d.rollout_state().map(|s| s.as_str()) == Some("FAILED") {
-                    let mut reason = d
-                        .rollout_state_reason()
-                        .unwrap_or("ECS marked the deployment FAILED")
-                        .to_string();
-                    if let Some(p) = primary.filter(|p| p.task_definition() != d.task_definition())
-                    {
-                        reason.push_str(&format!(
-                            " (the service rolled back to {})",
-                            p.task_definition().unwrap_or_default()
-                        ));
-                    }
-                    return Err(RolloutError::Failed {
-                        service: target.service.clone(),
-                        task_definition: d.task_definition().unwrap_or_default().to_string(),
-                        reason,
-                        events: recent,
-                    });
-                }
+            if let Some((task_definition, reason)) = o.failure {
+                return Err(RolloutError::Failed {
+                    service: target.service.clone(),
+                    task_definition,
+                    reason,
+                    events: recent,
+                });
             }
-            let (instances, in_service) = match &target.elb {
-                Some(lb) => {
-                    let h = self
-                        .call(|| {
-                            self.c
-                                .elb
-                                .describe_instance_health()
-                                .load_balancer_name(lb)
-                                .send()
-                        })
-                        .await
-                        .map_err(|e| {
-                            RolloutError::Aws(e.provider(
-                                &format!("load balancer {lb}"),
-                                "describe instance health",
-                            ))
-                        })?;
-                    let states = h.instance_states();
-                    (
-                        states.len(),
-                        states
-                            .iter()
-                            .filter(|s| s.state() == Some("InService"))
-                            .count(),
-                    )
-                }
-                None => (0, 0),
-            };
-            let now = RolloutProgress {
-                rollout_state: ours
-                    .and_then(|d| d.rollout_state())
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_default(),
-                rollout_state_reason: ours
-                    .and_then(|d| d.rollout_state_reason())
-                    .map(str::to_string),
-                task_definition: ours
-                    .and_then(|d| d.task_definition())
-                    .unwrap_or_default()
-                    .to_string(),
-                desired: svc.desired_count(),
-                running: svc.running_count(),
-                pending: svc.pending_count(),
-                failed_tasks: ours.map(|d| d.failed_tasks()).unwrap_or(0),
-                deployments: deployments.len(),
-                instances,
-                in_service,
-            };
-            if now != last {
-                on(&RolloutEvent::Progress(now.clone()));
-                last = now.clone();
+            if o.progress != last {
+                on(&RolloutEvent::Progress(o.progress.clone()));
+                last = o.progress.clone();
             }
-            let completed = match ours {
-                Some(d) => match d.rollout_state().map(|s| s.as_str()) {
-                    Some("COMPLETED") => true,
-                    // An endpoint that does not report rolloutState: the
-                    // deployment is the only one and runs its desired count.
-                    None => {
-                        deployments.len() == 1
-                            && d.status() == Some("PRIMARY")
-                            && d.running_count() == d.desired_count()
-                    }
-                    _ => false,
-                },
-                None => false,
-            };
-            let healthy_behind_elb = target.elb.is_none()
-                || now.desired == 0
-                || (now.instances > 0 && now.in_service == now.instances);
-            if completed && now.running == now.desired && healthy_behind_elb {
+            if o.done {
                 return Ok(RolloutDone {
-                    task_definition: now.task_definition,
-                    desired: now.desired,
-                    in_service: now.in_service,
+                    task_definition: last.task_definition,
+                    desired: last.desired,
+                    in_service: last.in_service,
                     seconds: start.elapsed().as_secs_f64(),
                 });
             }

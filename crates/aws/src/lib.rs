@@ -37,8 +37,8 @@ use tokio::sync::OnceCell;
 
 pub use call::CallError;
 pub use deploy::{
-    RegistryAuth, RegistryAuthError, RolloutDone, RolloutError, RolloutEvent, RolloutProgress,
-    RolloutTarget,
+    ObservedEvent, RegistryAuth, RegistryAuthError, RolloutDone, RolloutError, RolloutEvent,
+    RolloutProgress, RolloutTarget, ServiceObservation,
 };
 
 /// Tag naming the environment an object belongs to.

@@ -42,6 +42,128 @@ fn target(st: &State) -> Option<RolloutTarget> {
     })
 }
 
+/// The ECS service and its load balancer as `chronous status` shows them on AWS.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ServiceView {
+    pub name: String,
+    pub cluster: String,
+    /// The primary deployment's revision and rolloutState.
+    pub task_definition: String,
+    pub rollout_state: String,
+    pub rollout_state_reason: Option<String>,
+    pub desired: i32,
+    pub running: i32,
+    pub pending: i32,
+    pub deployments: usize,
+    pub elb: Option<String>,
+    pub instances: usize,
+    pub in_service: usize,
+    /// The service's last events, oldest first.
+    pub events: Vec<String>,
+    /// Why the service could not be described (credentials, endpoint, deleted).
+    pub error: Option<String>,
+}
+
+/// One look at the recorded service; `None` when no service is recorded.
+pub fn observe(v: &EnvView<'_>, endpoint: Option<&str>) -> Result<Option<ServiceView>> {
+    let st = StateStore::new(&v.state_dir)
+        .load()?
+        .unwrap_or_else(|| State::new(&v.env.name, v.backend, String::new()));
+    let Some(mut target) = target(&st) else {
+        return Ok(None);
+    };
+    // Whatever the primary deployment runs.
+    target.task_definition = None;
+    let mut view = ServiceView {
+        name: target.service.clone(),
+        cluster: target.cluster.clone(),
+        task_definition: String::new(),
+        rollout_state: String::new(),
+        rollout_state_reason: None,
+        desired: 0,
+        running: 0,
+        pending: 0,
+        deployments: 0,
+        elb: target.elb.clone(),
+        instances: 0,
+        in_service: 0,
+        events: vec![],
+        error: None,
+    };
+    let mut opts = AwsOptions::new(&v.env.region, &v.env.name, v.dir);
+    if let Some(e) = endpoint {
+        opts.endpoint = Some(e.to_string());
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let seen = rt.block_on(async {
+        let p = AwsProvider::connect(opts)
+            .await
+            .map_err(|e| e.to_string())?;
+        p.observe_service(&target).await.map_err(|e| e.to_string())
+    });
+    match seen {
+        Ok(o) => {
+            view.events = o.recent(10);
+            let p = o.progress;
+            view.task_definition = p.task_definition;
+            view.rollout_state = p.rollout_state;
+            view.rollout_state_reason = p.rollout_state_reason;
+            view.desired = p.desired;
+            view.running = p.running;
+            view.pending = p.pending;
+            view.deployments = p.deployments;
+            view.instances = p.instances;
+            view.in_service = p.in_service;
+        }
+        Err(e) => view.error = Some(e),
+    }
+    Ok(Some(view))
+}
+
+/// The text `chronous status` prints for [`ServiceView`].
+pub fn print(s: &ServiceView) {
+    println!(
+        "
+Service {} in {}:",
+        s.name, s.cluster
+    );
+    if let Some(e) = &s.error {
+        println!("  cannot describe it: {e}");
+        return;
+    }
+    println!(
+        "  desired {}, running {}, pending {}; primary deployment {} {}{} ({} deployment(s))",
+        s.desired,
+        s.running,
+        s.pending,
+        s.task_definition,
+        if s.rollout_state.is_empty() {
+            "(no rolloutState)"
+        } else {
+            &s.rollout_state
+        },
+        s.rollout_state_reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default(),
+        s.deployments
+    );
+    if let Some(lb) = &s.elb {
+        println!(
+            "  load balancer {lb}: {} of {} instance(s) InService",
+            s.in_service, s.instances
+        );
+    }
+    if !s.events.is_empty() {
+        println!("  events (newest last):");
+        for e in &s.events {
+            println!("    {e}");
+        }
+    }
+}
+
 /// Wait for the service's rollout; exit 1 with the service's last events when it fails.
 pub fn wait(v: &EnvView<'_>, endpoint: Option<&str>, timeout: u64) -> Result<u8> {
     let st = StateStore::new(&v.state_dir)

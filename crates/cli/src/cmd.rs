@@ -679,13 +679,17 @@ pub fn run(cli: Cli) -> Result<u8> {
             timeout,
         } => {
             let ctx = load_env(&cli)?;
-            if ctx.backend == Backend::Aws && *wait_healthy {
-                // On AWS "healthy" is ECS's: the primary deployment COMPLETED,
-                // the desired count running, every ELB instance InService.
-                crate::aws_rollout::wait(&ctx.view(), ctx.endpoint.as_deref(), *timeout)?;
-                return crate::runtime::status(&ctx.view(), false, *timeout);
+            if ctx.backend == Backend::Aws {
+                let endpoint = ctx.endpoint.as_deref();
+                if *wait_healthy {
+                    // On AWS "healthy" is ECS's: the primary deployment COMPLETED,
+                    // the desired count running, every ELB instance InService.
+                    crate::aws_rollout::wait(&ctx.view(), endpoint, *timeout)?;
+                }
+                let svc = crate::aws_rollout::observe(&ctx.view(), endpoint)?;
+                return crate::runtime::status(&ctx.view(), false, *timeout, svc.as_ref());
             }
-            crate::runtime::status(&ctx.view(), *wait_healthy, *timeout)
+            crate::runtime::status(&ctx.view(), *wait_healthy, *timeout, None)
         }
         Cmd::Logs { follow, since } => {
             let ctx = load_env(&cli)?;

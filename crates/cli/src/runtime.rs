@@ -386,7 +386,13 @@ fn db_status(v: &EnvView<'_>, rt: &tokio::runtime::Runtime) -> serde_json::Value
 }
 
 /// `chronous status [--wait-healthy]`.
-pub fn status(v: &EnvView<'_>, wait: bool, timeout: u64) -> Result<u8> {
+/// `aws_service`: on `--backend aws`, the ECS service as AWS describes it.
+pub fn status(
+    v: &EnvView<'_>,
+    wait: bool,
+    timeout: u64,
+    aws_service: Option<&crate::aws_rollout::ServiceView>,
+) -> Result<u8> {
     let st = StateStore::new(&v.state_dir)
         .load()?
         .unwrap_or_else(|| State::new(&v.env.name, v.backend, String::new()));
@@ -446,10 +452,14 @@ pub fn status(v: &EnvView<'_>, wait: bool, timeout: u64) -> Result<u8> {
                 "environment": v.env.name, "backend": v.backend, "serial": st.serial, "objects": st.resources.len(),
                 "resources": st.resources.values().map(|r| serde_json::json!({"address": r.address, "id": r.id})).collect::<Vec<_>>(),
                 "outputs": state::outputs(&st, &v.env.network.azs), "runtime": runtime, "database": db,
+                "service": aws_service,
             }))?
         );
     } else {
         print_status(v, &st, runtime.as_ref(), &db);
+        if let Some(s) = aws_service {
+            crate::aws_rollout::print(s);
+        }
     }
     Ok(0)
 }

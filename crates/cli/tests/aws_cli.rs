@@ -64,6 +64,29 @@ fn apply_plan_logs_and_destroy_against_moto() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("Apply complete! Resources: 58 added"));
     assert_eq!(code(&aws(&["plan", "--detailed-exitcode"])), 0);
 
+    // status describes the service and its load balancer on AWS.
+    let o = aws(&["--json", "status"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let svc = &st["service"];
+    assert_eq!(svc["name"], "payments_api-service", "{st}");
+    assert_eq!(svc["error"], serde_json::Value::Null, "{st}");
+    assert_eq!(svc["desired"], 1, "{st}");
+    assert_eq!(svc["elb"], "cak-payments-elb", "{st}");
+    assert!(
+        svc["task_definition"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("task-definition/chronous-payment:1")),
+        "{st}"
+    );
+    let o = aws(&["status"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("Service payments_api-service in")
+            && text.contains("load balancer cak-payments-elb:"),
+        "{text}"
+    );
+
     // Log events in the service's log group, as the awslogs driver writes them.
     let script = format!(
         "import boto3,time\nc=boto3.client('logs',region_name='us-east-2',endpoint_url='{}',aws_access_key_id='testing',aws_secret_access_key='testing')\n\
