@@ -399,29 +399,7 @@ impl Service {
         id_salt: u64,
         now: Millis,
     ) -> Result<(Service, Output), EcsError> {
-        if config.minimum_healthy_percent > 100 || !(100..=200).contains(&config.maximum_percent) {
-            return Err(EcsError::InvalidPercentages {
-                desired: config.desired_count,
-                min: config.minimum_healthy_percent,
-                max: config.maximum_percent,
-            });
-        }
-        let mut s = Service {
-            config,
-            id_salt,
-            next_id: 0,
-            task_definitions: BTreeMap::new(),
-            instances: instances.into_iter().map(|i| (i.id.clone(), i)).collect(),
-            tasks: BTreeMap::new(),
-            deployments: Vec::new(),
-            last_completed: None,
-            consecutive_start_failures: 0,
-            throttle_event_sent: false,
-            backoff_until: 0,
-            steady: false,
-            last_place_message: None,
-            config_event_for: None,
-        };
+        let mut s = Service::empty(config, instances, id_salt)?;
         let mut out = Output::default();
         s.new_deployment(now, task_definition, None);
         s.reconcile(now, &mut out);
@@ -447,20 +425,7 @@ impl Service {
         let mut tds = task_definitions.into_iter();
         let primary = tds.next().ok_or(EcsError::NoTaskDefinition)?;
         let others: Vec<TaskDefinition> = tds.collect();
-        let (mut s, _) = Service::create(
-            ServiceConfig {
-                desired_count: 0,
-                ..config.clone()
-            },
-            primary.clone(),
-            instances,
-            id_salt,
-            now,
-        )?;
-        s.config = config;
-        s.deployments.clear();
-        s.last_completed = None;
-        s.steady = false;
+        let mut s = Service::empty(config, instances, id_salt)?;
         for td in others.iter().rev() {
             if td.arn != primary.arn && tasks.iter().any(|t| t.task_definition == td.arn) {
                 s.new_deployment(now, td.clone(), None);
@@ -539,13 +504,7 @@ impl Service {
         now: Millis,
         config: ServiceConfig,
     ) -> Result<Output, EcsError> {
-        if config.minimum_healthy_percent > 100 || !(100..=200).contains(&config.maximum_percent) {
-            return Err(EcsError::InvalidPercentages {
-                desired: config.desired_count,
-                min: config.minimum_healthy_percent,
-                max: config.maximum_percent,
-            });
-        }
+        check_percentages(&config)?;
         let mut out = Output::default();
         if config != self.config {
             self.config = config;
@@ -825,6 +784,31 @@ impl Service {
     }
 
     // -----------------------------------------------------------------------
+
+    /// A service with no deployment and no task yet.
+    fn empty(
+        config: ServiceConfig,
+        instances: Vec<ContainerInstance>,
+        id_salt: u64,
+    ) -> Result<Service, EcsError> {
+        check_percentages(&config)?;
+        Ok(Service {
+            config,
+            id_salt,
+            next_id: 0,
+            task_definitions: BTreeMap::new(),
+            instances: instances.into_iter().map(|i| (i.id.clone(), i)).collect(),
+            tasks: BTreeMap::new(),
+            deployments: Vec::new(),
+            last_completed: None,
+            consecutive_start_failures: 0,
+            throttle_event_sent: false,
+            backoff_until: 0,
+            steady: false,
+            last_place_message: None,
+            config_event_for: None,
+        })
+    }
 
     fn task_mut(&mut self, id: &str) -> Result<&mut Task, EcsError> {
         self.tasks
@@ -1266,11 +1250,7 @@ impl Service {
             let msg = format!(
                 "(service {name}) has stopped {} running tasks: {}.",
                 stopped.len(),
-                stopped
-                    .iter()
-                    .map(|t| format!("(task {t})"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                task_list(&stopped)
             );
             out.events
                 .push(self.event(now, EventKind::Stopped, stopped.clone(), msg));
@@ -1280,11 +1260,7 @@ impl Service {
             let msg = format!(
                 "(service {name}) has started {} tasks: {}.",
                 started.len(),
-                started
-                    .iter()
-                    .map(|t| format!("(task {t})"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                task_list(&started)
             );
             out.events
                 .push(self.event(now, EventKind::Started, started, msg));
@@ -1388,6 +1364,26 @@ impl Service {
             self.deployments.retain(|_| k.next().unwrap_or(true));
         }
     }
+}
+
+/// ECS accepts minimumHealthyPercent 0-100 and maximumPercent 100-200.
+fn check_percentages(config: &ServiceConfig) -> Result<(), EcsError> {
+    if config.minimum_healthy_percent > 100 || !(100..=200).contains(&config.maximum_percent) {
+        return Err(EcsError::InvalidPercentages {
+            desired: config.desired_count,
+            min: config.minimum_healthy_percent,
+            max: config.maximum_percent,
+        });
+    }
+    Ok(())
+}
+
+/// `(task a) (task b)`, as ECS lists tasks in an event.
+fn task_list(ids: &[String]) -> String {
+    ids.iter()
+        .map(|t| format!("(task {t})"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Convenience for runtimes that hold several outputs.
