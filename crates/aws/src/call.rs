@@ -10,7 +10,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use chronous_core::provider::ProviderError;
+use chronous_core::provider::{ErrorKind, ProviderError};
 
 use crate::AwsProvider;
 
@@ -98,50 +98,60 @@ impl CallError {
 
     /// The error as the user sees it: the address, what was being done, what AWS said, what to do.
     pub fn provider(&self, address: &str, what: &str) -> ProviderError {
-        let msg = format!("{address}: could not {what}: {self}");
+        let (kind, hint) = self.classify();
+        let e =
+            ProviderError::of(kind, format!("{address}: could not {what}: {self}")).with_hint(hint);
+        match kind {
+            ErrorKind::Unreachable | ErrorKind::Unavailable => e.retryable(),
+            _ => e,
+        }
+    }
+
+    /// What kind of failure this is and what the user can do about it.
+    fn classify(&self) -> (ErrorKind, &'static str) {
         let c = self.code();
         if self.transport {
-            return ProviderError::new(msg)
-                .with_hint("AWS could not be reached: check the network, the region and --endpoint / AWS_ENDPOINT_URL, then run apply again (chronous continues from what completed)")
-                .retryable();
+            return (ErrorKind::Unreachable, "AWS could not be reached: check the network, the region and --endpoint / AWS_ENDPOINT_URL, then run apply again (chronous continues from what completed)");
         }
         if self.is_throttling() {
-            return ProviderError::new(msg).with_hint("AWS kept throttling requests: wait a minute and run apply again, or lower --parallelism").retryable();
+            return (ErrorKind::Unavailable, "AWS kept throttling requests: wait a minute and run apply again, or lower --parallelism");
         }
         if self.is_server() {
-            return ProviderError::new(msg).with_hint("AWS answered with an internal error: run apply again; chronous adopts what this step may already have made").retryable();
+            return (ErrorKind::Unavailable, "AWS answered with an internal error: run apply again; chronous adopts what this step may already have made");
         }
-        let hint = if c.contains("UnauthorizedOperation")
+        if c.contains("UnauthorizedOperation")
             || c.contains("AccessDenied")
             || c == "InvalidClientTokenId"
             || c == "SignatureDoesNotMatch"
         {
-            "the AWS credentials in use may not do this: check AWS_PROFILE / the role's policies"
+            (ErrorKind::Denied, "the AWS credentials in use may not do this: check AWS_PROFILE / the role's policies")
         } else if c.contains("ExpiredToken") || c == "RequestExpired" {
-            "the AWS credentials have expired: renew them (for example `aws sso login`) and run apply again"
+            (ErrorKind::Denied, "the AWS credentials have expired: renew them (for example `aws sso login`) and run apply again")
         } else if c == "DependencyViolation"
             || c == "DeleteConflict"
             || c == "ResourceInUse"
             || c.contains("InUse")
         {
-            "something still uses this object (possibly created outside chronous): remove that first, then run apply again"
+            (ErrorKind::Conflict, "something still uses this object (possibly created outside chronous): remove that first, then run apply again")
         } else if c.contains("Duplicate")
             || c.contains("AlreadyExists")
             || c == "EntityAlreadyExists"
             || c == "BucketAlreadyExists"
         {
-            "an object of that name already exists and was not made by this environment: rename it in chronous.toml or remove the other object"
+            (ErrorKind::Conflict, "an object of that name already exists and was not made by this environment: rename it in chronous.toml or remove the other object")
         } else if c.contains("LimitExceeded")
             || c.contains("QuotaExceeded")
             || c.contains("AddressLimitExceeded")
         {
-            "an AWS service quota is reached: raise it in the Service Quotas console or remove unused objects"
+            (ErrorKind::Refused, "an AWS service quota is reached: raise it in the Service Quotas console or remove unused objects")
         } else if self.is_not_found() {
-            "an object it refers to does not exist: run plan to see what was deleted outside chronous"
+            (ErrorKind::NotFound, "an object it refers to does not exist: run plan to see what was deleted outside chronous")
         } else {
-            "check the value in chronous.toml against what AWS accepts, then run apply again"
-        };
-        ProviderError::new(msg).with_hint(hint)
+            (
+                ErrorKind::Refused,
+                "check the value in chronous.toml against what AWS accepts, then run apply again",
+            )
+        }
     }
 }
 

@@ -23,10 +23,39 @@ pub struct Observed {
     pub outputs: BTreeMap<String, Value>,
 }
 
+/// What went wrong, for callers that act on it (retry, exit code, `--json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The backend refused the request as invalid or impossible (AWS's
+    /// `InvalidParameter*`, a limit, a name taken).
+    Refused,
+    /// The object, or one it needs, does not exist.
+    NotFound,
+    /// The object is in use or in a state that forbids the step
+    /// (`DependencyViolation`, `InvalidState`).
+    Conflict,
+    /// Missing or wrong credentials, or not allowed (`AccessDenied`).
+    Denied,
+    /// The backend could not be reached (network, endpoint, Docker Engine).
+    Unreachable,
+    /// The backend throttled the request or was briefly unavailable: the
+    /// same step may succeed later.
+    Unavailable,
+    /// A wait for the object to settle ran out of time.
+    Timeout,
+    /// A local precondition failed: the password source, a file, an image,
+    /// the simulator's store.
+    Local,
+    /// An answer the backend should not have given (a bug, here or there).
+    Other,
+}
+
 /// A failed backend step.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]
 pub struct ProviderError {
+    pub kind: ErrorKind,
     pub message: String,
     /// What the user can do about it.
     pub hint: Option<String>,
@@ -35,8 +64,13 @@ pub struct ProviderError {
 }
 
 impl ProviderError {
+    /// A failure of kind [`ErrorKind::Other`]; see [`ProviderError::of`].
     pub fn new(message: impl Into<String>) -> Self {
+        Self::of(ErrorKind::Other, message)
+    }
+    pub fn of(kind: ErrorKind, message: impl Into<String>) -> Self {
         ProviderError {
+            kind,
             message: message.into(),
             hint: None,
             retryable: false,
@@ -44,6 +78,10 @@ impl ProviderError {
     }
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+    pub fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.kind = kind;
         self
     }
     pub fn retryable(mut self) -> Self {

@@ -48,8 +48,26 @@ struct Snapshot {
 pub enum CloudError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{0}")]
-    Refused(String),
+    #[error("{path}: corrupt simulator store: {detail}")]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("DependencyViolation: {kind} {id} cannot be deleted while {other_kind} {other_id} ({other_address}) refers to it")]
+    DependencyViolation {
+        kind: Kind,
+        id: String,
+        other_kind: Kind,
+        other_id: String,
+        other_address: String,
+    },
+    #[error("no simulated object for `{0}`")]
+    NoObject(String),
+    #[error("object has no attributes")]
+    NoAttributes,
+    #[error("`{address}` has no attribute `{attr}`; it has: {keys:?}")]
+    NoAttribute {
+        address: String,
+        attr: String,
+        keys: Vec<String>,
+    },
 }
 
 /// The simulated control plane of one environment.
@@ -85,11 +103,9 @@ impl Cloud {
     pub fn open(dir: &Path, env: &str) -> Result<Cloud, CloudError> {
         let snap_path = dir.join("objects.json");
         let snap: Snapshot = match std::fs::read(&snap_path) {
-            Ok(b) => serde_json::from_slice(&b).map_err(|e| {
-                CloudError::Refused(format!(
-                    "{}: corrupt simulator store: {e}",
-                    snap_path.display()
-                ))
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| CloudError::Corrupt {
+                path: snap_path.clone(),
+                detail: e.to_string(),
             })?,
             Err(_) => Snapshot {
                 environment: env.to_string(),
@@ -293,10 +309,13 @@ impl Cloud {
             .and_then(|r| r.iter().find(|x| self.objects.contains_key(*x)))
         {
             let other = &self.objects[r];
-            return Err(CloudError::Refused(format!(
-                "DependencyViolation: {} {} cannot be deleted while {} {} ({}) refers to it",
-                o.kind, id, other.kind, other.id, other.address
-            )));
+            return Err(CloudError::DependencyViolation {
+                kind: o.kind,
+                id: id.to_string(),
+                other_kind: other.kind,
+                other_id: other.id.clone(),
+                other_address: other.address.clone(),
+            });
         }
         self.logged(LogRecord::Delete { id: id.to_string() })?;
         self.remove(id);
@@ -329,16 +348,14 @@ impl Cloud {
                     .min_by(|a, b| a.id.cmp(&b.id))
             })
             .cloned()
-            .ok_or_else(|| CloudError::Refused(format!("no simulated object for `{address}`")))?;
-        let obj = o
-            .attrs
-            .as_object_mut()
-            .ok_or_else(|| CloudError::Refused("object has no attributes".into()))?;
+            .ok_or_else(|| CloudError::NoObject(address.to_string()))?;
+        let obj = o.attrs.as_object_mut().ok_or(CloudError::NoAttributes)?;
         if !obj.contains_key(attr) {
-            let keys: Vec<&String> = obj.keys().collect();
-            return Err(CloudError::Refused(format!(
-                "`{address}` has no attribute `{attr}`; it has: {keys:?}"
-            )));
+            return Err(CloudError::NoAttribute {
+                address: address.to_string(),
+                attr: attr.to_string(),
+                keys: obj.keys().cloned().collect(),
+            });
         }
         obj.insert(attr.to_string(), value);
         let id = o.id.clone();
@@ -351,9 +368,7 @@ impl Cloud {
     pub fn console_delete(&mut self, address: &str) -> Result<Vec<String>, CloudError> {
         let ids: Vec<String> = self.by_address.get(address).cloned().unwrap_or_default();
         if ids.is_empty() {
-            return Err(CloudError::Refused(format!(
-                "no simulated object for `{address}`"
-            )));
+            return Err(CloudError::NoObject(address.to_string()));
         }
         for id in &ids {
             self.logged(LogRecord::Delete { id: id.clone() })?;

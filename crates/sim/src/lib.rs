@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use chronous_core::provider::{CreateRequest, Observed, Provider, ProviderError};
+use chronous_core::provider::{CreateRequest, ErrorKind, Observed, Provider, ProviderError};
 use chronous_core::resources::{Kind, Spec};
 use chronous_core::state::ResourceRecord;
 use serde_json::{json, Value};
@@ -97,9 +97,15 @@ pub const BASTION_IMAGE: &str = "chronous/debian-base:bookworm";
 
 fn err(e: CloudError) -> ProviderError {
     match e {
-        CloudError::Store(s) => ProviderError::new(format!("simulator store: {s}"))
+        CloudError::Store(s) => ProviderError::of(ErrorKind::Local, format!("simulator store: {s}"))
             .with_hint("check the permissions and free space of the environment folder"),
-        CloudError::Refused(m) => ProviderError::new(m),
+        CloudError::DependencyViolation { .. } => ProviderError::of(ErrorKind::Conflict, e.to_string()),
+        CloudError::NoObject(_) => ProviderError::of(ErrorKind::NotFound, e.to_string()),
+        CloudError::Corrupt { .. } => ProviderError::of(ErrorKind::Local, e.to_string())
+            .with_hint("the simulator's store is damaged: remove .chronous/sim and run apply again (the simulated objects are made again)"),
+        CloudError::NoAttributes | CloudError::NoAttribute { .. } => {
+            ProviderError::of(ErrorKind::Refused, e.to_string())
+        }
     }
 }
 
