@@ -1,0 +1,5 @@
+//! The environment file (being split into raw input, model, facts and validation).
+
+mod model;
+
+pub use model::*;
