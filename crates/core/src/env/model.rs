@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use ipnet::{IpNet, Ipv4Net};
 use serde::{Deserialize, Serialize};
 
+use crate::secret::SecretSource;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
@@ -244,6 +246,13 @@ pub struct Database {
     /// environment folder), else `CHRONOUS_DB_PASSWORD`. Never the value.
     pub password_file: Option<String>,
     pub restore: Option<Restore>,
+}
+
+impl Database {
+    /// Where the password comes from at run time.
+    pub fn password_source(&self) -> SecretSource {
+        SecretSource::db_password(self.password_file.as_deref())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
