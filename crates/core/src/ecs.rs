@@ -343,6 +343,43 @@ pub enum EcsError {
     InvalidPercentages { desired: u32, min: u32, max: u32 },
 }
 
+/// Why no container instance can take a new task. Its text is the service
+/// event ECS writes for it, word for word.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlacementError {
+    #[error("(service {service}) was unable to place a task because no container instance met all of its requirements. The closest matching (container-instance {instance}) {unmet}. For more information, see the Troubleshooting section.")]
+    NoInstanceFits {
+        service: String,
+        /// The first instance that came close.
+        instance: String,
+        unmet: Unmet,
+    },
+    #[error("(service {service}) was unable to place a task because no container instance met all of its requirements. Reason: No Container Instances were found in your cluster. For more information, see the Troubleshooting section.")]
+    NoInstances { service: String },
+}
+
+/// The requirement of a task a container instance does not meet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unmet {
+    #[error("is already using a port required by your task")]
+    Port,
+    #[error("has insufficient memory available")]
+    Memory,
+    #[error("has insufficient CPU units available")]
+    Cpu,
+}
+
+/// One reconcile pass: the tasks it started from and the counts it keeps
+/// as it stops tasks.
+struct Pass {
+    now: Millis,
+    /// Active tasks at the start, oldest first.
+    live: Vec<String>,
+    active: u32,
+    healthy: u32,
+    stopped: Vec<String>,
+}
+
 /// Counts at one moment (what the invariants talk about).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Counts {
@@ -385,7 +422,7 @@ pub struct Service {
     throttle_event_sent: bool,
     backoff_until: Millis,
     steady: bool,
-    last_place_message: Option<(String, String)>,
+    last_place_message: Option<(String, PlacementError)>,
     config_event_for: Option<String>,
 }
 
@@ -535,46 +572,7 @@ impl Service {
                     t.last_status = TaskStatus::Pending;
                 }
             }
-            Observation::TaskRunning { task } => {
-                let lb = self.config.load_balancer.is_some();
-                let t = self.task_mut(&task)?;
-                match t.last_status {
-                    TaskStatus::Provisioning | TaskStatus::Pending => {
-                        t.last_status = TaskStatus::Running;
-                        t.running_at = Some(now);
-                        self.steady = false;
-                        if lb {
-                            let t = self.tasks.get_mut(&task).expect("present");
-                            t.registered = true;
-                            out.commands.push(Command::RegisterTarget {
-                                task: task.clone(),
-                                instance: t.instance.clone(),
-                                port: t.host_port,
-                            });
-                            let msg = format!(
-                                "(service {}) registered 1 instances in (elb {})",
-                                self.config.name,
-                                self.config.load_balancer.as_deref().unwrap_or("")
-                            );
-                            out.events.push(self.event(
-                                now,
-                                EventKind::Registered,
-                                vec![task.clone()],
-                                msg,
-                            ));
-                        } else {
-                            self.task_became_healthy(&task);
-                        }
-                    }
-                    _ => {
-                        return Err(EcsError::WrongStatus {
-                            task,
-                            status: t.last_status.as_str(),
-                            what: "RUNNING",
-                        })
-                    }
-                }
-            }
+            Observation::TaskRunning { task } => self.task_running(now, task, &mut out)?,
             Observation::TaskFailedToStart { task, reason } => {
                 let t = self
                     .task(&task)
@@ -610,67 +608,9 @@ impl Service {
                 }
             }
             Observation::TaskHealth { task, healthy } => {
-                let grace = self.config.health_check_grace_ms;
-                let name = self.config.name.clone();
-                let elb = self.config.load_balancer.clone().unwrap_or_default();
-                let t = self.task_mut(&task)?;
-                if t.last_status == TaskStatus::Running && t.registered {
-                    let new = if healthy {
-                        Health::Healthy
-                    } else {
-                        Health::Unhealthy
-                    };
-                    if t.health != new {
-                        t.health = new;
-                        self.steady = false;
-                        if healthy {
-                            self.task_became_healthy(&task);
-                        } else {
-                            let t = &self.tasks[&task];
-                            let in_grace = t.running_at.is_some_and(|r| now < r + grace);
-                            if !in_grace {
-                                let msg = format!(
-                                    "(service {name}) (instance {}) (port {}) is unhealthy in (elb {elb}) due to (reason Instance has failed at least the UnhealthyThreshold number of health checks consecutively.)",
-                                    t.instance, t.host_port
-                                );
-                                out.events.push(self.event(
-                                    now,
-                                    EventKind::Unhealthy,
-                                    vec![task.clone()],
-                                    msg,
-                                ));
-                            }
-                        }
-                    }
-                }
+                self.task_health(now, &task, healthy, &mut out)?
             }
-            Observation::InstanceLost { instance } => {
-                if self.instances.remove(&instance).is_some() {
-                    let on: Vec<String> = self
-                        .tasks
-                        .values()
-                        .filter(|t| t.instance == instance && t.last_status != TaskStatus::Stopped)
-                        .map(|t| t.id.clone())
-                        .collect();
-                    let msg = format!(
-                        "(service {}) container instance {instance} is no longer available: {} tasks on it stopped.",
-                        self.config.name,
-                        on.len()
-                    );
-                    out.events
-                        .push(self.event(now, EventKind::InstanceLost, on.clone(), msg));
-                    for id in on {
-                        let t = self.tasks.get_mut(&id).expect("present");
-                        t.last_status = TaskStatus::Stopped;
-                        t.stopped_at = Some(now);
-                        t.health = Health::Unknown;
-                        t.registered = false;
-                        t.stopped_reason =
-                            Some(format!("Host EC2 (instance {instance}) terminated."));
-                    }
-                    self.steady = false;
-                }
-            }
+            Observation::InstanceLost { instance } => self.instance_lost(now, &instance, &mut out),
             Observation::InstanceRegistered(i) => {
                 self.instances.insert(i.id.clone(), i);
                 self.last_place_message = None;
@@ -678,6 +618,124 @@ impl Service {
         }
         self.reconcile(now, &mut out);
         Ok(out)
+    }
+
+    /// A task reached RUNNING: registered with the load balancer, or healthy
+    /// at once without one.
+    fn task_running(
+        &mut self,
+        now: Millis,
+        task: String,
+        out: &mut Output,
+    ) -> Result<(), EcsError> {
+        let lb = self.config.load_balancer.is_some();
+        let t = self.task_mut(&task)?;
+        match t.last_status {
+            TaskStatus::Provisioning | TaskStatus::Pending => {
+                t.last_status = TaskStatus::Running;
+                t.running_at = Some(now);
+                self.steady = false;
+                if lb {
+                    let t = self.tasks.get_mut(&task).expect("present");
+                    t.registered = true;
+                    out.commands.push(Command::RegisterTarget {
+                        task: task.clone(),
+                        instance: t.instance.clone(),
+                        port: t.host_port,
+                    });
+                    let msg = format!(
+                        "(service {}) registered 1 instances in (elb {})",
+                        self.config.name,
+                        self.config.load_balancer.as_deref().unwrap_or("")
+                    );
+                    out.events.push(self.event(
+                        now,
+                        EventKind::Registered,
+                        vec![task.clone()],
+                        msg,
+                    ));
+                } else {
+                    self.task_became_healthy(&task);
+                }
+                Ok(())
+            }
+            _ => Err(EcsError::WrongStatus {
+                task,
+                status: t.last_status.as_str(),
+                what: "RUNNING",
+            }),
+        }
+    }
+
+    /// The load balancer's verdict on a registered RUNNING task changed (or not).
+    fn task_health(
+        &mut self,
+        now: Millis,
+        task: &str,
+        healthy: bool,
+        out: &mut Output,
+    ) -> Result<(), EcsError> {
+        let grace = self.config.health_check_grace_ms;
+        let name = self.config.name.clone();
+        let elb = self.config.load_balancer.clone().unwrap_or_default();
+        let t = self.task_mut(task)?;
+        if t.last_status != TaskStatus::Running || !t.registered {
+            return Ok(());
+        }
+        let new = if healthy {
+            Health::Healthy
+        } else {
+            Health::Unhealthy
+        };
+        if t.health == new {
+            return Ok(());
+        }
+        t.health = new;
+        self.steady = false;
+        if healthy {
+            self.task_became_healthy(task);
+            return Ok(());
+        }
+        let t = &self.tasks[task];
+        let in_grace = t.running_at.is_some_and(|r| now < r + grace);
+        if !in_grace {
+            let msg = format!(
+                "(service {name}) (instance {}) (port {}) is unhealthy in (elb {elb}) due to (reason Instance has failed at least the UnhealthyThreshold number of health checks consecutively.)",
+                t.instance, t.host_port
+            );
+            out.events
+                .push(self.event(now, EventKind::Unhealthy, vec![task.to_string()], msg));
+        }
+        Ok(())
+    }
+
+    /// A container instance is gone, and with it every task on it.
+    fn instance_lost(&mut self, now: Millis, instance: &str, out: &mut Output) {
+        if self.instances.remove(instance).is_none() {
+            return;
+        }
+        let on: Vec<String> = self
+            .tasks
+            .values()
+            .filter(|t| t.instance == instance && t.last_status != TaskStatus::Stopped)
+            .map(|t| t.id.clone())
+            .collect();
+        let msg = format!(
+            "(service {}) container instance {instance} is no longer available: {} tasks on it stopped.",
+            self.config.name,
+            on.len()
+        );
+        out.events
+            .push(self.event(now, EventKind::InstanceLost, on.clone(), msg));
+        for id in on {
+            let t = self.tasks.get_mut(&id).expect("present");
+            t.last_status = TaskStatus::Stopped;
+            t.stopped_at = Some(now);
+            t.health = Health::Unknown;
+            t.registered = false;
+            t.stopped_reason = Some(format!("Host EC2 (instance {instance}) terminated."));
+        }
+        self.steady = false;
     }
 
     /// Re-evaluate timers (grace periods ending, restart back-off).
@@ -1008,13 +1066,17 @@ impl Service {
 
     /// Where a new task of `td` can go: the instance with a free host port,
     /// memory and CPU running the fewest tasks (ties: lowest id); else ECS's reason.
-    fn place(&self, td: &TaskDefinition) -> Result<String, String> {
+    fn place(&self, td: &TaskDefinition) -> Result<String, PlacementError> {
         self.place_with(td, false)
     }
 
     /// `ignore_stopping`: as if every STOPPING task had already stopped.
-    fn place_with(&self, td: &TaskDefinition, ignore_stopping: bool) -> Result<String, String> {
-        let mut closest: Option<(String, &'static str)> = None;
+    fn place_with(
+        &self,
+        td: &TaskDefinition,
+        ignore_stopping: bool,
+    ) -> Result<String, PlacementError> {
+        let mut closest: Option<(String, Unmet)> = None;
         let mut best: Option<(usize, &str)> = None;
         for i in self.instances.values() {
             let on: Vec<&Task> = self
@@ -1029,11 +1091,11 @@ impl Service {
             let mem: u32 = on.iter().map(|t| t.memory_mib).sum();
             let cpu: u32 = on.iter().map(|t| t.cpu).sum();
             let why = if td.host_port != 0 && on.iter().any(|t| t.host_port == td.host_port) {
-                Some("is already using a port required by your task")
+                Some(Unmet::Port)
             } else if mem + td.memory_mib > i.memory_mib {
-                Some("has insufficient memory available")
+                Some(Unmet::Memory)
             } else if cpu + td.cpu > i.cpu_units {
-                Some("has insufficient CPU units available")
+                Some(Unmet::Cpu)
             } else {
                 None
             };
@@ -1050,108 +1112,162 @@ impl Service {
                 }
             }
         }
+        let service = self.config.name.clone();
         match (best, closest) {
             (Some((_, id)), _) => Ok(id.to_string()),
-            (None, Some((id, why))) => Err(format!(
-                "(service {}) was unable to place a task because no container instance met all of its requirements. The closest matching (container-instance {id}) {why}. For more information, see the Troubleshooting section.",
-                self.config.name
-            )),
-            (None, None) => Err(format!(
-                "(service {}) was unable to place a task because no container instance met all of its requirements. Reason: No Container Instances were found in your cluster. For more information, see the Troubleshooting section.",
-                self.config.name
-            )),
+            (None, Some((instance, unmet))) => Err(PlacementError::NoInstanceFits {
+                service,
+                instance,
+                unmet,
+            }),
+            (None, None) => Err(PlacementError::NoInstances { service }),
         }
     }
 
-    fn reconcile(&mut self, now: Millis, out: &mut Output) {
-        let d = self.config.desired_count;
-        let max_total = self.config.max_tasks();
-        let min_h = self.config.min_healthy();
-        let elb = self.config.load_balancer.clone().unwrap_or_default();
-        let primary_td = self.deployments[0].task_definition.clone();
-        let primary_failed = self.deployments[0].rollout_state == RolloutState::Failed;
-        let mut stopped: Vec<String> = Vec::new();
+    /// The active tasks, oldest first (ties: id).
+    fn live_ids(&self) -> Vec<String> {
+        let mut v: Vec<&Task> = self
+            .tasks
+            .values()
+            .filter(|t| t.last_status.is_active())
+            .collect();
+        v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        v.into_iter().map(|t| t.id.clone()).collect()
+    }
 
-        let live_ids = |s: &Service| -> Vec<String> {
-            let mut v: Vec<&Task> = s
-                .tasks
-                .values()
-                .filter(|t| t.last_status.is_active())
-                .collect();
-            v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-            v.into_iter().map(|t| t.id.clone()).collect()
-        };
-        let live = live_ids(self);
-        let mut active = live.len() as u32;
-        let mut healthy = live
+    /// Bring the tasks in line with the PRIMARY deployment, within
+    /// minimumHealthyPercent and maximumPercent, in four steps; then report
+    /// what was stopped and started and update the rollout.
+    fn reconcile(&mut self, now: Millis, out: &mut Output) {
+        let live = self.live_ids();
+        let healthy = live
             .iter()
             .filter(|id| self.is_healthy(&self.tasks[*id]))
             .count() as u32;
+        let mut pass = Pass {
+            now,
+            active: live.len() as u32,
+            healthy,
+            live,
+            stopped: Vec::new(),
+        };
+        // 1. Tasks the load balancer marks unhealthy (after the grace period).
+        self.stop_unhealthy(&mut pass, out);
 
-        // 1. Tasks the load balancer marks unhealthy (after the grace period):
-        //    stop-first when maximumPercent leaves no room for a replacement,
-        //    otherwise keep them until enough others are healthy.
-        let covering = live
+        // 2. Tasks of earlier deployments, within minimumHealthyPercent.
+        let primary_failed_now = self.deployments[0].rollout_state == RolloutState::Failed;
+        let primary_td_now = self.deployments[0].task_definition.clone();
+        if !primary_failed_now {
+            self.stop_earlier(&mut pass, &primary_td_now, out);
+        }
+
+        // 3. Primary tasks above desired (scale in): not yet healthy ones first.
+        let have = self.scale_in(&mut pass, &primary_td_now, out);
+
+        // 4. Start primary tasks up to desired, within maximumPercent.
+        let td = self.task_definitions[&primary_td_now].clone();
+        let (started, place_error) = if !primary_failed_now && now >= self.backoff_until {
+            self.start_tasks(&mut pass, &td, have, out)
+        } else {
+            (Vec::new(), None)
+        };
+        // No instance can take the replacement of a task the load balancer
+        // marked unhealthy: fall back to stop-first for one of them.
+        let place_error = place_error.filter(|_| !self.stop_one_unhealthy(&mut pass, out));
+        self.report_stopped_started(&pass, started, out);
+        // Waiting for a task that is stopping to free its port or memory is
+        // not a placement failure: the task's STOPPED brings another reconcile.
+        let place_error = place_error.filter(|_| self.place_with(&td, true).is_err());
+        self.report_problems(now, place_error, &primary_td_now, out);
+        self.update_rollout(now, out);
+    }
+
+    /// Step 1: stop-first when maximumPercent leaves no room for a
+    /// replacement, otherwise keep unhealthy tasks until enough others are healthy.
+    fn stop_unhealthy(&mut self, pass: &mut Pass, out: &mut Output) {
+        let now = pass.now;
+        let d = self.config.desired_count;
+        let max_total = self.config.max_tasks();
+        let elb = self.config.load_balancer.clone().unwrap_or_default();
+        let primary_td = self.deployments[0].task_definition.clone();
+        let covering = pass
+            .live
             .iter()
             .filter(|id| {
                 let t = &self.tasks[*id];
                 t.task_definition == primary_td && !self.effectively_unhealthy(t, now)
             })
             .count() as u32;
-        for id in &live {
-            if !self.effectively_unhealthy(&self.tasks[id], now) {
+        for id in pass.live.clone() {
+            if !self.effectively_unhealthy(&self.tasks[&id], now) {
                 continue;
             }
             // Start-first: a replacement is already on its way (or there is room
             // to start one); the unhealthy task goes once enough are healthy.
-            let room = active < max_total || covering >= d;
-            let replaced = healthy >= d;
+            let room = pass.active < max_total || covering >= d;
+            let replaced = pass.healthy >= d;
             if !room || replaced {
                 let reason = format!("Task failed ELB health checks in (elb {elb})");
-                self.stop(now, id, reason, out, &mut stopped);
-                active -= 1;
-                let td = self.tasks[id].task_definition.clone();
+                self.stop(now, &id, reason, out, &mut pass.stopped);
+                pass.active -= 1;
+                let td = self.tasks[&id].task_definition.clone();
                 self.count_failure(now, &td, false, out);
             }
         }
+    }
 
-        // 2. Tasks of earlier deployments, within minimumHealthyPercent.
-        let primary_failed_now = self.deployments[0].rollout_state == RolloutState::Failed;
-        let primary_td_now = self.deployments[0].task_definition.clone();
-        if !primary_failed_now {
-            let mut olds: Vec<String> = live
-                .iter()
-                .filter(|id| {
-                    !stopped.contains(id) && self.tasks[*id].task_definition != primary_td_now
-                })
-                .cloned()
-                .collect();
-            // Tasks that serve nothing yet go first.
-            olds.sort_by_key(|id| self.is_healthy(&self.tasks[id]));
-            for id in olds {
-                let h = self.is_healthy(&self.tasks[&id]);
-                if h && healthy.saturating_sub(1) < min_h {
-                    continue;
-                }
-                // Only make room that a new task can use, or drop tasks above desired.
-                let reason = format!(
-                    "Scaling activity initiated by (deployment {})",
-                    self.deployments[0].id
-                );
-                self.stop(now, &id, reason, out, &mut stopped);
-                active -= 1;
-                if h {
-                    healthy -= 1;
-                }
-            }
-        }
-
-        // 3. Primary tasks above desired (scale in): not yet healthy ones first.
-        let mut mine: Vec<String> = live
+    /// Step 2: tasks of earlier deployments go, those that serve nothing yet
+    /// first, as long as minimumHealthyPercent holds.
+    fn stop_earlier(&mut self, pass: &mut Pass, primary_td: &str, out: &mut Output) {
+        let mut olds: Vec<String> = pass
+            .live
             .iter()
             .filter(|id| {
-                !stopped.contains(id)
-                    && self.tasks[*id].task_definition == primary_td_now
+                !pass.stopped.contains(id) && self.tasks[*id].task_definition != primary_td
+            })
+            .cloned()
+            .collect();
+        olds.sort_by_key(|id| self.is_healthy(&self.tasks[id]));
+        for id in olds {
+            let reason = format!(
+                "Scaling activity initiated by (deployment {})",
+                self.deployments[0].id
+            );
+            self.stop_within_minimum(pass, &id, reason, out);
+        }
+    }
+
+    /// Stop task `id` unless that takes the healthy count below the minimum;
+    /// whether it was stopped.
+    fn stop_within_minimum(
+        &mut self,
+        pass: &mut Pass,
+        id: &str,
+        reason: String,
+        out: &mut Output,
+    ) -> bool {
+        let h = self.is_healthy(&self.tasks[id]);
+        if h && pass.healthy.saturating_sub(1) < self.config.min_healthy() {
+            return false;
+        }
+        self.stop(pass.now, id, reason, out, &mut pass.stopped);
+        pass.active -= 1;
+        if h {
+            pass.healthy -= 1;
+        }
+        true
+    }
+
+    /// Step 3: primary tasks above desired; how many primary tasks remain.
+    fn scale_in(&mut self, pass: &mut Pass, primary_td: &str, out: &mut Output) -> u32 {
+        let now = pass.now;
+        let d = self.config.desired_count;
+        let mut mine: Vec<String> = pass
+            .live
+            .iter()
+            .filter(|id| {
+                !pass.stopped.contains(id)
+                    && self.tasks[*id].task_definition == primary_td
                     && !self.effectively_unhealthy(&self.tasks[*id], now)
             })
             .cloned()
@@ -1160,83 +1276,102 @@ impl Service {
             mine.sort_by_key(|id| self.is_healthy(&self.tasks[id]));
             let extra = mine.len() - d as usize;
             for id in mine.clone().into_iter().take(extra) {
-                let h = self.is_healthy(&self.tasks[&id]);
-                if h && healthy.saturating_sub(1) < min_h {
-                    continue;
+                if self.stop_within_minimum(pass, &id, "Service scaled in".to_string(), out) {
+                    mine.retain(|m| m != &id);
                 }
-                self.stop(now, &id, "Service scaled in".to_string(), out, &mut stopped);
-                active -= 1;
-                if h {
-                    healthy -= 1;
-                }
-                mine.retain(|m| m != &id);
             }
         }
+        mine.len() as u32
+    }
 
-        // 4. Start primary tasks up to desired, within maximumPercent.
+    /// Step 4: start tasks of `td` until `have` reaches desired or
+    /// maximumPercent is reached; the tasks started, and why placement stopped.
+    fn start_tasks(
+        &mut self,
+        pass: &mut Pass,
+        td: &TaskDefinition,
+        mut have: u32,
+        out: &mut Output,
+    ) -> (Vec<String>, Option<PlacementError>) {
+        let d = self.config.desired_count;
+        let max_total = self.config.max_tasks();
         let mut started: Vec<String> = Vec::new();
-        let td = self.task_definitions[&primary_td_now].clone();
-        let mut have = mine.len() as u32;
-        let mut place_error: Option<String> = None;
-        if !primary_failed_now && now >= self.backoff_until {
-            while have < d && active < max_total {
-                match self.place(&td) {
-                    Ok(instance) => {
-                        let n = self.fresh();
-                        let n2 = splitmix(n);
-                        let id = format!("{:016x}{:016x}", n, n2);
-                        self.tasks.insert(
-                            id.clone(),
-                            Task {
-                                id: id.clone(),
-                                task_definition: td.arn.clone(),
-                                started_by: self.deployments[0].id.clone(),
-                                instance: instance.clone(),
-                                host_port: td.host_port,
-                                memory_mib: td.memory_mib,
-                                cpu: td.cpu,
-                                last_status: TaskStatus::Provisioning,
-                                health: Health::Unknown,
-                                created_at: now,
-                                running_at: None,
-                                stopped_at: None,
-                                stopped_reason: None,
-                                exit_code: None,
-                                registered: false,
-                            },
-                        );
-                        out.commands.push(Command::StartTask {
-                            task: id.clone(),
-                            instance,
-                            task_definition: td.arn.clone(),
-                            host_port: td.host_port,
-                        });
-                        started.push(id);
-                        have += 1;
-                        active += 1;
-                    }
-                    Err(m) => {
-                        place_error = Some(m);
-                        break;
-                    }
+        while have < d && pass.active < max_total {
+            match self.place(td) {
+                Ok(instance) => {
+                    started.push(self.start_task(pass.now, td, instance, out));
+                    have += 1;
+                    pass.active += 1;
                 }
+                Err(e) => return (started, Some(e)),
             }
         }
-        // No instance can take the replacement of a task the load balancer
-        // marked unhealthy: fall back to stop-first for one of them.
-        if place_error.is_some() {
-            let kept = live.iter().find(|id| {
-                !stopped.contains(id) && self.effectively_unhealthy(&self.tasks[*id], now)
-            });
-            if let Some(id) = kept.cloned() {
-                let reason = format!("Task failed ELB health checks in (elb {elb})");
-                self.stop(now, &id, reason, out, &mut stopped);
-                let td = self.tasks[&id].task_definition.clone();
-                self.count_failure(now, &td, false, out);
-                place_error = None;
-            }
-        }
+        (started, None)
+    }
+
+    /// A new task of the PRIMARY deployment on `instance`; its id.
+    fn start_task(
+        &mut self,
+        now: Millis,
+        td: &TaskDefinition,
+        instance: String,
+        out: &mut Output,
+    ) -> String {
+        let n = self.fresh();
+        let n2 = splitmix(n);
+        let id = format!("{:016x}{:016x}", n, n2);
+        self.tasks.insert(
+            id.clone(),
+            Task {
+                id: id.clone(),
+                task_definition: td.arn.clone(),
+                started_by: self.deployments[0].id.clone(),
+                instance: instance.clone(),
+                host_port: td.host_port,
+                memory_mib: td.memory_mib,
+                cpu: td.cpu,
+                last_status: TaskStatus::Provisioning,
+                health: Health::Unknown,
+                created_at: now,
+                running_at: None,
+                stopped_at: None,
+                stopped_reason: None,
+                exit_code: None,
+                registered: false,
+            },
+        );
+        out.commands.push(Command::StartTask {
+            task: id.clone(),
+            instance,
+            task_definition: td.arn.clone(),
+            host_port: td.host_port,
+        });
+        id
+    }
+
+    /// Stop-first for one task the load balancer marked unhealthy; whether
+    /// there was one.
+    fn stop_one_unhealthy(&mut self, pass: &mut Pass, out: &mut Output) -> bool {
+        let now = pass.now;
+        let kept = pass.live.iter().find(|id| {
+            !pass.stopped.contains(id) && self.effectively_unhealthy(&self.tasks[*id], now)
+        });
+        let Some(id) = kept.cloned() else {
+            return false;
+        };
+        let elb = self.config.load_balancer.clone().unwrap_or_default();
+        let reason = format!("Task failed ELB health checks in (elb {elb})");
+        self.stop(now, &id, reason, out, &mut pass.stopped);
+        let td = self.tasks[&id].task_definition.clone();
+        self.count_failure(now, &td, false, out);
+        true
+    }
+
+    /// The events of a pass that stopped or started tasks.
+    fn report_stopped_started(&mut self, pass: &Pass, started: Vec<String>, out: &mut Output) {
+        let now = pass.now;
         let name = self.config.name.clone();
+        let stopped = &pass.stopped;
         if !stopped.is_empty() {
             self.steady = false;
             if self.config.load_balancer.is_some() {
@@ -1250,7 +1385,7 @@ impl Service {
             let msg = format!(
                 "(service {name}) has stopped {} running tasks: {}.",
                 stopped.len(),
-                task_list(&stopped)
+                task_list(stopped)
             );
             out.events
                 .push(self.event(now, EventKind::Stopped, stopped.clone(), msg));
@@ -1265,15 +1400,25 @@ impl Service {
             out.events
                 .push(self.event(now, EventKind::Started, started, msg));
         }
-        // Waiting for a task that is stopping to free its port or memory is
-        // not a placement failure: the task's STOPPED brings another reconcile.
-        let place_error = place_error.filter(|_| self.place_with(&td, true).is_err());
-        if let Some(m) = place_error {
+    }
+
+    /// Events for a task that cannot be placed (once per deployment and
+    /// message), tasks that keep failing to start, and a deployment the
+    /// percentages do not let move.
+    fn report_problems(
+        &mut self,
+        now: Millis,
+        place_error: Option<PlacementError>,
+        primary_td: &str,
+        out: &mut Output,
+    ) {
+        let name = self.config.name.clone();
+        if let Some(e) = place_error {
             let dep = self.deployments[0].id.clone();
-            if self.last_place_message.as_ref() != Some(&(dep.clone(), m.clone())) {
-                self.last_place_message = Some((dep, m.clone()));
+            if self.last_place_message.as_ref() != Some(&(dep.clone(), e.clone())) {
+                self.last_place_message = Some((dep, e.clone()));
                 out.events
-                    .push(self.event(now, EventKind::UnableToPlace, vec![], m));
+                    .push(self.event(now, EventKind::UnableToPlace, vec![], e.to_string()));
             }
         }
         if self.consecutive_start_failures >= 3 && !self.throttle_event_sent {
@@ -1291,7 +1436,7 @@ impl Service {
             && self
                 .tasks
                 .values()
-                .any(|t| t.last_status.is_active() && t.task_definition != primary_td_now)
+                .any(|t| t.last_status.is_active() && t.task_definition != primary_td)
         {
             self.config_event_for = Some(dep);
             let msg = format!(
@@ -1300,8 +1445,6 @@ impl Service {
             out.events
                 .push(self.event(now, EventKind::UnableToDeploy, vec![], msg));
         }
-        let _ = (primary_td, primary_failed);
-        self.update_rollout(now, out);
     }
 
     fn update_rollout(&mut self, now: Millis, out: &mut Output) {

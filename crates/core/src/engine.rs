@@ -9,6 +9,7 @@
 //! plans again from the recorded state and continues.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use futures_util::FutureExt;
@@ -26,9 +27,21 @@ pub trait Journal {
     fn commit(&mut self, entries: &[JournalEntry]) -> Result<(), JournalError>;
 }
 
-#[derive(Debug, Clone, thiserror::Error, PartialEq)]
-#[error("could not record the state: {0}")]
-pub struct JournalError(pub String);
+/// A journal could not make a batch durable. Carries the cause (the store's
+/// own error), which its text names after "could not record the state: ".
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("could not record the state: {source}")]
+pub struct JournalError {
+    source: Arc<dyn std::error::Error + Send + Sync + 'static>,
+}
+
+impl JournalError {
+    pub fn new(source: impl std::error::Error + Send + Sync + 'static) -> JournalError {
+        JournalError {
+            source: Arc::new(source),
+        }
+    }
+}
 
 /// A journal that keeps nothing, for callers that persist state otherwise.
 pub struct NoJournal;

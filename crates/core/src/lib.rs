@@ -4,7 +4,8 @@
 //! functions over it: the environment model and its validation ([`env`]),
 //! the resource graph ([`graph`]), the planner ([`plan`]), the state format
 //! ([`state`]), the [`provider::Provider`] seam and the apply walker
-//! ([`engine`]) which is generic over a provider and a durable journal sink.
+//! ([`engine`]) which is generic over a provider and a durable journal sink;
+//! [`secret`] says where a secret comes from without ever holding it in a spec.
 
 pub mod diag;
 pub mod ecs;
@@ -14,6 +15,7 @@ pub mod graph;
 pub mod plan;
 pub mod provider;
 pub mod resources;
+pub mod secret;
 pub mod state;
 pub mod value;
 

@@ -529,12 +529,10 @@ fn tags(env: &Environment, name: &str) -> Tags {
     BTreeMap::from([("Name".to_string(), format!("{}-{}", env.prefix, name))])
 }
 
-/// Where the database password comes from at run time: never the password itself.
+/// Where the database password comes from at run time (a
+/// [`crate::secret::SecretSource`] as text): never the password itself.
 fn password_source(db: &crate::env::Database) -> String {
-    match &db.password_file {
-        Some(f) => format!("file:{f}"),
-        None => "env:CHRONOUS_DB_PASSWORD".into(),
-    }
+    db.password_source().to_string()
 }
 
 fn trust(services: &[&str]) -> Vec<String> {

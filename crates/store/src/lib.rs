@@ -11,6 +11,7 @@
 //!   killed holder never leaves it stuck) with a record of the holder.
 //! - [`Log`]: the same journal mechanism for any serializable record, used by
 //!   the simulator's own store.
+//! - [`secret::read_secret`]: the one reader of secrets (`env:` / `file:`).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -21,6 +22,8 @@ use chronous_core::engine::{Journal, JournalError};
 use chronous_core::state::{JournalEntry, State};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+pub mod secret;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -290,7 +293,7 @@ impl Journal for StateJournal {
             .append(&[JournalLine::Batch {
                 batch: entries.to_vec(),
             }])
-            .map_err(|e| JournalError(e.to_string()))
+            .map_err(JournalError::new)
     }
 }
 
