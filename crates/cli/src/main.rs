@@ -1,10 +1,11 @@
 //! The `chronous` command: flags, printing and glue. Everything else lives in
 //! the library crates; this is the only place that prints or uses `anyhow`.
 
-mod aws_push;
-mod aws_rollout;
-mod cmd;
-mod runtime;
+mod backend;
+mod cli;
+mod commands;
+mod context;
+mod planning;
 mod ui;
 
 use std::process::ExitCode;
@@ -12,7 +13,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = match cmd::Cli::try_parse() {
+    let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
             let code = match e.kind() {
@@ -24,7 +25,7 @@ fn main() -> ExitCode {
         }
     };
     let json = cli.json;
-    match cmd::run(cli) {
+    match commands::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             let code = e

@@ -1,14 +1,15 @@
 //! `chronous deploy --image REPO:TAG` on AWS, first step: push the local image
 //! to the environment's ECR repository. ECR's GetAuthorizationToken (the aws
-//! crate) gives the registry and its credentials; the simulator crate's Docker
-//! wrapper tags and pushes through the Docker Engine API. The registry password
+//! crate) gives the registry and its credentials; the Docker wrapper
+//! (`crate::backend::docker`) tags and pushes through the Docker Engine API. The registry password
 //! is passed along, never printed.
 
 use anyhow::Result;
-use chronous_aws::{AwsOptions, AwsProvider};
-use chronous_sim::docker::Docker;
+use chronous_aws::AwsProvider;
 
-use crate::runtime::EnvView;
+use super::AwsBackend;
+use crate::backend::docker::Docker;
+use crate::context::Ctx;
 use crate::ui::{exit, EXIT_FAILURE};
 
 /// An image in the registry.
@@ -40,53 +41,41 @@ pub async fn push_with(
     Ok(Pushed { image, digest })
 }
 
-/// `deploy --image REPO:TAG` on AWS: push, printing progress (JSON lines under --json).
-pub fn push(
-    v: &EnvView<'_>,
-    endpoint: Option<&str>,
-    repo: &str,
-    tag: &str,
-    target_repo: &str,
-) -> Result<Pushed> {
-    let mut opts = AwsOptions::new(&v.env.region, &v.env.name, v.dir);
-    if let Some(e) = endpoint {
-        opts.endpoint = Some(e.to_string());
+impl AwsBackend {
+    /// `deploy --image REPO:TAG` on AWS: push, printing progress (JSON lines under --json).
+    pub fn push(&self, ctx: &Ctx, repo: &str, tag: &str, target_repo: &str) -> Result<Pushed> {
+        let rt = ctx.rt()?;
+        let p = self.provider(ctx)?;
+        let json = ctx.json;
+        let pushed = rt.block_on(async {
+            let d = Docker::connect().await?;
+            let mut on = |line: &str| {
+                if json {
+                    println!("{}", serde_json::json!({"event": "push", "message": line}));
+                } else {
+                    println!("{line}");
+                }
+            };
+            push_with(p, &d, &format!("{repo}:{tag}"), target_repo, tag, &mut on).await
+        })?;
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({"event": "pushed", "image": pushed.image, "digest": pushed.digest})
+            );
+        } else {
+            println!(
+                "Pushed {repo}:{tag} to {}{}.",
+                pushed.image,
+                pushed
+                    .digest
+                    .as_deref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
+            );
+        }
+        Ok(pushed)
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let json = v.json;
-    let pushed = rt.block_on(async {
-        let p = AwsProvider::connect(opts)
-            .await
-            .map_err(|e| exit(EXIT_FAILURE, e.to_string()))?;
-        let d = Docker::connect().await?;
-        let mut on = |line: &str| {
-            if json {
-                println!("{}", serde_json::json!({"event": "push", "message": line}));
-            } else {
-                println!("{line}");
-            }
-        };
-        push_with(&p, &d, &format!("{repo}:{tag}"), target_repo, tag, &mut on).await
-    })?;
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({"event": "pushed", "image": pushed.image, "digest": pushed.digest})
-        );
-    } else {
-        println!(
-            "Pushed {repo}:{tag} to {}{}.",
-            pushed.image,
-            pushed
-                .digest
-                .as_deref()
-                .map(|d| format!(" ({d})"))
-                .unwrap_or_default()
-        );
-    }
-    Ok(pushed)
 }
 
 #[cfg(test)]
@@ -98,9 +87,10 @@ mod tests {
     use std::io::{Read, Write};
     use std::time::{Duration, Instant};
 
-    use chronous_sim::docker::ContainerSpec;
+    use chronous_aws::AwsOptions;
 
     use super::*;
+    use crate::backend::docker::ContainerSpec;
 
     const REGISTRY_IMAGE: &str = "chronous/registry:2";
     const APP_IMAGE: &str = "chronous-payments-web-api:1.0";

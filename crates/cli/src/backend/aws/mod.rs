@@ -1,0 +1,131 @@
+//! AWS as the CLI sees it ([`AwsBackend`]): the `AwsOptions` of the command,
+//! built in one place, and the `AwsProvider` connected once on the command's
+//! runtime and shared by plan, apply, the rollout wait, `status`, `logs` and
+//! the push of `deploy --image`; `ssh` through the bastion. The rollout wait
+//! and `status`'s view of the service are in [`rollout`], the push in [`push`].
+
+pub mod push;
+pub mod rollout;
+
+use std::cell::OnceCell;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use chronous_aws::{AwsOptions, AwsProvider};
+use chronous_core::env::Environment;
+
+use crate::context::Ctx;
+use crate::ui::{exit, EXIT_FAILURE};
+
+/// The AWS backend of one command.
+pub struct AwsBackend {
+    opts: AwsOptions,
+    provider: OnceCell<AwsProvider>,
+}
+
+impl AwsBackend {
+    /// The options of `env` in `dir`: its region, `--endpoint` (else
+    /// `AWS_ENDPOINT_URL`), progress lines on stderr unless `json`.
+    pub fn new(env: &Environment, dir: &Path, endpoint: Option<&str>, json: bool) -> AwsBackend {
+        let mut opts = AwsOptions::new(&env.region, &env.name, dir);
+        if let Some(e) = endpoint {
+            opts.endpoint = Some(e.to_string());
+        }
+        if !json {
+            opts.progress = Some(std::sync::Arc::new(|line: &str| eprintln!("{line}")));
+        }
+        AwsBackend {
+            opts,
+            provider: OnceCell::new(),
+        }
+    }
+
+    /// The provider, connected on first use.
+    pub fn provider(&self, ctx: &Ctx) -> Result<&AwsProvider> {
+        if let Some(p) = self.provider.get() {
+            return Ok(p);
+        }
+        let p = ctx
+            .rt()?
+            .block_on(AwsProvider::connect(self.opts.clone()))
+            .map_err(|e| exit(EXIT_FAILURE, e.to_string()))?;
+        Ok(self.provider.get_or_init(|| p))
+    }
+
+    /// The provider's clients with a shorter pause between polls, for waiting on a rollout.
+    fn rollout_provider(&self, ctx: &Ctx) -> Result<AwsProvider> {
+        let clients = self.provider(ctx)?.clients().clone();
+        let mut opts = self.opts.clone();
+        opts.poll_interval = Duration::from_secs(5);
+        Ok(AwsProvider::with_clients(clients, opts))
+    }
+
+    /// `chronous logs` on AWS: the log group's streams of the service, from CloudWatch.
+    pub fn logs(&self, ctx: &Ctx, follow: bool, since: Option<&str>) -> Result<u8> {
+        let p = self.provider(ctx)?;
+        let rt = ctx.rt()?;
+        let group = ctx.env.logs.group.clone();
+        let prefix = ctx.env.logs.stream_prefix.clone();
+        let mut start = since
+            .map(crate::cli::parse_since)
+            .transpose()?
+            .map(|s| s * 1000);
+        loop {
+            let events = rt
+                .block_on(p.log_events(&group, Some(&prefix), start, 10_000))
+                .map_err(|e| exit(EXIT_FAILURE, e.to_string()))?;
+            for e in &events {
+                if ctx.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"log_group": group, "log_stream": e.stream, "timestamp": e.timestamp, "message": e.message})
+                    );
+                } else {
+                    println!("{} {}", e.stream, e.message);
+                }
+            }
+            if let Some(last) = events.last() {
+                start = Some(last.timestamp + 1);
+            }
+            if !follow {
+                return Ok(0);
+            }
+            std::thread::sleep(Duration::from_secs(2));
+        }
+    }
+}
+
+/// `chronous ssh` on AWS: as the seed document says, agent forwarding through the bastion.
+pub fn ssh(ctx: &Ctx, instance: Option<&str>) -> Result<u8> {
+    let st = ctx.recorded()?;
+    let bastion = st
+        .lookup("aws_instance.bastion", "public_ip")
+        .and_then(|x| x.as_str().map(str::to_string))
+        .ok_or_else(|| {
+            exit(
+                EXIT_FAILURE,
+                "no bastion with a public IP is recorded: apply the environment first",
+            )
+        })?;
+    let mut cmd = Command::new("ssh");
+    cmd.arg("-A");
+    match instance {
+        Some(target) => {
+            cmd.arg("-J")
+                .arg(format!("ec2-user@{bastion}"))
+                .arg(format!("ec2-user@{target}"));
+        }
+        None => {
+            cmd.arg(format!("ec2-user@{bastion}"));
+        }
+    }
+    if !ctx.json {
+        eprintln!("If the bastion refuses you: `ssh-add` your key, and check that operator_cidr is still your public IP (then apply).");
+    }
+    let status = cmd
+        .status()
+        .context("cannot run ssh (is OpenSSH installed?)")?;
+    Ok(status.code().unwrap_or(1) as u8)
+}

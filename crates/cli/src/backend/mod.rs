@@ -1,0 +1,217 @@
+//! The backend value ([`Backend`]): everything a command does differently on
+//! the simulator and on AWS, behind one enum whose methods dispatch with an
+//! exhaustive `match`: the `Provider` that plan and apply drive, what follows
+//! an apply, the wait for a rollout, the push of `deploy --image`, what
+//! `status` observes, `logs`, `ssh` and the controller. Each arm calls its
+//! backend's module: [`sim`] (the simulated cloud and its containers) or
+//! [`aws`] (the SDK).
+
+pub mod aws;
+pub mod sim;
+
+use std::path::Path;
+
+use anyhow::{anyhow, Result};
+use chronous_core::env::{self, Environment};
+use chronous_core::plan::Plan;
+use chronous_core::provider::{CreateRequest, Observed as ObservedObject, ProviderError};
+use chronous_core::resources::Spec;
+use chronous_core::state::{ResourceRecord, State};
+use chronous_sim::SimProvider;
+
+// The Docker wrapper: the simulator's containers, and the push of
+// `deploy --image` on AWS. Named here only.
+use chronous_sim::docker;
+
+use crate::context::Ctx;
+use crate::ui::{exit, EXIT_FAILURE};
+
+pub use aws::AwsBackend;
+pub use sim::SimBackend;
+
+/// The backend of one command.
+pub enum Backend {
+    Sim(SimBackend),
+    Aws(Box<AwsBackend>),
+}
+
+/// What `status` shows besides the recorded state.
+#[derive(Default)]
+pub struct Observed {
+    /// The simulator's controller: load balancer, service, tasks, events.
+    pub runtime: Option<chronous_sim::controller::Status>,
+    /// The simulator's database container (`null` when there is none to show).
+    pub database: serde_json::Value,
+    /// On AWS, the ECS service as AWS describes it.
+    pub service: Option<aws::rollout::ServiceView>,
+}
+
+impl Backend {
+    /// The backend `kind` names, for the environment `env` in `dir`;
+    /// `endpoint` is `--endpoint`.
+    pub fn new(
+        kind: env::Backend,
+        env: &Environment,
+        dir: &Path,
+        endpoint: Option<&str>,
+        json: bool,
+    ) -> Backend {
+        match kind {
+            env::Backend::Sim => Backend::Sim(SimBackend::new()),
+            env::Backend::Aws => Backend::Aws(Box::new(AwsBackend::new(env, dir, endpoint, json))),
+        }
+    }
+
+    /// Which backend this is, as the state and `status` record it.
+    pub fn kind(&self) -> env::Backend {
+        match self {
+            Backend::Sim(_) => env::Backend::Sim,
+            Backend::Aws(_) => env::Backend::Aws,
+        }
+    }
+
+    /// The `Provider` plan and apply drive.
+    pub fn provider(&self, ctx: &Ctx) -> Result<Provider<'_>> {
+        match self {
+            Backend::Sim(s) => Ok(Provider::Sim(Box::new(s.open(ctx)?))),
+            Backend::Aws(a) => Ok(Provider::Aws(a.provider(ctx)?)),
+        }
+    }
+
+    /// After an apply or destroy wrote the state: the simulator keeps its
+    /// runtime in step (see [`SimBackend::after_apply`]).
+    pub fn after_apply(&self, ctx: &Ctx, st: &State) -> Result<()> {
+        match self {
+            Backend::Sim(s) => s.after_apply(ctx, st),
+            Backend::Aws(_) => Ok(()),
+        }
+    }
+
+    /// Whether `apply` waits for the service's rollout after applying `p`: on
+    /// AWS when `p` created or changed the ECS service; the simulator's
+    /// controller rolls out in the background (`status` shows it).
+    pub fn waits_after_apply(&self, p: &Plan) -> bool {
+        match self {
+            Backend::Sim(_) => false,
+            Backend::Aws(_) => aws::rollout::touches_service(p),
+        }
+    }
+
+    /// Follow the service's rollout to its end (after `deploy`, or `apply` on AWS).
+    pub fn wait_rollout(&self, ctx: &Ctx, timeout: u64) -> Result<u8> {
+        match self {
+            Backend::Sim(s) => s.wait_rollout(ctx, timeout),
+            Backend::Aws(a) => a.wait_rollout(ctx, timeout),
+        }
+    }
+
+    /// `deploy --image`: make `repo:tag` available as `target_repo:tag` where the service pulls from.
+    pub fn push(&self, ctx: &Ctx, repo: &str, tag: &str, target_repo: &str) -> Result<()> {
+        match self {
+            Backend::Sim(s) => s.push(ctx, repo, tag, target_repo),
+            Backend::Aws(a) => a.push(ctx, repo, tag, target_repo).map(|_| ()),
+        }
+    }
+
+    /// What `status` shows of the running environment; with `wait`, once it is healthy.
+    pub fn observe(&self, ctx: &Ctx, st: &State, wait: bool, timeout: u64) -> Result<Observed> {
+        match self {
+            Backend::Sim(s) => s.observe(ctx, st, wait, timeout),
+            Backend::Aws(a) => {
+                if wait {
+                    // On AWS "healthy" is ECS's: the primary deployment COMPLETED,
+                    // the desired count running, every ELB instance InService.
+                    a.wait_rollout(ctx, timeout)?;
+                }
+                Ok(Observed {
+                    service: a.observe(ctx)?,
+                    ..Observed::default()
+                })
+            }
+        }
+    }
+
+    /// `chronous logs [-f] [--since]`.
+    pub fn logs(&self, ctx: &Ctx, follow: bool, since: Option<&str>) -> Result<u8> {
+        match self {
+            Backend::Sim(s) => s.logs(ctx, follow, since),
+            Backend::Aws(a) => a.logs(ctx, follow, since),
+        }
+    }
+
+    /// `chronous ssh [INSTANCE]`.
+    pub fn ssh(&self, ctx: &Ctx, instance: Option<&str>) -> Result<u8> {
+        match self {
+            Backend::Sim(s) => s.ssh(ctx, instance),
+            Backend::Aws(_) => aws::ssh(ctx, instance),
+        }
+    }
+
+    /// `chronous controller`: the simulator's runtime in the foreground.
+    pub fn controller(&self, ctx: &Ctx) -> Result<u8> {
+        match self {
+            Backend::Sim(_) => sim::controller::run(ctx),
+            Backend::Aws(_) => Err(exit(
+                EXIT_FAILURE,
+                "the controller runs the simulator's runtime; this environment uses the aws backend",
+            )),
+        }
+    }
+
+    /// Whether this is the simulator with its real-container runtime (what a
+    /// docker rehearsal needs).
+    pub fn runs_containers(&self) -> bool {
+        match self {
+            Backend::Sim(s) => s.docker(),
+            Backend::Aws(_) => false,
+        }
+    }
+}
+
+/// The `Provider` of one command: core drives it through the one trait; this
+/// enum only dispatches.
+pub enum Provider<'a> {
+    Sim(Box<SimProvider>),
+    Aws(&'a chronous_aws::AwsProvider),
+}
+
+impl chronous_core::provider::Provider for Provider<'_> {
+    async fn read(&self, r: &ResourceRecord) -> Result<Option<ObservedObject>, ProviderError> {
+        match self {
+            Provider::Sim(p) => p.read(r).await,
+            Provider::Aws(p) => p.read(r).await,
+        }
+    }
+    async fn create(&self, req: CreateRequest<'_>) -> Result<ObservedObject, ProviderError> {
+        match self {
+            Provider::Sim(p) => p.create(req).await,
+            Provider::Aws(p) => p.create(req).await,
+        }
+    }
+    async fn update(
+        &self,
+        r: &ResourceRecord,
+        spec: &Spec,
+    ) -> Result<ObservedObject, ProviderError> {
+        match self {
+            Provider::Sim(p) => p.update(r, spec).await,
+            Provider::Aws(p) => p.update(r, spec).await,
+        }
+    }
+    async fn delete(&self, r: &ResourceRecord) -> Result<(), ProviderError> {
+        match self {
+            Provider::Sim(p) => p.delete(r).await,
+            Provider::Aws(p) => p.delete(r).await,
+        }
+    }
+}
+
+impl Provider<'_> {
+    /// Fold the simulator's journal into its snapshot (AWS keeps nothing locally).
+    pub fn compact(&self) -> Result<()> {
+        match self {
+            Provider::Sim(p) => p.compact().map_err(|e| anyhow!("{e}")),
+            Provider::Aws(_) => Ok(()),
+        }
+    }
+}

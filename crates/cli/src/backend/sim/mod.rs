@@ -1,0 +1,215 @@
+//! The simulator as the CLI sees it ([`SimBackend`]): the `Provider` over the
+//! simulated cloud, what its runtime does after an apply (the controller on
+//! demand, the final sweep after a destroy), the push of `deploy --image` into
+//! the local image store, `logs` and `ssh` on the real containers. The
+//! controller process, `status` and the rollout watch are in the submodules.
+
+pub mod controller;
+pub mod rollout;
+pub mod status;
+
+use std::io::Write as _;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context as _, Result};
+use chronous_core::state::State;
+use chronous_sim::controller::Request;
+use chronous_sim::{Runtime, SimOptions, SimProvider};
+
+use super::docker::Docker;
+use crate::context::Ctx;
+use crate::ui::{exit, EXIT_FAILURE};
+
+/// The simulator: its options (`CHRONOUS_SIM_*`), read once per command.
+pub struct SimBackend {
+    opts: SimOptions,
+}
+
+impl Default for SimBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SimBackend {
+    pub fn new() -> SimBackend {
+        SimBackend {
+            opts: SimOptions::from_env(),
+        }
+    }
+
+    /// Whether the simulator runs real containers (`Runtime::Docker`), not the model only.
+    pub fn docker(&self) -> bool {
+        self.opts.runtime == Runtime::Docker
+    }
+
+    /// The simulated cloud of the environment, as a `Provider`.
+    pub fn open(&self, ctx: &Ctx) -> Result<SimProvider> {
+        SimProvider::open(
+            &ctx.dir,
+            &ctx.state_dir(),
+            &ctx.env.name,
+            &ctx.env.region,
+            self.opts.clone(),
+        )
+        .map_err(|e| anyhow!("{e}"))
+    }
+
+    /// After an apply or destroy on the simulator: keep the controller in step
+    /// with the control plane; after a full destroy, stop it and sweep everything
+    /// the environment's label names.
+    pub fn after_apply(&self, ctx: &Ctx, st: &State) -> Result<()> {
+        if !self.docker() {
+            return Ok(());
+        }
+        if controller::needs_controller(st) {
+            return controller::ensure(ctx);
+        }
+        let rt = ctx.rt()?;
+        let state_dir = ctx.state_dir();
+        if rt
+            .block_on(chronous_sim::controller::request(
+                &state_dir,
+                &Request::Shutdown,
+            ))
+            .is_ok()
+        {
+            let t = Instant::now();
+            while chronous_sim::controller::socket_path(&state_dir).exists()
+                && t.elapsed() < Duration::from_secs(10)
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        if st.resources.is_empty() {
+            let report = rt.block_on(async {
+                let d = Docker::connect().await?;
+                d.sweep(&ctx.env.name).await
+            })?;
+            if !ctx.json {
+                println!(
+                    "Removed what the simulator ran for `{}`: {} container(s), {} volume(s), {} network(s) labelled chronous.environment={}.",
+                    ctx.env.name,
+                    report.containers.len(),
+                    report.volumes.len(),
+                    report.networks.len(),
+                    ctx.env.name
+                );
+            }
+            if !report.failed.is_empty() {
+                let what: Vec<String> = report
+                    .failed
+                    .iter()
+                    .map(|(n, e)| format!("{n}: {e}"))
+                    .collect();
+                return Err(exit(
+                    EXIT_FAILURE,
+                    format!("could not remove everything: {}", what.join("; ")),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Make `repo:tag` available as `target_repo:tag` where the service pulls from:
+    /// in the simulator, the local image store (a `docker tag`, as a push to ECR).
+    pub fn push(&self, ctx: &Ctx, repo: &str, tag: &str, target_repo: &str) -> Result<()> {
+        if !self.docker() {
+            return Ok(());
+        }
+        ctx.rt()?.block_on(async {
+            let d = Docker::connect().await?;
+            let source = format!("{repo}:{tag}");
+            if !d.image_exists(&source).await? {
+                return Err(exit(EXIT_FAILURE, format!("image {source} is not in the local Docker image store: build it, or `docker load` it")));
+            }
+            if repo != target_repo {
+                d.tag_image(&source, target_repo, tag).await?;
+                if !ctx.json {
+                    println!("Pushed {source} as {target_repo}:{tag} (the simulator's ECR is the local image store).");
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// `chronous logs [-f] [--since]`: the task containers' output, one stream per task.
+    pub fn logs(&self, ctx: &Ctx, follow: bool, since: Option<&str>) -> Result<u8> {
+        if !self.docker() {
+            return Err(exit(EXIT_FAILURE, "logs come from the simulator's real-container runtime (CloudWatch logs come with the aws backend)"));
+        }
+        let since = since.map(crate::cli::parse_since).transpose()?;
+        let json = ctx.json;
+        ctx.rt()?.block_on(async {
+            use futures_util::StreamExt;
+            let d = Docker::connect().await?;
+            let mut cs = d.list(&ctx.env.name, Some("task")).await?;
+            cs.sort_by(|a, b| a.labels.get("chronous.started-at").cmp(&b.labels.get("chronous.started-at")));
+            if cs.is_empty() {
+                eprintln!("no task has run yet in `{}`", ctx.env.name);
+            }
+            let mut streams = Vec::new();
+            for c in &cs {
+                let name = c.labels.get("chronous.log-stream").cloned().unwrap_or_else(|| c.name.clone());
+                let group = c.labels.get("chronous.log-group").cloned().unwrap_or_default();
+                let s = d.logs(&c.id, since, follow && c.running).map(move |l| (group.clone(), name.clone(), l));
+                streams.push(Box::pin(s));
+            }
+            let mut all = futures_util::stream::select_all(streams);
+            let mut out = std::io::stdout().lock();
+            while let Some((group, stream, line)) = all.next().await {
+                let line = line?;
+                if json {
+                    writeln!(out, "{}", serde_json::json!({"log_group": group, "log_stream": stream, "message": line.text}))?;
+                } else {
+                    writeln!(out, "{stream} {}", line.text)?;
+                }
+            }
+            Ok::<_, anyhow::Error>(())
+        })?;
+        Ok(0)
+    }
+
+    /// `chronous ssh`: a shell on the private side, through the simulated bastion.
+    pub fn ssh(&self, ctx: &Ctx, instance: Option<&str>) -> Result<u8> {
+        if !self.docker() {
+            return Err(exit(EXIT_FAILURE, "the model runtime runs no bastion: use the docker runtime (unset CHRONOUS_SIM_RUNTIME)"));
+        }
+        let id = ctx.rt()?.block_on(async {
+            let d = Docker::connect().await?;
+            Ok::<_, anyhow::Error>(
+                d.list(&ctx.env.name, Some("bastion"))
+                    .await?
+                    .into_iter()
+                    .find(|c| c.running)
+                    .map(|c| c.id),
+            )
+        })?;
+        let Some(id) = id else {
+            return Err(exit(
+                EXIT_FAILURE,
+                format!(
+                    "no bastion runs for `{}`: apply the environment first",
+                    ctx.env.name
+                ),
+            ));
+        };
+        if let Some(i) = instance {
+            eprintln!("note: container instances are modelled in the simulator; {i} has no shell of its own. This shell is on the bastion, on the environment's private network: the tasks and the database are reachable from here.");
+        }
+        let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
+        let mut cmd = Command::new("docker");
+        cmd.arg("exec");
+        if interactive {
+            cmd.arg("-it");
+        } else {
+            cmd.arg("-i");
+        }
+        cmd.arg(&id).arg("bash");
+        let status = cmd
+            .status()
+            .context("cannot run `docker exec` (is the docker command installed?)")?;
+        Ok(status.code().unwrap_or(1) as u8)
+    }
+}

@@ -1,0 +1,234 @@
+//! The command line: the global flags ([`Cli`]), the subcommands ([`Cmd`]) and
+//! their arguments, as clap reads them, and the parsing of flag values clap
+//! leaves as text (`--since`). What each command does is in `commands/`.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use chronous_core::env::Backend;
+use clap::{Args, Parser, Subcommand};
+
+use crate::ui::{exit, EXIT_USAGE};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "chronous",
+    version,
+    about = "Stand up, rehearse and deploy the chronous payments topology (ECS on EC2, classic ELB, RDS from XtraBackup)."
+)]
+pub struct Cli {
+    /// The environment folder (holding chronous.toml); default: the current folder.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub env: Option<PathBuf>,
+    /// sim (offline rehearsal, the default) or aws; overrides environment.backend.
+    #[arg(long, global = true, value_name = "BACKEND")]
+    pub backend: Option<Backend>,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Another AWS endpoint for every service (moto, LocalStack); also AWS_ENDPOINT_URL.
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint: Option<String>,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Check the environment file and report every problem with its place.
+    Validate,
+    /// Show what apply would do (refreshes first).
+    Plan(PlanArgs),
+    /// Apply a saved plan, or plan and apply after approval.
+    Apply(ApplyArgs),
+    /// Destroy everything the environment manages.
+    Destroy(DestroyArgs),
+    /// Mark an object for replacement by the next apply (Terraform's taint).
+    Replace {
+        /// The address, e.g. aws_launch_template.container_instances.
+        address: String,
+    },
+    /// Read the recorded state.
+    #[command(subcommand)]
+    State(StateCmd),
+    /// Print the environment's outputs (ELB DNS name, bastion IP, RDS endpoint, AZs).
+    Output {
+        /// One output only.
+        name: Option<String>,
+    },
+    /// Release a lock left by a command that is gone.
+    ForceUnlock {
+        /// The lock id, as the lock message gives it.
+        id: String,
+    },
+    /// Act on the simulated cloud directly.
+    #[command(subcommand)]
+    Sim(SimCmd),
+    /// Show every resource with its live state (tasks and their health, ELB, database).
+    Status {
+        /// Wait until the service runs its desired count, healthy behind the load balancer.
+        #[arg(long)]
+        wait_healthy: bool,
+        /// Give up waiting after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
+    /// Print the service's logs (the log group's streams: one per task).
+    Logs {
+        /// Keep printing new lines.
+        #[arg(short, long)]
+        follow: bool,
+        /// Only lines newer than this (e.g. 10m, 1h, 30s).
+        #[arg(long, value_name = "DURATION")]
+        since: Option<String>,
+    },
+    /// Open a shell on the private side through the bastion.
+    Ssh {
+        /// A container instance to reach (default: the bastion itself).
+        instance: Option<String>,
+    },
+    /// Deploy a new image: a new task-definition revision and a rolling update of the service.
+    Deploy(DeployArgs),
+    /// Rehearse a change in the simulator and say what it will do.
+    #[command(subcommand)]
+    Rehearse(RehearseCmd),
+    /// Run the environment's controller in the foreground (the CLI starts it on demand).
+    #[command(hide = true)]
+    Controller,
+}
+
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    /// Save the plan to FILE for `chronous apply FILE`.
+    #[arg(long = "out", short = 'o', value_name = "FILE", alias = "-out")]
+    pub out: Option<PathBuf>,
+    /// Exit 0 with no changes, 2 with changes, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Plan the destruction of everything.
+    #[arg(long)]
+    pub destroy: bool,
+    /// Replace this address even if nothing changed (repeatable).
+    #[arg(long, value_name = "ADDRESS")]
+    pub replace: Vec<String>,
+    #[arg(long, default_value_t = 10)]
+    pub parallelism: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct ApplyArgs {
+    /// A plan saved with `plan --out`.
+    pub plan_file: Option<PathBuf>,
+    /// Apply without asking.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// How many steps may run at once.
+    #[arg(long, default_value_t = 10)]
+    pub parallelism: usize,
+    /// Replace this address even if nothing changed (repeatable).
+    #[arg(long, value_name = "ADDRESS")]
+    pub replace: Vec<String>,
+    /// On AWS, do not wait for the ECS service's rollout after changing it.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// On AWS, give up waiting for the service's rollout after this many seconds.
+    #[arg(long, default_value_t = 900, value_name = "SECONDS")]
+    pub rollout_timeout: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct DestroyArgs {
+    /// Destroy without asking.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Required to destroy an environment marked `production = true`.
+    #[arg(long)]
+    pub allow_production: bool,
+    #[arg(long, default_value_t = 10)]
+    pub parallelism: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct DeployArgs {
+    /// The image, as REPOSITORY:TAG, from the local Docker image store (on AWS,
+    /// pushed to the environment's ECR repository first).
+    #[arg(long, value_name = "REPO:TAG")]
+    pub image: String,
+    /// Deploy without asking.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Give up watching the rollout after this many seconds.
+    #[arg(long, default_value_t = 900)]
+    pub timeout: u64,
+    #[arg(long, default_value_t = 10)]
+    pub parallelism: usize,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RehearseCmd {
+    /// Rehearse a deployment: a timeline, the predicted downtime, settings that avoid it.
+    Deploy(RehearseArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RehearseArgs {
+    /// The image to deploy (default: the current one, a forced new deployment).
+    #[arg(long, value_name = "REPO:TAG")]
+    pub image: Option<String>,
+    /// `model` (virtual clock, seconds for hours) or `docker` (a real rollout of
+    /// the running simulated environment under load, measured next to the model).
+    #[arg(long, default_value = "model")]
+    pub runtime: String,
+    /// Seed of every random choice (default: drawn and printed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Faults to inject: crash@90s, failing-health@60s+300s, instance-lost@2m,
+    /// bad-image, unhealthy-image, slow-start=4 (repeatable).
+    #[arg(long = "fault", value_name = "FAULT")]
+    pub faults: Vec<String>,
+    /// Also write the timeline as an SVG picture.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+    /// Requests per second of the load during a docker rehearsal.
+    #[arg(long, default_value_t = 20)]
+    pub rate: u32,
+    #[arg(long, default_value_t = 900)]
+    pub timeout: u64,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StateCmd {
+    /// List the recorded addresses.
+    List,
+    /// Show one recorded object.
+    Show { address: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SimCmd {
+    /// Change an object in the simulated cloud behind chronous's back, as the AWS console would.
+    ConsoleSet {
+        address: String,
+        attribute: String,
+        /// The new value, as JSON (a bare word is taken as a string).
+        value: String,
+    },
+    /// Delete an object from the simulated cloud behind chronous's back.
+    ConsoleDelete { address: String },
+    /// List the objects of the simulated cloud.
+    Objects,
+}
+
+/// `--since DURATION` (30s, 10m, 1h) as the Unix time, in seconds, that long ago.
+pub fn parse_since(s: &str) -> Result<i64> {
+    let d = humantime::parse_duration(s).map_err(|e| {
+        exit(
+            EXIT_USAGE,
+            format!("--since {s}: {e} (write e.g. 30s, 10m, 1h)"),
+        )
+    })?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    Ok(now - d.as_secs() as i64)
+}

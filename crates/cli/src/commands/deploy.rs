@@ -1,0 +1,71 @@
+//! `chronous deploy --image REPO:TAG`: push the image where the service pulls
+//! from (the backend's push), set the tag in the environment file (the file
+//! stays the truth), plan and apply the new revision, then follow the rollout
+//! (the backend's wait).
+
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+
+use crate::cli::DeployArgs;
+use crate::context::{Ctx, ENV_FILE};
+use crate::planning::{apply_plan, approve, refresh_and_plan, show_plan};
+use crate::ui::{exit, EXIT_USAGE};
+
+pub fn run(ctx: &mut Ctx, a: &DeployArgs) -> Result<u8> {
+    let Some((repo, tag)) = a
+        .image
+        .rsplit_once(':')
+        .filter(|(r, t)| !r.is_empty() && !t.is_empty() && !t.contains('/'))
+    else {
+        return Err(exit(
+            EXIT_USAGE,
+            format!("--image {}: give the image as REPOSITORY:TAG", a.image),
+        ));
+    };
+    let key = ctx.env.service.image.clone();
+    let target_repo = ctx
+        .env
+        .image(&key)
+        .map(|i| i.repository.clone())
+        .unwrap_or_default();
+    ctx.backend.push(ctx, repo, tag, &target_repo)?;
+    set_tag(&ctx.dir.join(ENV_FILE), &key, tag, ctx.json)?;
+    ctx.reload()?;
+    {
+        let _lock = ctx.lock("chronous deploy")?;
+        let recorded = ctx.load_state()?;
+        let p = refresh_and_plan(ctx, &recorded, false, &[], a.parallelism)?;
+        show_plan(ctx, &p);
+        if p.has_changes() && !a.auto_approve {
+            approve(ctx, &format!("Deploy {repo}:{tag} to `{}`?", ctx.env.name))?;
+        }
+        apply_plan(ctx, recorded, &p, a.parallelism)?;
+    }
+    ctx.backend.wait_rollout(ctx, a.timeout)
+}
+
+/// Set `images.KEY.tag` in the environment file `file`, keeping its layout,
+/// comments and permissions; the file is replaced atomically.
+fn set_tag(file: &Path, key: &str, tag: &str, json: bool) -> Result<()> {
+    let text = std::fs::read_to_string(file)?;
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .with_context(|| format!("{} does not parse", file.display()))?;
+    let current = doc["images"][key]["tag"].as_str().map(str::to_string);
+    if current.as_deref() == Some(tag) {
+        return Ok(());
+    }
+    doc["images"][key]["tag"] = toml_edit::value(tag);
+    let permissions = std::fs::metadata(file)?.permissions();
+    chronous_store::atomic_write(file, doc.to_string().as_bytes())?;
+    std::fs::set_permissions(file, permissions)?;
+    if !json {
+        println!(
+            "{}: images.{key}.tag = \"{tag}\" (was {})",
+            file.display(),
+            current.unwrap_or_else(|| "unset".into())
+        );
+    }
+    Ok(())
+}
