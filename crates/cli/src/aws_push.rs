@@ -6,7 +6,7 @@
 
 use anyhow::Result;
 use chronous_aws::{AwsOptions, AwsProvider};
-use chronous_sim::docker::Docker;
+use chronous_docker::Docker;
 
 use crate::runtime::EnvView;
 use crate::ui::{exit, EXIT_FAILURE};
@@ -98,7 +98,7 @@ mod tests {
     use std::io::{Read, Write};
     use std::time::{Duration, Instant};
 
-    use chronous_sim::docker::ContainerSpec;
+    use chronous_docker::ContainerSpec;
 
     use super::*;
 

@@ -843,7 +843,7 @@ fn deploy(cli: &Cli, a: &DeployArgs) -> Result<u8> {
 
 /// `chronous rehearse deploy`.
 fn rehearse(cli: &Cli, a: &RehearseArgs) -> Result<u8> {
-    use chronous_sim::rehearse::{rehearse_deploy, FaultSpec, RehearseInput};
+    use chronous_rehearse::rehearse::{rehearse_deploy, FaultSpec, RehearseInput};
     let ctx = load_env(cli)?;
     let seed = a.seed.unwrap_or_else(|| {
         let t = std::time::SystemTime::now()

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context as _, Result};
 use chronous_core::env::{Backend, Environment};
 use chronous_core::state::{self, State};
+use chronous_docker::Docker;
 use chronous_sim::controller::{self, ControllerConfig, Request, Status};
-use chronous_sim::docker::Docker;
 use chronous_sim::{Runtime, SimOptions};
 use chronous_store::StateStore;
 
@@ -731,7 +731,7 @@ pub fn rehearse_docker(
     cli: &crate::cmd::Cli,
     v: &EnvView<'_>,
     a: &crate::cmd::RehearseArgs,
-    predicted: &chronous_sim::rehearse::Rehearsal,
+    predicted: &chronous_rehearse::rehearse::Rehearsal,
 ) -> Result<u8> {
     use chronous_sim::load::{self, LoadConfig};
     if !docker_runtime(v) {
@@ -811,7 +811,7 @@ pub fn rehearse_docker(
                 *e as f64 / 1000.0
             );
         }
-        println!("measured downtime: {measured_s:.1} s; predicted: {predicted_s:.1} s ({} at AWS's timings, divided by the time scale {scale})", chronous_sim::rehearse::fmt_ms(predicted.predicted_downtime_ms));
+        println!("measured downtime: {measured_s:.1} s; predicted: {predicted_s:.1} s ({} at AWS's timings, divided by the time scale {scale})", chronous_rehearse::rehearse::fmt_ms(predicted.predicted_downtime_ms));
     }
     outcome.map(|_| 0)
 }
