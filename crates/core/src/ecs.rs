@@ -62,6 +62,12 @@ pub struct ContainerInstance {
     pub cpu_units: u32,
 }
 
+/// ECS reserves some of an instance's memory for the agent and the OS; the
+/// registered memory of a t2.nano is about 460 MiB.
+pub fn registered_memory(total_mib: u32) -> u32 {
+    total_mib.saturating_sub(total_mib / 10)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CircuitBreaker {
     pub rollback: bool,

@@ -24,7 +24,7 @@ use crate::cloud::Cloud;
 use chronous_core::ecs;
 
 use crate::desired::{self, Desired, ElbDesired, ServiceDesired};
-use crate::docker::{ContainerInfo, ContainerSpec, Docker};
+use chronous_docker::{ContainerInfo, ContainerSpec, Docker};
 use crate::elb::{self, LoadBalancer};
 
 pub fn socket_path(state_dir: &Path) -> PathBuf {
@@ -66,7 +66,7 @@ pub enum ControllerError {
     #[error("the service scheduler: {0}")]
     Scheduler(String),
     #[error(transparent)]
-    Docker(#[from] crate::docker::DockerError),
+    Docker(#[from] chronous_docker::DockerError),
 }
 
 /// A service event, worded like ECS's.
@@ -865,7 +865,7 @@ impl Ctl {
             ),
             ("chronous.log-stream".to_string(), stream),
         ]);
-        let fail = |e: crate::docker::DockerError| format!("CannotStartContainerError: {e}");
+        let fail = |e: chronous_docker::DockerError| format!("CannotStartContainerError: {e}");
         let network = self
             .docker
             .ensure_network(&self.cfg.env)

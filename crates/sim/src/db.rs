@@ -20,9 +20,8 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use chronous_docker::{ContainerSpec, Docker, DockerError, MountSpec, LABEL_ENVIRONMENT};
 use sha2::{Digest, Sha256};
-
-use crate::docker::{self, ContainerSpec, Docker, DockerError, MountSpec, LABEL_ENVIRONMENT};
 
 /// Label on the data volume and the server: where the data came from
 /// (`backup-sha256:<hex>` or `empty`).
@@ -1113,7 +1112,7 @@ async fn finish(
         container_id,
         container_name: names.server.clone(),
         volume: names.volume.clone(),
-        network: docker::network_name(&cfg.env),
+        network: chronous_docker::network_name(&cfg.env),
         host_port,
         image: plan.serve_image.clone(),
         outcome,

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use chronous_core::ecs::registered_memory;
 use chronous_core::env::instance_type;
 use chronous_core::resources::{
     EcsServiceSpec, EcsTaskDefinitionSpec, ElbSpec, Kind, LaunchTemplateSpec,
@@ -63,12 +64,6 @@ pub struct Desired {
     pub cluster: Option<String>,
     pub log_group: Option<String>,
     pub stream_prefix: Option<String>,
-}
-
-/// ECS reserves some of an instance's memory for the agent and the OS; the
-/// registered memory of a t2.nano is about 460 MiB.
-pub fn registered_memory(total_mib: u32) -> u32 {
-    total_mib.saturating_sub(total_mib / 10)
 }
 
 fn first<'a>(cloud: &'a Cloud, kind: Kind) -> Option<&'a Object> {

@@ -11,11 +11,8 @@ pub mod cloud;
 pub mod controller;
 pub mod db;
 pub mod desired;
-pub mod docker;
 pub mod elb;
 pub mod load;
-pub mod model;
-pub mod rehearse;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -89,7 +86,7 @@ pub struct SimProvider {
     region: String,
     cloud: Mutex<Cloud>,
     opts: SimOptions,
-    docker: tokio::sync::OnceCell<docker::Docker>,
+    docker: tokio::sync::OnceCell<chronous_docker::Docker>,
 }
 
 /// The image the simulated bastion runs (a shell on the private network).
@@ -174,13 +171,13 @@ impl SimProvider {
         Ok(())
     }
 
-    async fn docker(&self, address: &str) -> Result<&docker::Docker, ProviderError> {
+    async fn docker(&self, address: &str) -> Result<&chronous_docker::Docker, ProviderError> {
         let dir = std::fs::canonicalize(&self.env_dir)
             .unwrap_or_else(|_| self.env_dir.clone())
             .display()
             .to_string();
         let env = self.env_name.clone();
-        self.docker.get_or_try_init(|| async move { docker::Docker::connect().await?.owned_by(&env, &dir).await }).await.map_err(|e| {
+        self.docker.get_or_try_init(|| async move { chronous_docker::Docker::connect().await?.owned_by(&env, &dir).await }).await.map_err(|e| {
             ProviderError::new(format!("{address}: {e}"))
                 .with_hint("start the Docker daemon, or rehearse the control plane only with CHRONOUS_SIM_RUNTIME=model")
         })
@@ -256,7 +253,7 @@ impl SimProvider {
                     .await
                     .map_err(|e| ProviderError::new(format!("{address}: {e}")))?;
                 let name = format!("chronous-{}-bastion", self.env_name);
-                let spec = docker::ContainerSpec {
+                let spec = chronous_docker::ContainerSpec {
                     name: name.clone(),
                     image: BASTION_IMAGE.into(),
                     cmd: Some(vec!["sleep".into(), "infinity".into()]),

@@ -13,8 +13,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use chronous_docker::{ContainerSpec, Docker, DockerError, LogStream, MountSpec};
 use chronous_sim::db::{self, DbConfig, DbError, DbImages, Outcome, Tool};
-use chronous_sim::docker::{ContainerSpec, Docker, DockerError, LogStream, MountSpec};
 use common::{cli_everything, cli_objects, ensure_images, fixture, EnvGuard};
 use futures_util::StreamExt;
 

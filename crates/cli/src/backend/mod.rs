@@ -21,7 +21,7 @@ use chronous_sim::SimProvider;
 
 // The Docker wrapper: the simulator's containers, and the push of
 // `deploy --image` on AWS. Named here only.
-use chronous_sim::docker;
+use chronous_docker as docker;
 
 use crate::context::Ctx;
 use crate::ui::{exit, EXIT_FAILURE};

@@ -9,7 +9,7 @@ use anyhow::{anyhow, Context as _, Result};
 use chronous_core::resources::Kind;
 use chronous_core::state;
 use chronous_sim::load::{self, LoadConfig};
-use chronous_sim::rehearse::{fmt_ms, rehearse_deploy, FaultSpec, Rehearsal, RehearseInput};
+use chronous_rehearse::rehearse::{fmt_ms, rehearse_deploy, FaultSpec, Rehearsal, RehearseInput};
 
 use crate::backend::sim::controller;
 use crate::cli::{DeployArgs, RehearseArgs};

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-use chronous_sim::docker::Docker;
+use chronous_docker::Docker;
 
 pub const MARIADB_IMAGE: &str = "chronous/mariadb:10.11";
 

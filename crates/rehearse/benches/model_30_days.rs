@@ -2,14 +2,14 @@
 //! checks, a deploy every hour, random faults (seeded). Prints wall time and
 //! queue events per second.
 //!
-//! `cargo bench -p chronous-sim --bench model_30_days`
+//! `cargo bench -p chronous-rehearse --bench model_30_days`
 //! knobs: BENCH_SEED=42 BENCH_RUNS=5 BENCH_DAYS=30
 
 use std::time::Instant;
 
 use chronous_core::env;
-use chronous_sim::model::{FaultRates, Model, ModelConfig};
-use chronous_sim::rehearse::RehearseInput;
+use chronous_rehearse::model::{FaultRates, Model, ModelConfig};
+use chronous_rehearse::rehearse::RehearseInput;
 
 const SEED_TOML: &str = include_str!("../../../fixtures/seed/chronous.toml");
 

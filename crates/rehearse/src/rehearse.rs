@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::str::FromStr;
 
+use chronous_core::ecs::registered_memory;
 use chronous_core::ecs::{
     CircuitBreaker, ContainerInstance, EventKind, Millis, RolloutState, ServiceConfig,
     TaskDefinition, TaskStatus,
@@ -17,7 +18,6 @@ use chronous_core::ecs::{
 use chronous_core::env::{instance_type, Environment};
 use serde::{Deserialize, Serialize};
 
-use crate::desired::registered_memory;
 use crate::model::{
     Behaviour, ElbModel, Fault, FaultKind, LogEntry, LogKind, Model, ModelConfig, ModelError,
     Timings,

@@ -2,7 +2,7 @@
 
 use chronous_core::ecs::CircuitBreaker;
 use chronous_core::env::{self, Environment};
-use chronous_sim::rehearse::{rehearse_deploy, FaultSpec, Outcome, RehearseInput};
+use chronous_rehearse::rehearse::{rehearse_deploy, FaultSpec, Outcome, RehearseInput};
 
 const SEED_TOML: &str = include_str!("../../../fixtures/seed/chronous.toml");
 
@@ -132,7 +132,7 @@ fn bad_image_fails_to_start_without_rollback() {
 fn json_and_svg_render() {
     let r = rehearse_deploy(&input(0, 100, 1)).unwrap();
     let j = serde_json::to_string(&r).unwrap();
-    let back: chronous_sim::rehearse::Rehearsal = serde_json::from_str(&j).unwrap();
+    let back: chronous_rehearse::rehearse::Rehearsal = serde_json::from_str(&j).unwrap();
     assert_eq!(back, r);
     assert_eq!(r.to_json()["outcome"]["status"], "completed");
     let svg = r.render_svg();

@@ -2,16 +2,16 @@
 //!
 //! Cases come from proptest with a ChaCha generator seeded by
 //! `CHRONOUS_PROP_SEED` (default 20240601); every failure prints the seed and
-//! the case, so `CHRONOUS_PROP_SEED=N cargo test -p chronous-sim --test rehearse_props`
+//! the case, so `CHRONOUS_PROP_SEED=N cargo test -p chronous-rehearse --test rehearse_props`
 //! replays it. `CHRONOUS_PROP_CASES` sets the number of cases (default 96).
 
+use chronous_core::ecs::registered_memory;
 use chronous_core::ecs::{
     ContainerInstance, Millis, RolloutState, ServiceConfig, TaskDefinition, TaskStatus,
 };
 use chronous_core::env::instance_type;
-use chronous_sim::desired::registered_memory;
-use chronous_sim::model::{ElbModel, Fault, FaultKind, Model, ModelConfig, Timings};
-use chronous_sim::rehearse::{rehearse_deploy, FaultSpec, Outcome, RehearseInput};
+use chronous_rehearse::model::{ElbModel, Fault, FaultKind, Model, ModelConfig, Timings};
+use chronous_rehearse::rehearse::{rehearse_deploy, FaultSpec, Outcome, RehearseInput};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 
@@ -145,20 +145,23 @@ fn check_invariants(c: &Case) -> Result<(), TestCaseError> {
             ),
             FaultSpec::InstanceLost { at_ms } => (*at_ms, FaultKind::InstanceLost),
             FaultSpec::BadImage => {
-                m.set_behaviour(&i.next.arn, chronous_sim::model::Behaviour::CannotStart);
+                m.set_behaviour(
+                    &i.next.arn,
+                    chronous_rehearse::model::Behaviour::CannotStart,
+                );
                 continue;
             }
             FaultSpec::UnhealthyImage => {
                 m.set_behaviour(
                     &i.next.arn,
-                    chronous_sim::model::Behaviour::FailsHealthCheck,
+                    chronous_rehearse::model::Behaviour::FailsHealthCheck,
                 );
                 continue;
             }
             FaultSpec::SlowStart { factor } => {
                 m.set_behaviour(
                     &i.next.arn,
-                    chronous_sim::model::Behaviour::SlowStart { factor: *factor },
+                    chronous_rehearse::model::Behaviour::SlowStart { factor: *factor },
                 );
                 continue;
             }
@@ -297,7 +300,7 @@ fn thirty_days_with_random_faults_is_deterministic() {
             replace_lost_instances: true,
         };
         let mut m = Model::new(cfg, i.current.clone(), c.seed).unwrap();
-        let rates = chronous_sim::model::FaultRates {
+        let rates = chronous_rehearse::model::FaultRates {
             crash_per_day: 2.0,
             failing_health_per_day: 2.0,
             instance_lost_per_day: 0.5,
@@ -319,7 +322,7 @@ fn thirty_days_with_random_faults_is_deterministic() {
             .count();
         assert!(live > 0);
         assert_ne!(m.service().primary().rollout_state, RolloutState::Failed);
-        chronous_sim::model::log_lines(m.log())
+        chronous_rehearse::model::log_lines(m.log())
     };
     let a = log();
     let b = log();

@@ -1,4 +1,7 @@
-//! A thin wrapper over bollard for the simulator.
+//! A thin wrapper over bollard, the only crate of chronous that names bollard
+//! types: the simulator runs its containers through it (the database restored
+//! from the backup, the bastion, the service's tasks), and `deploy --image` on
+//! AWS tags and pushes an image to ECR with [`Docker::push_image`].
 //!
 //! Everything created through [`Docker`] carries the labels
 //! `chronous.environment=<env>`, `chronous.managed-by=chronous`, a role
