@@ -289,7 +289,7 @@ fn print_status(v: &EnvView<'_>, st: &State, runtime: Option<&Status>, db: &serd
             t.add_row(vec![
                 i.id.clone(),
                 format!("{:?}", i.state),
-                i.reason.clone(),
+                i.reason.to_string(),
                 i.consecutive_ok.to_string(),
                 i.consecutive_fail.to_string(),
                 i.last_error.clone().unwrap_or_default(),

@@ -5,9 +5,13 @@
 //! the resource graph ([`graph`]), the planner ([`plan`]), the state format
 //! ([`state`]), the [`provider::Provider`] seam and the apply walker
 //! ([`engine`]) which is generic over a provider and a durable journal sink.
+//! The runtime's state machines live here too, so that the simulator and the
+//! rehearsal share them: the ECS service scheduler ([`ecs`]) and the classic
+//! ELB's health checks ([`elb_health`]).
 
 pub mod diag;
 pub mod ecs;
+pub mod elb_health;
 pub mod engine;
 pub mod env;
 pub mod graph;

@@ -541,7 +541,6 @@ impl Ctl {
             .as_ref()
             .map(|(_, lb)| lb.health())
             .unwrap_or_default();
-        let unhealthy_threshold = d.elb.as_ref().map(|e| e.unhealthy_threshold).unwrap_or(2);
         let by_task: BTreeMap<&str, &ContainerInfo> = containers
             .iter()
             .filter(|c| of_service(c))
@@ -594,11 +593,7 @@ impl Ctl {
                     let seen = health
                         .iter()
                         .find(|h| h.id == target.id && h.addr == target.addr)
-                        .and_then(|h| match h.state {
-                            elb::State::InService => Some(true),
-                            _ if h.consecutive_fail >= unhealthy_threshold => Some(false),
-                            _ => None,
-                        });
+                        .and_then(|h| h.reason.verdict());
                     if let Some(healthy) = seen {
                         if self.reported.get(id) != Some(&healthy) {
                             self.reported.insert(id.clone(), healthy);
