@@ -6,9 +6,13 @@
 //! ([`state`]), the [`provider::Provider`] seam and the apply walker
 //! ([`engine`]) which is generic over a provider and a durable journal sink;
 //! [`secret`] says where a secret comes from without ever holding it in a spec.
+//! The runtime's state machines live here too, so that the simulator and the
+//! rehearsal share them: the ECS service scheduler ([`ecs`]) and the classic
+//! ELB's health checks ([`elb_health`]).
 
 pub mod diag;
 pub mod ecs;
+pub mod elb_health;
 pub mod engine;
 pub mod env;
 pub mod graph;

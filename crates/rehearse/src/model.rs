@@ -11,9 +11,11 @@
 //!
 //! The ELB is modelled like a classic ELB: each registered target is checked
 //! every `interval`; a passing check answers at once, a failing one after
-//! `timeout`; a newly registered target is OutOfService until
-//! `healthy_threshold` consecutive passes, an InService one goes OutOfService
-//! after `unhealthy_threshold` consecutive failures.
+//! `timeout`. The results drive core's classic-ELB health machine
+//! ([`chronous_core::elb_health`], the one the simulator's real proxy drives):
+//! a newly registered target is OutOfService ("registration in progress")
+//! until `healthy_threshold` consecutive passes, an InService one goes
+//! OutOfService after `unhealthy_threshold` consecutive failures.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
@@ -22,6 +24,7 @@ use chronous_core::ecs::{
     Command, ContainerInstance, EcsError, EventKind, Millis, Observation, Output, Service,
     ServiceConfig, TaskDefinition,
 };
+use chronous_core::elb_health::{Check, Health, Reason, Thresholds};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -61,6 +64,15 @@ pub struct ElbModel {
     pub timeout_ms: Millis,
     pub healthy_threshold: u32,
     pub unhealthy_threshold: u32,
+}
+
+impl ElbModel {
+    pub fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            healthy: self.healthy_threshold,
+            unhealthy: self.unhealthy_threshold,
+        }
+    }
 }
 
 /// How tasks of a task definition behave in the model.
@@ -261,18 +273,11 @@ impl PartialOrd for Item {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TargetState {
-    Registering,
-    InService,
-    OutOfService,
-}
-
+/// A task registered with the ELB: its health, and the registration it is
+/// (checks of an earlier registration no longer count).
 #[derive(Debug, Clone)]
 struct Target {
-    state: TargetState,
-    passes: u32,
-    fails: u32,
+    health: Health,
     gen: u64,
 }
 
@@ -598,24 +603,9 @@ impl Model {
         let Some(g) = t.target.as_mut().filter(|g| g.gen == gen) else {
             return Ok(());
         };
-        let mut report: Option<bool> = None;
-        if pass {
-            g.passes += 1;
-            g.fails = 0;
-            if g.state != TargetState::InService && g.passes >= elb.healthy_threshold {
-                g.state = TargetState::InService;
-                report = Some(true);
-            }
-        } else {
-            g.fails += 1;
-            g.passes = 0;
-            let tripped = g.fails >= elb.unhealthy_threshold;
-            if tripped && g.state != TargetState::OutOfService {
-                g.state = TargetState::OutOfService;
-                report = Some(false);
-            }
-        }
-        match report {
+        let check = if pass { Check::Pass } else { Check::Fail };
+        let changed = g.health.record(self.now, check, elb.thresholds());
+        match changed.and_then(|t| t.to.verdict()) {
             Some(true) => {
                 self.set_in_service(task, true);
                 self.note(
@@ -634,7 +624,16 @@ impl Model {
             }
             Some(false) => {
                 self.set_in_service(task, false);
-                self.note(LogKind::OutOfService, Some(task), Some(&inst), format!("OutOfService in (elb {}): Instance has failed at least the UnhealthyThreshold number of health checks consecutively.", elb.name));
+                self.note(
+                    LogKind::OutOfService,
+                    Some(task),
+                    Some(&inst),
+                    format!(
+                        "OutOfService in (elb {}): {}",
+                        elb.name,
+                        Reason::FailedHealthChecks
+                    ),
+                );
                 self.observe(Observation::TaskHealth {
                     task: task.to_string(),
                     healthy: false,
@@ -768,6 +767,109 @@ impl Model {
         Ok(())
     }
 
+    /// StartTask: PROVISIONING now, then PENDING and RUNNING (or failed)
+    /// after the task definition's behaviour's timings.
+    fn start_task(&mut self, task: String, instance: String, task_definition: String) {
+        let now = self.now;
+        let b = self.behaviour(&task_definition);
+        let tm = &self.cfg.timings;
+        let pending_at = now + tm.provision_ms;
+        let start = match b {
+            Behaviour::SlowStart { factor } => tm.start_ms * factor.max(1) as u64,
+            _ => tm.start_ms,
+        };
+        let (pull, start) = (tm.pull_ms, start);
+        self.tasks.insert(
+            task.clone(),
+            RtTask {
+                instance: instance.clone(),
+                td: task_definition.clone(),
+                alive: true,
+                running: false,
+                stopping: false,
+                fail_checks_until: 0,
+                target: None,
+            },
+        );
+        self.note(
+            LogKind::TaskProvisioning,
+            Some(&task),
+            Some(&instance),
+            format!("PROVISIONING: task definition {task_definition} on {instance}"),
+        );
+        self.push(pending_at, Ev::Pending(task.clone()));
+        if b == Behaviour::CannotStart {
+            self.push(pending_at + pull, Ev::FailedToStart(task));
+        } else {
+            self.push(pending_at + pull + start, Ev::Running(task));
+        }
+    }
+
+    /// RegisterTarget: a new registration with the ELB (its first check at a
+    /// random phase of the interval); without an ELB the task is healthy now.
+    fn register_target(&mut self, task: String, instance: &str, port: u16) {
+        let now = self.now;
+        let Some(elb) = self.cfg.elb.clone() else {
+            // No ELB: healthy once RUNNING.
+            self.set_in_service(&task, true);
+            return;
+        };
+        self.target_gen += 1;
+        let gen = self.target_gen;
+        let Some(t) = self.tasks.get_mut(&task) else {
+            return;
+        };
+        t.target = Some(Target {
+            health: Health::registered(now),
+            gen,
+        });
+        let phase = self.rng.gen_range(0..elb.interval_ms.max(1));
+        self.push(
+            now + phase,
+            Ev::Check {
+                task: task.clone(),
+                gen,
+            },
+        );
+        self.note(
+            LogKind::TargetRegistered,
+            Some(&task),
+            Some(instance),
+            format!(
+                "registered {instance}:{port} with (elb {}): OutOfService until {} passing checks",
+                elb.name, elb.healthy_threshold
+            ),
+        );
+    }
+
+    /// DeregisterTarget: out of service at once; its checks stop counting.
+    fn deregister_target(&mut self, task: &str, instance: &str, port: u16) {
+        let now = self.now;
+        self.set_in_service(task, false);
+        let left = self
+            .tasks
+            .get_mut(task)
+            .and_then(|t| t.target.take())
+            .and_then(|mut g| g.health.deregister(now));
+        let was_in_service = left.is_some_and(|t| t.from == Reason::InService);
+        if let Some(elb) = &self.cfg.elb {
+            let name = elb.name.clone();
+            self.note(
+                LogKind::TargetDeregistered,
+                Some(task),
+                Some(instance),
+                format!(
+                    "deregistered {instance}:{port} from (elb {name}){}",
+                    if was_in_service {
+                        ""
+                    } else {
+                        " (was OutOfService)"
+                    }
+                ),
+            );
+        }
+    }
+
     /// Carry out the scheduler's commands and log its events.
     fn apply(&mut self, out: Output) {
         let now = self.now;
@@ -791,40 +893,7 @@ impl Model {
                     instance,
                     task_definition,
                     ..
-                } => {
-                    let b = self.behaviour(&task_definition);
-                    let tm = &self.cfg.timings;
-                    let pending_at = now + tm.provision_ms;
-                    let start = match b {
-                        Behaviour::SlowStart { factor } => tm.start_ms * factor.max(1) as u64,
-                        _ => tm.start_ms,
-                    };
-                    let (pull, start) = (tm.pull_ms, start);
-                    self.tasks.insert(
-                        task.clone(),
-                        RtTask {
-                            instance: instance.clone(),
-                            td: task_definition.clone(),
-                            alive: true,
-                            running: false,
-                            stopping: false,
-                            fail_checks_until: 0,
-                            target: None,
-                        },
-                    );
-                    self.note(
-                        LogKind::TaskProvisioning,
-                        Some(&task),
-                        Some(&instance),
-                        format!("PROVISIONING: task definition {task_definition} on {instance}"),
-                    );
-                    self.push(pending_at, Ev::Pending(task.clone()));
-                    if b == Behaviour::CannotStart {
-                        self.push(pending_at + pull, Ev::FailedToStart(task));
-                    } else {
-                        self.push(pending_at + pull + start, Ev::Running(task));
-                    }
-                }
+                } => self.start_task(task, instance, task_definition),
                 Command::StopTask { task, reason } => {
                     if let Some(t) = self.tasks.get_mut(&task) {
                         t.stopping = true;
@@ -843,55 +912,12 @@ impl Model {
                     task,
                     instance,
                     port,
-                } => {
-                    if let Some(elb) = self.cfg.elb.clone() {
-                        self.target_gen += 1;
-                        let gen = self.target_gen;
-                        if let Some(t) = self.tasks.get_mut(&task) {
-                            t.target = Some(Target {
-                                state: TargetState::Registering,
-                                passes: 0,
-                                fails: 0,
-                                gen,
-                            });
-                            let phase = self.rng.gen_range(0..elb.interval_ms.max(1));
-                            self.push(
-                                now + phase,
-                                Ev::Check {
-                                    task: task.clone(),
-                                    gen,
-                                },
-                            );
-                            self.note(LogKind::TargetRegistered, Some(&task), Some(&instance), format!("registered {instance}:{port} with (elb {}): OutOfService until {} passing checks", elb.name, elb.healthy_threshold));
-                        }
-                    } else {
-                        // No ELB: healthy once RUNNING.
-                        self.set_in_service(&task, true);
-                    }
-                }
+                } => self.register_target(task, &instance, port),
                 Command::DeregisterTarget {
                     task,
                     instance,
                     port,
-                } => {
-                    let was = self.in_service.contains(&task);
-                    self.set_in_service(&task, false);
-                    if let Some(t) = self.tasks.get_mut(&task) {
-                        t.target = None;
-                    }
-                    if let Some(elb) = &self.cfg.elb {
-                        let name = elb.name.clone();
-                        self.note(
-                            LogKind::TargetDeregistered,
-                            Some(&task),
-                            Some(&instance),
-                            format!(
-                                "deregistered {instance}:{port} from (elb {name}){}",
-                                if was { "" } else { " (was OutOfService)" }
-                            ),
-                        );
-                    }
-                }
+                } => self.deregister_target(&task, &instance, port),
             }
         }
         if self.cfg.elb.is_none() {

@@ -738,14 +738,16 @@ impl Rehearsal {
     /// A timeline picture: one lane per task, the ELB's healthy-target count,
     /// the zero-healthy intervals shaded.
     pub fn render_svg(&self) -> String {
-        let left = 190.0;
+        let f = Frame {
+            left: 190.0,
+            plot: 980.0 - 190.0 - 20.0,
+            span: self.duration_ms.max(1) as f64,
+            top: 60.0,
+            lane_h: 22.0,
+            rows: self.lanes.len() + 1,
+        };
         let width = 980.0;
-        let plot = width - left - 20.0;
-        let lane_h = 22.0;
-        let top = 60.0;
-        let span = self.duration_ms.max(1) as f64;
-        let x = |t: Millis| left + plot * (t as f64 / span);
-        let rows = self.lanes.len() + 1;
+        let (top, lane_h, rows) = (f.top, f.lane_h, f.rows);
         let height = top + rows as f64 * lane_h + 70.0;
         let mut s = String::new();
         let _ = writeln!(
@@ -769,7 +771,7 @@ impl Rehearsal {
             let _ = writeln!(
                 s,
                 r##"<line x1="{0:.1}" y1="{1}" x2="{0:.1}" y2="{2}" stroke="#ddd"/><text x="{0:.1}" y="{3}" text-anchor="middle">+{4}</text>"##,
-                x(t),
+                f.x(t),
                 top - 8.0,
                 top + rows as f64 * lane_h,
                 top - 12.0,
@@ -782,22 +784,29 @@ impl Rehearsal {
             let _ = writeln!(
                 s,
                 r##"<rect x="{:.1}" y="{}" width="{:.1}" height="{}" fill="#e53935" fill-opacity="0.15"><title>zero healthy targets +{} .. +{}</title></rect>"##,
-                x(*a),
+                f.x(*a),
                 top - 8.0,
-                (x(*b) - x(*a)).max(1.0),
+                (f.x(*b) - f.x(*a)).max(1.0),
                 rows as f64 * lane_h + 8.0,
                 fmt_ms(*a),
                 fmt_ms(*b)
             );
         }
-        // ELB lane.
-        let y0 = top;
+        self.svg_elb_lane(&mut s, &f);
+        self.svg_task_lanes(&mut s, &f);
+        self.svg_legend(&mut s, &f);
+        s.push_str("</svg>\n");
+        s
+    }
+
+    /// The ELB lane: green while a target is healthy, red while none is.
+    fn svg_elb_lane(&self, s: &mut String, f: &Frame) {
+        let y0 = f.top;
         let _ = writeln!(
             s,
             r#"<text x="10" y="{:.1}">ELB healthy targets</text>"#,
             y0 + 15.0
         );
-        let mut last = 0;
         let mut edges: Vec<Millis> = vec![0];
         for (a, b) in &self.zero_healthy {
             edges.push(*a);
@@ -815,16 +824,18 @@ impl Rehearsal {
             let _ = writeln!(
                 s,
                 r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="14" fill="{}"/>"##,
-                x(a),
+                f.x(a),
                 y0 + 4.0,
-                (x(b) - x(a)).max(0.5),
+                (f.x(b) - f.x(a)).max(0.5),
                 if zero { "#e53935" } else { "#43a047" }
             );
-            last = b;
         }
-        let _ = last;
+    }
+
+    /// One lane per task, a segment per state.
+    fn svg_task_lanes(&self, s: &mut String, f: &Frame) {
         for (i, lane) in self.lanes.iter().enumerate() {
-            let y = top + (i + 1) as f64 * lane_h;
+            let y = f.top + (i + 1) as f64 * f.lane_h;
             let _ = writeln!(
                 s,
                 r#"<text x="10" y="{:.1}">{} {}</text>"#,
@@ -850,16 +861,20 @@ impl Rehearsal {
                 let _ = writeln!(
                     s,
                     r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="14" fill="{color}"><title>{} +{} .. +{}</title></rect>"#,
-                    x(*a),
+                    f.x(*a),
                     y + 4.0,
-                    (x(*b) - x(*a)).max(1.0),
+                    (f.x(*b) - f.x(*a)).max(1.0),
                     st,
                     fmt_ms(*a),
                     fmt_ms(*b)
                 );
             }
         }
-        let ly = top + rows as f64 * lane_h + 25.0;
+    }
+
+    /// The colours' legend and the outcome, under the lanes.
+    fn svg_legend(&self, s: &mut String, f: &Frame) {
+        let ly = f.top + f.rows as f64 * f.lane_h + 25.0;
         let legend = [
             ("#bdbdbd", "provisioning/pending"),
             ("#fdd835", "running, not InService"),
@@ -889,12 +904,28 @@ impl Rehearsal {
                     format!("failed{}", if *rolled_back { ", rolled back" } else { "" }),
             })
         );
-        s.push_str("</svg>\n");
-        s
     }
 
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).expect("plain data")
+    }
+}
+
+/// Where the SVG timeline draws: the plot's left edge and width, the time
+/// it spans, the first lane's top, the lanes' height and count.
+struct Frame {
+    left: f64,
+    plot: f64,
+    span: f64,
+    top: f64,
+    lane_h: f64,
+    rows: usize,
+}
+
+impl Frame {
+    /// The x of a time since the deployment started.
+    fn x(&self, t: Millis) -> f64 {
+        self.left + self.plot * (t as f64 / self.span)
     }
 }
 

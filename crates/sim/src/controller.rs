@@ -61,12 +61,34 @@ pub enum ControllerError {
     },
     #[error("the controller is not running (no answer on {0})")]
     NotRunning(PathBuf),
+    #[error("another controller already answers on {}", .0.display())]
+    AlreadyRunning(PathBuf),
+    #[error("cannot read the simulated control plane: {0}")]
+    ControlPlane(#[source] crate::cloud::CloudError),
+    #[error("cannot encode the request to the controller: {0}")]
+    Request(#[source] serde_json::Error),
     #[error("bad answer from the controller: {0}")]
-    Protocol(String),
+    Protocol(#[source] serde_json::Error),
     #[error("the service scheduler: {0}")]
-    Scheduler(String),
+    Scheduler(#[from] ecs::EcsError),
     #[error(transparent)]
     Docker(#[from] chronous_docker::DockerError),
+}
+
+/// Why a task's container could not start: its `Display` is the task's
+/// stopped reason, worded as ECS's are.
+#[derive(Debug, thiserror::Error)]
+pub enum StartFailure {
+    #[error("CannotStartContainerError: the service is gone")]
+    ServiceGone,
+    #[error("CannotPullContainerError: pull image manifest has been retried 5 time(s): {0}: not found (not in the local Docker image store)")]
+    ImageNotFound(String),
+    #[error("CannotPullContainerError: {0}")]
+    Pull(#[source] chronous_docker::DockerError),
+    #[error("CannotStartContainerError: {0}")]
+    Start(#[source] chronous_docker::DockerError),
+    #[error("CannotStartContainerError: port {port} of {container} is not published")]
+    NotPublished { port: u16, container: String },
 }
 
 /// A service event, worded like ECS's.
@@ -245,8 +267,18 @@ const LABEL_MEMORY: &str = "chronous.memory";
 const LABEL_CPU: &str = "chronous.cpu";
 const LABEL_STARTED: &str = "chronous.started-at";
 
-fn ecs_err(e: ecs::EcsError) -> ControllerError {
-    ControllerError::Scheduler(e.to_string())
+/// Whether a task container belongs to the service `arn` (one without the
+/// label is taken to).
+fn of_service(c: &ContainerInfo, arn: &str) -> bool {
+    c.labels.get(LABEL_SERVICE).is_none_or(|s| s == arn)
+}
+
+/// A task the scheduler has not seen stop, as [`Ctl::observation`] looks at it.
+struct ObservedTask {
+    id: String,
+    status: ecs::TaskStatus,
+    registered: bool,
+    essential: bool,
 }
 
 /// The service's settings as the scheduler takes them.
@@ -385,286 +417,355 @@ impl Ctl {
         }
     }
 
+    /// One tick of the controller: read what the control plane asks for,
+    /// bring the load balancer and the scheduler up to date, tell the
+    /// scheduler what Docker and the load balancer show, carry out its
+    /// commands, stop drained tasks and tidy up.
     async fn reconcile(&mut self) -> Result<(), ControllerError> {
-        let cloud = match Cloud::open(&self.cfg.state_dir.join("sim"), &self.cfg.env) {
-            Ok(c) => c,
-            Err(e) => {
-                return Err(ControllerError::Protocol(format!(
-                    "cannot read the simulated control plane: {e}"
-                )))
-            }
-        };
+        let cloud = Cloud::open(&self.cfg.state_dir.join("sim"), &self.cfg.env)
+            .map_err(ControllerError::ControlPlane)?;
         let d = desired::read(&cloud, self.cfg.time_scale);
         drop(cloud);
         self.reconcile_elb(&d).await;
         let containers = self.docker.list(&self.cfg.env, Some(ROLE_TASK)).await?;
-
         let Some(want) = d.service.clone() else {
-            // No service: every task container left is stopped.
-            if let Some(s) = self.svc.take() {
-                self.event(format!(
-                    "(service {}) was deleted: its tasks are stopped.",
-                    s.ecs.config().name
-                ));
-            }
-            for c in containers.iter().filter(|c| c.running) {
-                self.docker.stop_container(&c.id, 2).await?;
-            }
-            self.registered.clear();
-            self.reported.clear();
-            self.draining.clear();
-            self.host_ports.clear();
-            self.publish_targets();
-            self.prune_stopped(&containers, 0).await?;
-            return Ok(());
+            return self.without_service(&containers).await;
         };
         let now = self.now();
-        let mut work: VecDeque<ecs::Output> = VecDeque::new();
-        let of_service =
-            |c: &ContainerInfo| c.labels.get(LABEL_SERVICE).is_none_or(|s| s == &want.arn);
-        if self.svc.as_ref().is_none_or(|s| s.arn != want.arn) {
-            // A new service, or this controller's first look at it: take over
-            // the tasks that run (a restart), start the rest.
-            self.svc = None;
-            self.registered.clear();
-            self.reported.clear();
-            let primary = task_definition(&want);
-            let mut tds = vec![primary.clone()];
-            let mut adopted = Vec::new();
-            for c in containers.iter().filter(|c| c.running && of_service(c)) {
-                let Some(task) = c.labels.get(LABEL_TASK) else {
-                    continue;
-                };
-                let td = c.labels.get(LABEL_TASKDEF).cloned().unwrap_or_default();
-                let num = |k: &str, default: u32| {
-                    c.labels
-                        .get(k)
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(default)
-                };
-                let host_port = num(LABEL_HOST_PORT, primary.host_port as u32) as u16;
-                let memory_mib = num(LABEL_MEMORY, primary.memory_mib);
-                let cpu = num(LABEL_CPU, primary.cpu);
-                if !tds.iter().any(|t| t.arn == td) {
-                    tds.push(ecs::TaskDefinition {
-                        arn: td.clone(),
-                        image: c.image.clone(),
-                        memory_mib,
-                        cpu,
-                        host_port,
-                        ..primary.clone()
-                    });
-                }
-                let since = c
-                    .labels
-                    .get(LABEL_STARTED)
-                    .and_then(|s| humantime::parse_rfc3339_weak(s).ok())
-                    .map(|t| self.at(t))
-                    .unwrap_or(now);
-                if let Some(p) = self.docker.host_port(&c.id, primary.container_port).await? {
-                    self.host_ports.insert(task.clone(), p);
-                    if !c.paused {
-                        self.restored.push(SocketAddr::from(([127, 0, 0, 1], p)));
-                    }
-                }
-                adopted.push(ecs::AdoptedTask {
-                    id: task.clone(),
-                    task_definition: td,
-                    instance: c.labels.get(LABEL_INSTANCE).cloned().unwrap_or_default(),
-                    host_port,
-                    memory_mib,
-                    cpu,
-                    running_since: since,
-                    healthy: !c.paused,
-                });
-            }
-            let config = service_config(&want, &d);
-            let instances = container_instances(&d);
-            let n = adopted.len();
-            let (svc, out) = if adopted.is_empty() {
-                ecs::Service::create(config, primary, instances, self.salt, now)
-            } else {
-                ecs::Service::adopt(config, tds, instances, adopted, self.salt, now)
-            }
-            .map_err(ecs_err)?;
-            if n > 0 {
-                self.event(format!(
-                    "(service {}) the controller started and took over {n} running tasks.",
-                    want.name
-                ));
-            }
-            self.svc = Some(SvcRt {
-                arn: want.arn.clone(),
-                requested_td: want.task_definition.clone(),
-                ecs: svc,
-            });
-            work.push_back(out);
+        let work = if self.svc.as_ref().is_none_or(|s| s.arn != want.arn) {
+            self.take_over(&d, &want, &containers, now).await?
         } else {
-            let s = self.svc.as_mut().expect("checked");
-            let config = service_config(&want, &d);
-            if &config != s.ecs.config() {
-                work.push_back(s.ecs.update_config(now, config).map_err(ecs_err)?);
-            }
-            let want_ids: Vec<ecs::ContainerInstance> = container_instances(&d);
-            let have: Vec<String> = s.ecs.instances().map(|i| i.id.clone()).collect();
-            for i in &want_ids {
-                if !have.contains(&i.id) {
-                    work.push_back(
-                        s.ecs
-                            .observe(now, ecs::Observation::InstanceRegistered(i.clone()))
-                            .map_err(ecs_err)?,
-                    );
-                }
-            }
-            for id in have {
-                if !want_ids.iter().any(|i| i.id == id) {
-                    work.push_back(
-                        s.ecs
-                            .observe(now, ecs::Observation::InstanceLost { instance: id })
-                            .map_err(ecs_err)?,
-                    );
-                }
-            }
-            if want.task_definition != s.requested_td {
-                s.requested_td = want.task_definition.clone();
-                work.push_back(s.ecs.update(now, task_definition(&want)));
-            }
-        }
+            self.follow_control_plane(&d, &want, now)?
+        };
         self.execute(&d, work).await?;
 
         // What Docker and the load balancer show, told to the scheduler (the
         // containers listed again: the ones just started are in it).
         let containers = self.docker.list(&self.cfg.env, Some(ROLE_TASK)).await?;
-        let mut work: VecDeque<ecs::Output> = VecDeque::new();
+        let by_task: BTreeMap<&str, &ContainerInfo> = containers
+            .iter()
+            .filter(|c| of_service(c, &want.arn))
+            .filter_map(|c| Some((c.labels.get(LABEL_TASK)?.as_str(), c)))
+            .collect();
+        let mut work = self.observe_runtime(&by_task, now).await?;
+        let strays = self.strays(&containers, &want.arn);
+        work.push_back(self.scheduler().tick(now));
+        self.execute(&d, work).await?;
+        for id in strays {
+            self.docker.stop_container(&id, 2).await?;
+        }
+        self.stop_drained(&d, &by_task).await?;
+        // STOPPED tasks are kept for `status` a while (ECS keeps them an hour).
+        let keep_from = self.now().saturating_sub(3_600_000);
+        let s = &mut self.svc.as_mut().expect("a service runs").ecs;
+        s.forget_stopped(keep_from);
+        self.starting.retain(|t, _| {
+            s.task(t)
+                .is_some_and(|t| t.last_status < ecs::TaskStatus::Running)
+        });
+        self.prune_stopped(&containers, 3).await?;
+        Ok(())
+    }
+
+    /// The scheduler of the service that runs.
+    fn scheduler(&mut self) -> &mut ecs::Service {
+        &mut self.svc.as_mut().expect("a service runs").ecs
+    }
+
+    /// No service: every task container left is stopped.
+    async fn without_service(
+        &mut self,
+        containers: &[ContainerInfo],
+    ) -> Result<(), ControllerError> {
+        if let Some(s) = self.svc.take() {
+            self.event(format!(
+                "(service {}) was deleted: its tasks are stopped.",
+                s.ecs.config().name
+            ));
+        }
+        for c in containers.iter().filter(|c| c.running) {
+            self.docker.stop_container(&c.id, 2).await?;
+        }
+        self.registered.clear();
+        self.reported.clear();
+        self.draining.clear();
+        self.host_ports.clear();
+        self.publish_targets();
+        self.prune_stopped(containers, 0).await
+    }
+
+    /// A new service, or this controller's first look at it: take over the
+    /// tasks that run (a restart), start the rest.
+    async fn take_over(
+        &mut self,
+        d: &Desired,
+        want: &ServiceDesired,
+        containers: &[ContainerInfo],
+        now: ecs::Millis,
+    ) -> Result<VecDeque<ecs::Output>, ControllerError> {
+        self.svc = None;
+        self.registered.clear();
+        self.reported.clear();
+        let primary = task_definition(want);
+        let mut tds = vec![primary.clone()];
+        let mut adopted = Vec::new();
+        for c in containers
+            .iter()
+            .filter(|c| c.running && of_service(c, &want.arn))
+        {
+            if let Some(task) = self.adopt(c, &primary, &mut tds, now).await? {
+                adopted.push(task);
+            }
+        }
+        let config = service_config(want, d);
+        let instances = container_instances(d);
+        let n = adopted.len();
+        let (svc, out) = if adopted.is_empty() {
+            ecs::Service::create(config, primary, instances, self.salt, now)
+        } else {
+            ecs::Service::adopt(config, tds, instances, adopted, self.salt, now)
+        }?;
+        if n > 0 {
+            self.event(format!(
+                "(service {}) the controller started and took over {n} running tasks.",
+                want.name
+            ));
+        }
+        self.svc = Some(SvcRt {
+            arn: want.arn.clone(),
+            requested_td: want.task_definition.clone(),
+            ecs: svc,
+        });
+        Ok(VecDeque::from([out]))
+    }
+
+    /// A running task container as the scheduler adopts it (from its labels),
+    /// its revision added to `tds`; `None` for a container that is no task.
+    async fn adopt(
+        &mut self,
+        c: &ContainerInfo,
+        primary: &ecs::TaskDefinition,
+        tds: &mut Vec<ecs::TaskDefinition>,
+        now: ecs::Millis,
+    ) -> Result<Option<ecs::AdoptedTask>, ControllerError> {
+        let Some(task) = c.labels.get(LABEL_TASK) else {
+            return Ok(None);
+        };
+        let td = c.labels.get(LABEL_TASKDEF).cloned().unwrap_or_default();
+        let num = |k: &str, default: u32| {
+            c.labels
+                .get(k)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        let host_port = num(LABEL_HOST_PORT, primary.host_port as u32) as u16;
+        let memory_mib = num(LABEL_MEMORY, primary.memory_mib);
+        let cpu = num(LABEL_CPU, primary.cpu);
+        if !tds.iter().any(|t| t.arn == td) {
+            tds.push(ecs::TaskDefinition {
+                arn: td.clone(),
+                image: c.image.clone(),
+                memory_mib,
+                cpu,
+                host_port,
+                ..primary.clone()
+            });
+        }
+        let since = c
+            .labels
+            .get(LABEL_STARTED)
+            .and_then(|s| humantime::parse_rfc3339_weak(s).ok())
+            .map(|t| self.at(t))
+            .unwrap_or(now);
+        if let Some(p) = self.docker.host_port(&c.id, primary.container_port).await? {
+            self.host_ports.insert(task.clone(), p);
+            if !c.paused {
+                self.restored.push(SocketAddr::from(([127, 0, 0, 1], p)));
+            }
+        }
+        Ok(Some(ecs::AdoptedTask {
+            id: task.clone(),
+            task_definition: td,
+            instance: c.labels.get(LABEL_INSTANCE).cloned().unwrap_or_default(),
+            host_port,
+            memory_mib,
+            cpu,
+            running_since: since,
+            healthy: !c.paused,
+        }))
+    }
+
+    /// The service known: new settings, container instances that came or
+    /// went, a new revision asked for.
+    fn follow_control_plane(
+        &mut self,
+        d: &Desired,
+        want: &ServiceDesired,
+        now: ecs::Millis,
+    ) -> Result<VecDeque<ecs::Output>, ControllerError> {
+        let mut work = VecDeque::new();
+        let s = self.svc.as_mut().expect("checked");
+        let config = service_config(want, d);
+        if &config != s.ecs.config() {
+            work.push_back(s.ecs.update_config(now, config)?);
+        }
+        let want_ids: Vec<ecs::ContainerInstance> = container_instances(d);
+        let have: Vec<String> = s.ecs.instances().map(|i| i.id.clone()).collect();
+        for i in &want_ids {
+            if !have.contains(&i.id) {
+                let seen = ecs::Observation::InstanceRegistered(i.clone());
+                work.push_back(s.ecs.observe(now, seen)?);
+            }
+        }
+        for id in have {
+            if !want_ids.iter().any(|i| i.id == id) {
+                let lost = ecs::Observation::InstanceLost { instance: id };
+                work.push_back(s.ecs.observe(now, lost)?);
+            }
+        }
+        if want.task_definition != s.requested_td {
+            s.requested_td = want.task_definition.clone();
+            work.push_back(s.ecs.update(now, task_definition(want)));
+        }
+        Ok(work)
+    }
+
+    /// What Docker and the load balancer show of each task the scheduler
+    /// has not seen stop, told to it.
+    async fn observe_runtime(
+        &mut self,
+        by_task: &BTreeMap<&str, &ContainerInfo>,
+        now: ecs::Millis,
+    ) -> Result<VecDeque<ecs::Output>, ControllerError> {
         let health: Vec<elb::InstanceHealth> = self
             .elb
             .as_ref()
             .map(|(_, lb)| lb.health())
             .unwrap_or_default();
-        let unhealthy_threshold = d.elb.as_ref().map(|e| e.unhealthy_threshold).unwrap_or(2);
-        let by_task: BTreeMap<&str, &ContainerInfo> = containers
-            .iter()
-            .filter(|c| of_service(c))
-            .filter_map(|c| Some((c.labels.get(LABEL_TASK)?.as_str(), c)))
-            .collect();
-        let s = self.svc.as_mut().expect("set above");
-        let tasks: Vec<(String, ecs::TaskStatus, bool, bool)> = s
-            .ecs
+        let s = &self.svc.as_ref().expect("a service runs").ecs;
+        let tasks: Vec<ObservedTask> = s
             .tasks()
             .filter(|t| t.last_status != ecs::TaskStatus::Stopped)
-            .map(|t| {
-                let essential = s
-                    .ecs
+            .map(|t| ObservedTask {
+                id: t.id.clone(),
+                status: t.last_status,
+                registered: t.registered,
+                essential: s
                     .task_definition(&t.task_definition)
-                    .is_none_or(|td| td.essential);
-                (t.id.clone(), t.last_status, t.registered, essential)
+                    .is_none_or(|td| td.essential),
             })
             .collect();
-        for (id, status, registered, essential) in &tasks {
-            let c = by_task.get(id.as_str());
-            let alive = c.is_some_and(|c| c.running);
-            match status {
-                ecs::TaskStatus::Stopping if !alive => {
-                    self.draining.remove(id);
-                    work.push_back(
-                        s.ecs
-                            .observe(now, ecs::Observation::TaskStopped { task: id.clone() })
-                            .map_err(ecs_err)?,
-                    );
-                }
-                ecs::TaskStatus::Running if !alive => {
-                    let code = c.and_then(|c| exit_code(&c.status)).unwrap_or(137);
-                    work.push_back(
-                        s.ecs
-                            .observe(
-                                now,
-                                ecs::Observation::TaskExited {
-                                    task: id.clone(),
-                                    exit_code: code,
-                                    essential: *essential,
-                                },
-                            )
-                            .map_err(ecs_err)?,
-                    );
-                }
-                ecs::TaskStatus::Running if *registered => {
-                    let Some((_, target)) = self.registered.iter().find(|(t, _)| t == id) else {
-                        continue;
-                    };
-                    let seen = health
-                        .iter()
-                        .find(|h| h.id == target.id && h.addr == target.addr)
-                        .and_then(|h| match h.state {
-                            elb::State::InService => Some(true),
-                            _ if h.consecutive_fail >= unhealthy_threshold => Some(false),
-                            _ => None,
-                        });
-                    if let Some(healthy) = seen {
-                        if self.reported.get(id) != Some(&healthy) {
-                            self.reported.insert(id.clone(), healthy);
-                            work.push_back(
-                                s.ecs
-                                    .observe(
-                                        now,
-                                        ecs::Observation::TaskHealth {
-                                            task: id.clone(),
-                                            healthy,
-                                        },
-                                    )
-                                    .map_err(ecs_err)?,
-                            );
-                        }
-                    }
-                }
-                ecs::TaskStatus::Provisioning | ecs::TaskStatus::Pending => {
-                    let since = *self.starting.entry(id.clone()).or_insert_with(Instant::now);
-                    let obs = if !alive {
-                        let how = c
-                            .map(|c| c.status.clone())
-                            .unwrap_or_else(|| "removed".into());
-                        Some(ecs::Observation::TaskFailedToStart {
-                            task: id.clone(),
-                            reason: format!("Essential container in task exited ({how})"),
-                        })
-                    } else {
-                        let port = self.host_ports.get(id).copied();
-                        let up = match port {
-                            Some(p) => answers(p).await,
-                            None => false,
-                        };
-                        (up || since.elapsed() >= START_LIMIT)
-                            .then(|| ecs::Observation::TaskRunning { task: id.clone() })
-                    };
-                    if let Some(obs) = obs {
-                        self.starting.remove(id);
-                        work.push_back(s.ecs.observe(now, obs).map_err(ecs_err)?);
-                    }
-                }
-                _ => {}
+        let mut work = VecDeque::new();
+        for t in &tasks {
+            let c = by_task.get(t.id.as_str()).copied();
+            if let Some(seen) = self.observation(t, c, &health).await {
+                work.push_back(self.scheduler().observe(now, seen)?);
             }
         }
-        // Containers the scheduler does not know (another service's, or
-        // started behind its back) are stopped.
-        let strays: Vec<String> = containers
+        Ok(work)
+    }
+
+    /// What is new about one task: its container stopped or exited, the
+    /// load balancer's verdict on it changed, or its app answers.
+    async fn observation(
+        &mut self,
+        t: &ObservedTask,
+        c: Option<&ContainerInfo>,
+        health: &[elb::InstanceHealth],
+    ) -> Option<ecs::Observation> {
+        let id = &t.id;
+        let alive = c.is_some_and(|c| c.running);
+        match t.status {
+            ecs::TaskStatus::Stopping if !alive => {
+                self.draining.remove(id);
+                Some(ecs::Observation::TaskStopped { task: id.clone() })
+            }
+            ecs::TaskStatus::Running if !alive => Some(ecs::Observation::TaskExited {
+                task: id.clone(),
+                exit_code: c.and_then(|c| exit_code(&c.status)).unwrap_or(137),
+                essential: t.essential,
+            }),
+            ecs::TaskStatus::Running if t.registered => {
+                let (_, target) = self.registered.iter().find(|(task, _)| task == id)?;
+                let healthy = health
+                    .iter()
+                    .find(|h| h.id == target.id && h.addr == target.addr)
+                    .and_then(|h| h.reason.verdict())?;
+                if self.reported.get(id) == Some(&healthy) {
+                    return None;
+                }
+                self.reported.insert(id.clone(), healthy);
+                Some(ecs::Observation::TaskHealth {
+                    task: id.clone(),
+                    healthy,
+                })
+            }
+            ecs::TaskStatus::Provisioning | ecs::TaskStatus::Pending => {
+                self.start_observation(id, c, alive).await
+            }
+            ecs::TaskStatus::Running | ecs::TaskStatus::Stopping | ecs::TaskStatus::Stopped => None,
+        }
+    }
+
+    /// A task not RUNNING yet: failed to start when its container is gone,
+    /// RUNNING once its app answers (or after [`START_LIMIT`] anyway).
+    async fn start_observation(
+        &mut self,
+        id: &str,
+        c: Option<&ContainerInfo>,
+        alive: bool,
+    ) -> Option<ecs::Observation> {
+        let since = *self
+            .starting
+            .entry(id.to_string())
+            .or_insert_with(Instant::now);
+        let obs = if !alive {
+            let how = c
+                .map(|c| c.status.clone())
+                .unwrap_or_else(|| "removed".into());
+            Some(ecs::Observation::TaskFailedToStart {
+                task: id.to_string(),
+                reason: format!("Essential container in task exited ({how})"),
+            })
+        } else {
+            let up = match self.host_ports.get(id).copied() {
+                Some(p) => answers(p).await,
+                None => false,
+            };
+            (up || since.elapsed() >= START_LIMIT).then(|| ecs::Observation::TaskRunning {
+                task: id.to_string(),
+            })
+        };
+        if obs.is_some() {
+            self.starting.remove(id);
+        }
+        obs
+    }
+
+    /// Containers the scheduler does not know (another service's, or
+    /// started behind its back): to be stopped.
+    fn strays(&self, containers: &[ContainerInfo], arn: &str) -> Vec<String> {
+        let s = &self.svc.as_ref().expect("a service runs").ecs;
+        containers
             .iter()
             .filter(|c| c.running)
             .filter(|c| {
                 c.labels.get(LABEL_TASK).is_none_or(|t| {
-                    !of_service(c)
-                        || s.ecs
-                            .task(t)
+                    !of_service(c, arn)
+                        || s.task(t)
                             .is_none_or(|t| t.last_status == ecs::TaskStatus::Stopped)
                 })
             })
             .map(|c| c.id.clone())
-            .collect();
-        work.push_back(s.ecs.tick(now));
-        self.execute(&d, work).await?;
-        for id in strays {
-            self.docker.stop_container(&id, 2).await?;
-        }
+            .collect()
+    }
 
-        // Drained tasks stop now.
+    /// Drained tasks stop now.
+    async fn stop_drained(
+        &mut self,
+        d: &Desired,
+        by_task: &BTreeMap<&str, &ContainerInfo>,
+    ) -> Result<(), ControllerError> {
         let drained: Vec<String> = self
             .draining
             .iter()
@@ -679,25 +780,10 @@ impl Ctl {
             }
             self.host_ports.remove(&task);
             let now = self.now();
-            let s = self.svc.as_mut().expect("set above");
-            work.push_back(
-                s.ecs
-                    .observe(now, ecs::Observation::TaskStopped { task })
-                    .map_err(ecs_err)?,
-            );
+            let stopped = ecs::Observation::TaskStopped { task };
+            work.push_back(self.scheduler().observe(now, stopped)?);
         }
-        self.execute(&d, work).await?;
-        // STOPPED tasks are kept for `status` a while (ECS keeps them an hour).
-        let keep_from = self.now().saturating_sub(3_600_000);
-        let s = self.svc.as_mut().expect("set above");
-        s.ecs.forget_stopped(keep_from);
-        self.starting.retain(|t, _| {
-            s.ecs
-                .task(t)
-                .is_some_and(|t| t.last_status < ecs::TaskStatus::Running)
-        });
-        self.prune_stopped(&containers, 3).await?;
-        Ok(())
+        self.execute(d, work).await
     }
 
     /// Carry out what the scheduler asked, feeding back what happened, until
@@ -734,9 +820,12 @@ impl Ctl {
                                 self.starting.insert(task.clone(), Instant::now());
                                 ecs::Observation::TaskPending { task }
                             }
-                            Err(reason) => ecs::Observation::TaskFailedToStart { task, reason },
+                            Err(why) => ecs::Observation::TaskFailedToStart {
+                                task,
+                                reason: why.to_string(),
+                            },
                         };
-                        work.push_back(s.ecs.observe(now, obs).map_err(ecs_err)?);
+                        work.push_back(s.ecs.observe(now, obs)?);
                     }
                     ecs::Command::StopTask { task, .. } => {
                         self.draining.entry(task).or_insert_with(Instant::now);
@@ -806,11 +895,8 @@ impl Ctl {
         instance_id: &str,
         task_definition: &str,
         host_port: u16,
-    ) -> Result<u16, String> {
-        let svc = d
-            .service
-            .as_ref()
-            .ok_or_else(|| "CannotStartContainerError: the service is gone".to_string())?;
+    ) -> Result<u16, StartFailure> {
+        let svc = d.service.as_ref().ok_or(StartFailure::ServiceGone)?;
         // The revision's own container definition (an older one during a rollback).
         let tdef = self
             .svc
@@ -825,12 +911,8 @@ impl Ctl {
         let image = desired::local_image(&c.image);
         match self.docker.image_exists(&image).await {
             Ok(true) => {}
-            Ok(false) => {
-                return Err(format!(
-                    "CannotPullContainerError: pull image manifest has been retried 5 time(s): {image}: not found (not in the local Docker image store)"
-                ))
-            }
-            Err(e) => return Err(format!("CannotPullContainerError: {e}")),
+            Ok(false) => return Err(StartFailure::ImageNotFound(image)),
+            Err(e) => return Err(StartFailure::Pull(e)),
         }
         let mut env: BTreeMap<String, String> = c.environment.clone();
         env.remove("DB_PASSWORD");
@@ -865,12 +947,11 @@ impl Ctl {
             ),
             ("chronous.log-stream".to_string(), stream),
         ]);
-        let fail = |e: chronous_docker::DockerError| format!("CannotStartContainerError: {e}");
         let network = self
             .docker
             .ensure_network(&self.cfg.env)
             .await
-            .map_err(fail)?;
+            .map_err(StartFailure::Start)?;
         let name = format!(
             "chronous-{}-task-{}",
             self.cfg.env,
@@ -893,15 +974,16 @@ impl Ctl {
             Err(e) => {
                 // A container created but not started is not left behind.
                 let _ = self.docker.remove_container(&name).await;
-                return Err(fail(e));
+                return Err(StartFailure::Start(e));
             }
         };
         match self.docker.host_port(&id, container_port).await {
             Ok(Some(p)) => Ok(p),
-            Ok(None) => Err(format!(
-                "CannotStartContainerError: port {container_port} of {name} is not published"
-            )),
-            Err(e) => Err(fail(e)),
+            Ok(None) => Err(StartFailure::NotPublished {
+                port: container_port,
+                container: name,
+            }),
+            Err(e) => Err(StartFailure::Start(e)),
         }
     }
 }
@@ -1067,10 +1149,7 @@ pub async fn run(cfg: ControllerConfig) -> Result<(), ControllerError> {
     let sock = socket_path(&cfg.state_dir);
     // A socket left by a killed controller.
     if UnixStream::connect(&sock).await.is_ok() {
-        return Err(ControllerError::Protocol(format!(
-            "another controller already answers on {}",
-            sock.display()
-        )));
+        return Err(ControllerError::AlreadyRunning(sock));
     }
     let _ = std::fs::remove_file(&sock);
     let listener = UnixListener::bind(&sock).map_err(|source| ControllerError::Socket {
@@ -1195,7 +1274,7 @@ pub async fn request(
         .await
         .map_err(|_| ControllerError::NotRunning(sock.clone()))?;
     let (r, mut w) = stream.into_split();
-    let body = serde_json::to_string(req).map_err(|e| ControllerError::Protocol(e.to_string()))?;
+    let body = serde_json::to_string(req).map_err(ControllerError::Request)?;
     w.write_all(format!("{body}\n").as_bytes())
         .await
         .map_err(|source| ControllerError::Socket {
@@ -1210,5 +1289,5 @@ pub async fn request(
             path: sock.clone(),
             source,
         })?;
-    serde_json::from_str(line.trim()).map_err(|e| ControllerError::Protocol(e.to_string()))
+    serde_json::from_str(line.trim()).map_err(ControllerError::Protocol)
 }

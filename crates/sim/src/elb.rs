@@ -7,10 +7,12 @@
 //! * each instance is checked every `interval`, the first check right after
 //!   registration; a check fails on a connection error, when it takes longer
 //!   than `timeout`, or (for `HTTP:` targets) on any status but 200;
-//! * a new instance starts OutOfService ("Instance registration is still in
+//! * the results drive core's classic-ELB health machine
+//!   ([`chronous_core::elb_health`], the one the modelled runtime drives too):
+//!   a new instance starts OutOfService ("Instance registration is still in
 //!   progress.") and goes InService after `healthy_threshold` consecutive
 //!   passes; an InService one goes OutOfService after `unhealthy_threshold`
-//!   consecutive failures; every change is broadcast as a [`Transition`];
+//!   consecutive failures; every change of state is broadcast as a [`Transition`];
 //! * with no InService instance the proxy answers 503, when the chosen
 //!   instance refuses the connection or breaks it 502, and when it has not
 //!   answered within [`Options::request_timeout`] 504. Requests carry
@@ -29,6 +31,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
+use chronous_core::elb_health::{Check, Health, HealthCheckError};
+pub use chronous_core::elb_health::{HealthCheck, Reason, State};
+
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Bytes, Incoming};
@@ -39,14 +44,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
-
-/// AWS's description of an instance that is InService.
-pub const REASON_IN_SERVICE: &str = "N/A";
-/// AWS's description of a newly registered instance that has not passed yet.
-pub const REASON_REGISTERING: &str = "Instance registration is still in progress.";
-/// AWS's description of an instance taken out of service by its health checks.
-pub const REASON_FAILED: &str =
-    "Instance has failed at least the UnhealthyThreshold number of health checks consecutively.";
 
 /// What the load balancer refuses.
 #[derive(Debug, thiserror::Error)]
@@ -62,19 +59,7 @@ pub enum ElbError {
     #[error("health check target `{target}`: {protocol} health checks are not supported by the simulator (use HTTP:port/path or TCP:port)")]
     UnsupportedProtocol { target: String, protocol: String },
     #[error("invalid health check: {0}")]
-    InvalidHealthCheck(String),
-}
-
-/// A classic ELB health check (`HealthCheck` of `ConfigureHealthCheck`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HealthCheck {
-    /// `HTTP:port/path` or `TCP:port`; `HTTPS:` and `SSL:` are refused.
-    pub target: String,
-    pub interval: Duration,
-    /// Must be less than `interval`, as AWS requires.
-    pub timeout: Duration,
-    pub healthy_threshold: u32,
-    pub unhealthy_threshold: u32,
+    InvalidHealthCheck(#[from] HealthCheckError),
 }
 
 /// A parsed health check target.
@@ -130,28 +115,12 @@ impl Target {
     }
 }
 
-impl HealthCheck {
-    /// Check the settings and parse the target.
-    pub fn validate(&self) -> Result<Target, ElbError> {
-        let target = Target::parse(&self.target)?;
-        if self.interval.is_zero() || self.timeout.is_zero() {
-            return Err(ElbError::InvalidHealthCheck(
-                "interval and timeout must be more than zero".into(),
-            ));
-        }
-        if self.timeout >= self.interval {
-            return Err(ElbError::InvalidHealthCheck(format!(
-                "the timeout ({:?}) must be less than the interval ({:?})",
-                self.timeout, self.interval
-            )));
-        }
-        if self.healthy_threshold == 0 || self.unhealthy_threshold == 0 {
-            return Err(ElbError::InvalidHealthCheck(
-                "the healthy and unhealthy thresholds must be at least 1".into(),
-            ));
-        }
-        Ok(target)
-    }
+/// Check the settings of a health check (`HTTPS:` and `SSL:` targets are
+/// refused) and parse its target.
+pub fn validate(hc: &HealthCheck) -> Result<Target, ElbError> {
+    let target = Target::parse(&hc.target)?;
+    hc.validate_timings()?;
+    Ok(target)
 }
 
 /// A registered instance.
@@ -172,20 +141,14 @@ impl Instance {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum State {
-    InService,
-    OutOfService,
-}
-
 /// One row of `DescribeInstanceHealth`, plus the check counters.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct InstanceHealth {
     pub id: String,
     pub addr: SocketAddr,
     pub state: State,
-    /// AWS's description: [`REASON_IN_SERVICE`], [`REASON_REGISTERING`] or [`REASON_FAILED`].
-    pub reason: String,
+    /// Serialized as AWS's description.
+    pub reason: Reason,
     pub consecutive_ok: u32,
     pub consecutive_fail: u32,
     /// Why the last check failed, while the checks are failing.
@@ -229,10 +192,7 @@ struct Entry {
     addr: SocketAddr,
     /// Unique per registration, so a stale checker never updates a re-registration.
     generation: u64,
-    state: State,
-    reason: &'static str,
-    ok: u32,
-    fail: u32,
+    health: Health,
     last_error: Option<String>,
     checker: JoinHandle<()>,
 }
@@ -259,6 +219,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// A wall-clock time as the health machine's milliseconds.
+fn millis(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
 impl Inner {
     fn current_check(&self) -> Arc<ActiveCheck> {
         lock(&self.check).clone()
@@ -270,34 +237,21 @@ impl Inner {
         let Some(e) = reg.entries.iter_mut().find(|e| e.generation == generation) else {
             return false;
         };
-        let before = e.state;
-        match result {
-            Ok(()) => {
-                e.ok = e.ok.saturating_add(1);
-                e.fail = 0;
-                e.last_error = None;
-                if e.state == State::OutOfService && e.ok >= hc.healthy_threshold {
-                    e.state = State::InService;
-                    e.reason = REASON_IN_SERVICE;
-                }
-            }
-            Err(why) => {
-                e.fail = e.fail.saturating_add(1);
-                e.ok = 0;
-                e.last_error = Some(why);
-                if e.fail >= hc.unhealthy_threshold {
-                    e.state = State::OutOfService;
-                    e.reason = REASON_FAILED;
-                }
-            }
-        }
-        if e.state != before {
+        let check = if result.is_ok() {
+            Check::Pass
+        } else {
+            Check::Fail
+        };
+        e.last_error = result.err();
+        let now = SystemTime::now();
+        let changed = e.health.record(millis(now), check, hc.thresholds());
+        if let Some(t) = changed.filter(|t| t.state_changed()) {
             // Sent under the lock, so subscribers see transitions in order.
             let _ = self.events.send(Transition {
                 id: e.id.clone(),
-                from: before,
-                to: e.state,
-                at: SystemTime::now(),
+                from: t.from.state(),
+                to: t.to.state(),
+                at: now,
             });
         }
         true
@@ -309,7 +263,7 @@ impl Inner {
         let n = reg
             .entries
             .iter()
-            .filter(|e| e.state == State::InService)
+            .filter(|e| e.health.state() == State::InService)
             .count();
         if n == 0 {
             return None;
@@ -317,7 +271,7 @@ impl Inner {
         let k = self.round_robin.fetch_add(1, Ordering::Relaxed) % n;
         reg.entries
             .iter()
-            .filter(|e| e.state == State::InService)
+            .filter(|e| e.health.state() == State::InService)
             .nth(k)
             .map(|e| e.addr)
     }
@@ -604,7 +558,7 @@ impl LoadBalancer {
         hc: HealthCheck,
         opts: Options,
     ) -> Result<LoadBalancer, ElbError> {
-        let target = hc.validate()?;
+        let target = validate(&hc)?;
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|source| ElbError::Bind {
@@ -656,7 +610,8 @@ impl LoadBalancer {
     /// the process serving it here restarted (a real ELB does not restart with
     /// the ECS scheduler). Their checks run as usual from there.
     pub fn set_instances_restoring(&self, instances: Vec<Instance>, in_service: &[SocketAddr]) {
-        let healthy_threshold = self.inner.current_check().hc.healthy_threshold;
+        let thresholds = self.inner.current_check().hc.thresholds();
+        let now = millis(SystemTime::now());
         let mut reg = lock(&self.inner.registry);
         let mut old = std::mem::take(&mut reg.entries);
         let mut entries: Vec<Entry> = Vec::with_capacity(instances.len());
@@ -677,23 +632,16 @@ impl LoadBalancer {
                 self.inner
                     .runtime
                     .spawn(checker(self.inner.clone(), inst.addr, generation));
-            let restored = in_service.contains(&inst.addr);
+            let health = if in_service.contains(&inst.addr) {
+                Health::restored(now, thresholds)
+            } else {
+                Health::registered(now)
+            };
             entries.push(Entry {
                 id: inst.id,
                 addr: inst.addr,
                 generation,
-                state: if restored {
-                    State::InService
-                } else {
-                    State::OutOfService
-                },
-                reason: if restored {
-                    REASON_IN_SERVICE
-                } else {
-                    REASON_REGISTERING
-                },
-                ok: if restored { healthy_threshold } else { 0 },
-                fail: 0,
+                health,
                 last_error: None,
                 checker,
             });
@@ -712,10 +660,10 @@ impl LoadBalancer {
             .map(|e| InstanceHealth {
                 id: e.id.clone(),
                 addr: e.addr,
-                state: e.state,
-                reason: e.reason.to_string(),
-                consecutive_ok: e.ok,
-                consecutive_fail: e.fail,
+                state: e.health.state(),
+                reason: e.health.reason(),
+                consecutive_ok: e.health.consecutive_ok(),
+                consecutive_fail: e.health.consecutive_fail(),
                 last_error: e.last_error.clone(),
             })
             .collect()
@@ -736,7 +684,7 @@ impl LoadBalancer {
     /// check (a shorter interval shortens the wait already under way). The
     /// counters and states are kept.
     pub fn set_health_check(&self, hc: HealthCheck) -> Result<(), ElbError> {
-        let target = hc.validate()?;
+        let target = validate(&hc)?;
         *lock(&self.inner.check) = Arc::new(ActiveCheck { hc, target });
         self.inner.check_changed.send_modify(|v| *v += 1);
         Ok(())
@@ -987,11 +935,11 @@ mod tests {
             );
         }
         assert!(
-            hc("TCP:80", 100, 100, 2, 2).validate().is_err(),
+            validate(&hc("TCP:80", 100, 100, 2, 2)).is_err(),
             "timeout must be less than the interval"
         );
-        assert!(hc("TCP:80", 100, 50, 0, 2).validate().is_err());
-        assert!(hc("TCP:80", 100, 50, 2, 2).validate().is_ok());
+        assert!(validate(&hc("TCP:80", 100, 50, 0, 2)).is_err());
+        assert!(validate(&hc("TCP:80", 100, 50, 2, 2)).is_ok());
     }
 
     #[tokio::test]
@@ -1026,8 +974,8 @@ mod tests {
         l.set_instances(vec![Instance::new("i-a", b.addr)]);
         let h = state_of(&l, "i-a");
         assert_eq!(
-            (h.state, h.reason.as_str()),
-            (State::OutOfService, REASON_REGISTERING)
+            (h.state, h.reason),
+            (State::OutOfService, Reason::RegistrationInProgress)
         );
         assert_eq!(get(l.local_addr(), "/").await.0, 503);
         let t = transition(&mut rx, "i-a", State::InService, LIMIT).await;
@@ -1043,10 +991,7 @@ mod tests {
             "InService only after {took:?}"
         );
         let h = state_of(&l, "i-a");
-        assert_eq!(
-            (h.state, h.reason.as_str()),
-            (State::InService, REASON_IN_SERVICE)
-        );
+        assert_eq!((h.state, h.reason), (State::InService, Reason::InService));
         assert!(h.consecutive_ok >= 3 && h.consecutive_fail == 0, "{h:?}");
 
         let (status, body) = get(l.local_addr(), "/hello?x=1").await;
@@ -1084,7 +1029,7 @@ mod tests {
             "OutOfService only after {took:?}"
         );
         let h = state_of(&l, "i-a");
-        assert_eq!(h.reason, REASON_FAILED);
+        assert_eq!(h.reason, Reason::FailedHealthChecks);
         assert!(h.consecutive_fail >= 3, "{h:?}");
         assert!(
             h.last_error.as_deref().unwrap_or("").contains("500"),
@@ -1095,7 +1040,7 @@ mod tests {
         b.set(OK);
         transition(&mut rx, "i-a", State::InService, LIMIT).await;
         let h = state_of(&l, "i-a");
-        assert_eq!((h.reason.as_str(), h.last_error), (REASON_IN_SERVICE, None));
+        assert_eq!((h.reason, h.last_error), (Reason::InService, None));
         assert_eq!(get(l.local_addr(), "/").await.0, 200);
         l.shutdown().await;
     }
@@ -1174,8 +1119,8 @@ mod tests {
             let h = state_of(&l, "i-a");
             if h.consecutive_fail >= 2 {
                 assert_eq!(
-                    (h.state, h.reason.as_str()),
-                    (State::OutOfService, REASON_FAILED)
+                    (h.state, h.reason),
+                    (State::OutOfService, Reason::FailedHealthChecks)
                 );
                 assert!(
                     h.last_error.as_deref().unwrap_or("").contains("timed out"),
@@ -1267,8 +1212,8 @@ mod tests {
         l.set_instances(both);
         let h = state_of(&l, "i-b");
         assert_eq!(
-            (h.state, h.reason.as_str(), h.consecutive_ok),
-            (State::OutOfService, REASON_REGISTERING, 0)
+            (h.state, h.reason, h.consecutive_ok),
+            (State::OutOfService, Reason::RegistrationInProgress, 0)
         );
         l.set_instances(vec![]);
         assert_eq!(get(l.local_addr(), "/").await.0, 503);

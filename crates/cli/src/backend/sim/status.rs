@@ -146,7 +146,7 @@ pub fn print_runtime(s: &Status) {
             t.add_row(vec![
                 i.id.clone(),
                 format!("{:?}", i.state),
-                i.reason.clone(),
+                i.reason.to_string(),
                 i.consecutive_ok.to_string(),
                 i.consecutive_fail.to_string(),
                 i.last_error.clone().unwrap_or_default(),
