@@ -14,10 +14,8 @@
 
 mod call;
 pub mod deploy;
-mod ec2;
 pub mod logs;
-mod services;
-mod ssm;
+mod resources;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
@@ -30,10 +28,12 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use chronous_core::provider::{CreateRequest, Observed, Provider, ProviderError};
-use chronous_core::resources::{Kind, Spec};
+use chronous_core::resources::Spec;
 use chronous_core::state::ResourceRecord;
-use serde_json::Value;
 use tokio::sync::OnceCell;
+
+use resources::common::spec_err;
+use resources::*;
 
 pub use call::CallError;
 pub use deploy::{
@@ -126,26 +126,6 @@ pub enum AwsError {
     BadEndpoint(String),
     #[error("no AWS credentials found: configure a profile (AWS_PROFILE), environment variables (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) or an instance role")]
     NoCredentials,
-}
-
-/// Whether a kind is one of EC2's own objects (see `ec2.rs`); the rest are in `services.rs`.
-fn is_ec2(kind: chronous_core::resources::Kind) -> bool {
-    use chronous_core::resources::Kind::*;
-    matches!(
-        kind,
-        Vpc | Subnet
-            | InternetGateway
-            | Eip
-            | NatGateway
-            | RouteTable
-            | RouteTableAssociation
-            | SecurityGroup
-            | SecurityGroupRule
-            | KeyPair
-            | AmiLookup
-            | Instance
-            | LaunchTemplate
-    )
 }
 
 /// The SDK clients the provider drives (one per service).
@@ -346,87 +326,15 @@ impl AwsProvider {
     }
 }
 
-/// Tags without chronous's own, as the spec writes them.
-pub(crate) fn user_tags<'a>(
-    tags: impl IntoIterator<Item = (&'a str, &'a str)>,
-) -> BTreeMap<String, String> {
-    tags.into_iter()
-        .filter(|(k, _)| !k.starts_with("chronous:") && !k.starts_with("aws:"))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-/// Order `observed` like `recorded` when both hold the same items, so a
-/// reordering by AWS is not reported as a change.
-pub(crate) fn like_recorded(observed: Vec<String>, recorded: Option<&Value>) -> Vec<String> {
-    let rec: Vec<String> = recorded
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut a = observed.clone();
-    let mut b = rec.clone();
-    a.sort();
-    b.sort();
-    if a == b {
-        rec
-    } else {
-        observed
-    }
-}
-
-pub(crate) fn spec_err(address: &str, e: serde_json::Error) -> ProviderError {
-    ProviderError::new(format!(
-        "{address}: the described object does not fit its spec type: {e}"
-    ))
-    .with_hint("this is a bug in chronous's AWS backend; report it with the address")
-}
-
-pub(crate) fn observed<S: serde::Serialize>(
-    id: impl Into<String>,
-    spec: &S,
-    outputs: BTreeMap<String, Value>,
-) -> Observed {
-    Observed {
-        id: id.into(),
-        attrs: serde_json::to_value(spec).expect("specs serialize"),
-        outputs,
-    }
-}
-
 impl Provider for AwsProvider {
     async fn read(&self, record: &ResourceRecord) -> Result<Option<Observed>, ProviderError> {
-        if record.kind == Kind::Data {
-            return Ok(Some(Observed {
-                id: record.id.clone(),
-                attrs: record.attrs.clone(),
-                outputs: record.outputs.clone(),
-            }));
-        }
         let spec = Spec::from_attrs(record.kind, &record.attrs)
             .map_err(|e| spec_err(&record.address, e))?;
-        self.read_spec(record, &spec).await
+        Box::pin(self.read_spec(record, &spec)).await
     }
 
     async fn create(&self, req: CreateRequest<'_>) -> Result<Observed, ProviderError> {
-        if let Spec::Data(_) = req.spec {
-            let id = format!(
-                "data-{}",
-                &hex::encode(sha2::Digest::finalize(
-                    <sha2::Sha256 as sha2::Digest>::new_with_prefix(req.address.as_bytes())
-                ))[..12]
-            );
-            return Ok(Observed {
-                id: id.clone(),
-                attrs: req.spec.to_attrs(),
-                outputs: BTreeMap::from([("id".to_string(), Value::String(id))]),
-            });
-        }
-        self.create_spec(req.address, req.spec, req.exclude_ids)
-            .await
+        Box::pin(self.create_spec(req.address, req.spec, req.exclude_ids)).await
     }
 
     async fn update(
@@ -434,96 +342,199 @@ impl Provider for AwsProvider {
         record: &ResourceRecord,
         spec: &Spec,
     ) -> Result<Observed, ProviderError> {
-        if let Spec::Data(_) = spec {
-            return Ok(Observed {
-                id: record.id.clone(),
-                attrs: spec.to_attrs(),
-                outputs: record.outputs.clone(),
-            });
-        }
-        self.update_spec(record, spec).await
+        // The record is what was last applied; change the object from what it
+        // is now (a change made outside chronous included).
+        let recorded = Spec::from_attrs(record.kind, &record.attrs)
+            .map_err(|e| spec_err(&record.address, e))?;
+        let live = match Box::pin(self.read_spec(record, &recorded)).await? {
+            Some(o) => ResourceRecord {
+                id: o.id,
+                attrs: o.attrs,
+                outputs: o.outputs,
+                ..record.clone()
+            },
+            None => {
+                return Err(ProviderError::new(format!(
+                    "{}: {} {} no longer exists",
+                    record.address, record.kind, record.id
+                ))
+                .with_hint("it was deleted outside chronous: run plan again, it will be created"))
+            }
+        };
+        Box::pin(self.update_spec(&live, spec)).await
     }
 
     async fn delete(&self, record: &ResourceRecord) -> Result<(), ProviderError> {
-        if record.kind == Kind::Data {
-            return Ok(());
-        }
         let spec = Spec::from_attrs(record.kind, &record.attrs)
             .map_err(|e| spec_err(&record.address, e))?;
-        self.delete_spec(record, &spec).await
+        Box::pin(self.delete_spec(record, &spec)).await
     }
 }
 
+/// The one dispatch from a kind to its module (`resources/`): an exhaustive
+/// `match` per operation, without a wildcard arm, so that a kind added to
+/// core's table does not compile until it is handled here.
 impl AwsProvider {
+    /// Describe the object `r` records; `spec` is its recorded spec.
     async fn read_spec(
         &self,
         r: &ResourceRecord,
         spec: &Spec,
     ) -> Result<Option<Observed>, ProviderError> {
-        if let Spec::SsmParameter(_) = spec {
-            Box::pin(self.ssm_read(r)).await
-        } else if is_ec2(spec.kind()) {
-            Box::pin(self.ec2_read(r, spec)).await
-        } else {
-            Box::pin(self.svc_read(r, spec)).await
+        match spec {
+            Spec::Vpc(_) => vpc::read(self, r).await,
+            Spec::Subnet(_) => subnet::read(self, r).await,
+            Spec::InternetGateway(_) => internet_gateway::read(self, r).await,
+            Spec::Eip(_) => eip::read(self, r).await,
+            Spec::NatGateway(_) => nat_gateway::read(self, r).await,
+            Spec::RouteTable(_) => route_table::read(self, r).await,
+            Spec::RouteTableAssociation(_) => route_table_association::read(self, r).await,
+            Spec::SecurityGroup(_) => security_group::read(self, r).await,
+            Spec::SecurityGroupRule(_) => security_group_rule::read(self, r).await,
+            Spec::KeyPair(_) => key_pair::read(self, r).await,
+            Spec::AmiLookup(_) => ami_lookup::read(self, r).await,
+            Spec::IamRole(_) => iam_role::read(self, r).await,
+            Spec::IamRolePolicyAttachment(_) => iam_role_policy_attachment::read(self, r).await,
+            Spec::IamRolePolicy(_) => iam_role_policy::read(self, r).await,
+            Spec::IamInstanceProfile(_) => iam_instance_profile::read(self, r).await,
+            Spec::LaunchTemplate(_) => launch_template::read(self, r).await,
+            Spec::AutoScalingGroup(_) => autoscaling_group::read(self, r).await,
+            Spec::EcsCluster(_) => ecs_cluster::read(self, r).await,
+            Spec::EcrRepository(_) => ecr_repository::read(self, r).await,
+            Spec::EcsTaskDefinition(_) => ecs_task_definition::read(self, r).await,
+            Spec::EcsService(_) => ecs_service::read(self, r).await,
+            Spec::Elb(_) => elb::read(self, r).await,
+            Spec::CloudwatchLogGroup(_) => cloudwatch_log_group::read(self, r).await,
+            Spec::S3Bucket(_) => s3_bucket::read(self, r).await,
+            Spec::S3Object(_) => s3_object::read(self, r).await,
+            Spec::DbSubnetGroup(_) => db_subnet_group::read(self, r).await,
+            Spec::DbInstance(_) => db_instance::read(self, r).await,
+            Spec::Instance(_) => instance::read(self, r).await,
+            Spec::SsmParameter(_) => ssm_parameter::read(self, r).await,
+            Spec::Data(_) => data::read(self, r).await,
         }
     }
 
+    /// Create the object for address `a` (or adopt what an interrupted apply
+    /// made, not one of the ids in `x`).
     async fn create_spec(
         &self,
-        address: &str,
+        a: &str,
         spec: &Spec,
-        exclude: &[String],
+        x: &[String],
     ) -> Result<Observed, ProviderError> {
-        if let Spec::SsmParameter(p) = spec {
-            Box::pin(self.ssm_create(address, p)).await
-        } else if is_ec2(spec.kind()) {
-            Box::pin(self.ec2_create(address, spec, exclude)).await
-        } else {
-            Box::pin(self.svc_create(address, spec, exclude)).await
+        match spec {
+            Spec::Vpc(s) => vpc::create(self, a, s, x).await,
+            Spec::Subnet(s) => subnet::create(self, a, s, x).await,
+            Spec::InternetGateway(s) => internet_gateway::create(self, a, s, x).await,
+            Spec::Eip(s) => eip::create(self, a, s, x).await,
+            Spec::NatGateway(s) => nat_gateway::create(self, a, s, x).await,
+            Spec::RouteTable(s) => route_table::create(self, a, s, x).await,
+            Spec::RouteTableAssociation(s) => route_table_association::create(self, a, s).await,
+            Spec::SecurityGroup(s) => security_group::create(self, a, s, x).await,
+            Spec::SecurityGroupRule(s) => security_group_rule::create(self, a, s).await,
+            Spec::KeyPair(s) => key_pair::create(self, a, s).await,
+            Spec::AmiLookup(s) => ami_lookup::create(self, a, s).await,
+            Spec::IamRole(s) => iam_role::create(self, a, s).await,
+            Spec::IamRolePolicyAttachment(s) => {
+                iam_role_policy_attachment::create(self, a, s).await
+            }
+            Spec::IamRolePolicy(s) => iam_role_policy::create(self, a, s).await,
+            Spec::IamInstanceProfile(s) => iam_instance_profile::create(self, a, s).await,
+            Spec::LaunchTemplate(s) => launch_template::create(self, a, s, x).await,
+            Spec::AutoScalingGroup(s) => autoscaling_group::create(self, a, s).await,
+            Spec::EcsCluster(s) => ecs_cluster::create(self, a, s).await,
+            Spec::EcrRepository(s) => ecr_repository::create(self, a, s).await,
+            Spec::EcsTaskDefinition(s) => ecs_task_definition::create(self, a, s, x).await,
+            Spec::EcsService(s) => ecs_service::create(self, a, s).await,
+            Spec::Elb(s) => elb::create(self, a, s).await,
+            Spec::CloudwatchLogGroup(s) => cloudwatch_log_group::create(self, a, s).await,
+            Spec::S3Bucket(s) => s3_bucket::create(self, a, s).await,
+            Spec::S3Object(s) => s3_object::create(self, a, s).await,
+            Spec::DbSubnetGroup(s) => db_subnet_group::create(self, a, s).await,
+            Spec::DbInstance(s) => db_instance::create(self, a, s).await,
+            Spec::Instance(s) => instance::create(self, a, s, x).await,
+            Spec::SsmParameter(s) => ssm_parameter::create(self, a, s).await,
+            Spec::Data(s) => data::create(self, a, s).await,
         }
     }
 
+    /// Bring the object to `spec`; `r` is what AWS shows now.
     async fn update_spec(
         &self,
         r: &ResourceRecord,
         spec: &Spec,
     ) -> Result<Observed, ProviderError> {
-        // The record is what was last applied; change the object from what it
-        // is now (a change made outside chronous included).
-        let recorded = Spec::from_attrs(r.kind, &r.attrs).map_err(|e| spec_err(&r.address, e))?;
-        let live = match Box::pin(self.read_spec(r, &recorded)).await? {
-            Some(o) => ResourceRecord {
-                id: o.id,
-                attrs: o.attrs,
-                outputs: o.outputs,
-                ..r.clone()
-            },
-            None => {
-                return Err(ProviderError::new(format!(
-                    "{}: {} {} no longer exists",
-                    r.address, r.kind, r.id
-                ))
-                .with_hint("it was deleted outside chronous: run plan again, it will be created"))
+        match spec {
+            Spec::Vpc(s) => vpc::update(self, r, s).await,
+            Spec::Subnet(s) => subnet::update(self, r, s).await,
+            Spec::InternetGateway(s) => internet_gateway::update(self, r, s).await,
+            Spec::Eip(s) => eip::update(self, r, s).await,
+            Spec::NatGateway(s) => nat_gateway::update(self, r, s).await,
+            Spec::RouteTable(s) => route_table::update(self, r, s).await,
+            Spec::RouteTableAssociation(s) => route_table_association::update(self, r, s).await,
+            Spec::SecurityGroup(s) => security_group::update(self, r, s).await,
+            Spec::SecurityGroupRule(s) => security_group_rule::update(self, r, s).await,
+            Spec::KeyPair(s) => key_pair::update(self, r, s).await,
+            Spec::AmiLookup(s) => ami_lookup::update(self, r, s).await,
+            Spec::IamRole(s) => iam_role::update(self, r, s).await,
+            Spec::IamRolePolicyAttachment(s) => {
+                iam_role_policy_attachment::update(self, r, s).await
             }
-        };
-        let r = &live;
-        if let Spec::SsmParameter(p) = spec {
-            Box::pin(self.ssm_update(r, p)).await
-        } else if is_ec2(spec.kind()) {
-            Box::pin(self.ec2_update(r, spec)).await
-        } else {
-            Box::pin(self.svc_update(r, spec)).await
+            Spec::IamRolePolicy(s) => iam_role_policy::update(self, r, s).await,
+            Spec::IamInstanceProfile(s) => iam_instance_profile::update(self, r, s).await,
+            Spec::LaunchTemplate(s) => launch_template::update(self, r, s).await,
+            Spec::AutoScalingGroup(s) => autoscaling_group::update(self, r, s).await,
+            Spec::EcsCluster(s) => ecs_cluster::update(self, r, s).await,
+            Spec::EcrRepository(s) => ecr_repository::update(self, r, s).await,
+            Spec::EcsTaskDefinition(s) => ecs_task_definition::update(self, r, s).await,
+            Spec::EcsService(s) => ecs_service::update(self, r, s).await,
+            Spec::Elb(s) => elb::update(self, r, s).await,
+            Spec::CloudwatchLogGroup(s) => cloudwatch_log_group::update(self, r, s).await,
+            Spec::S3Bucket(s) => s3_bucket::update(self, r, s).await,
+            Spec::S3Object(s) => s3_object::update(self, r, s).await,
+            Spec::DbSubnetGroup(s) => db_subnet_group::update(self, r, s).await,
+            Spec::DbInstance(s) => db_instance::update(self, r, s).await,
+            Spec::Instance(s) => instance::update(self, r, s).await,
+            Spec::SsmParameter(s) => ssm_parameter::update(self, r, s).await,
+            Spec::Data(s) => data::update(self, r, s).await,
         }
     }
 
     async fn delete_spec(&self, r: &ResourceRecord, spec: &Spec) -> Result<(), ProviderError> {
-        if let Spec::SsmParameter(p) = spec {
-            Box::pin(self.ssm_delete(r, p)).await
-        } else if is_ec2(spec.kind()) {
-            Box::pin(self.ec2_delete(r, spec)).await
-        } else {
-            Box::pin(self.svc_delete(r, spec)).await
+        match spec {
+            Spec::Vpc(s) => vpc::delete(self, r, s).await,
+            Spec::Subnet(s) => subnet::delete(self, r, s).await,
+            Spec::InternetGateway(s) => internet_gateway::delete(self, r, s).await,
+            Spec::Eip(s) => eip::delete(self, r, s).await,
+            Spec::NatGateway(s) => nat_gateway::delete(self, r, s).await,
+            Spec::RouteTable(s) => route_table::delete(self, r, s).await,
+            Spec::RouteTableAssociation(s) => route_table_association::delete(self, r, s).await,
+            Spec::SecurityGroup(s) => security_group::delete(self, r, s).await,
+            Spec::SecurityGroupRule(s) => security_group_rule::delete(self, r, s).await,
+            Spec::KeyPair(s) => key_pair::delete(self, r, s).await,
+            Spec::AmiLookup(s) => ami_lookup::delete(self, r, s).await,
+            Spec::IamRole(s) => iam_role::delete(self, r, s).await,
+            Spec::IamRolePolicyAttachment(s) => {
+                iam_role_policy_attachment::delete(self, r, s).await
+            }
+            Spec::IamRolePolicy(s) => iam_role_policy::delete(self, r, s).await,
+            Spec::IamInstanceProfile(s) => iam_instance_profile::delete(self, r, s).await,
+            Spec::LaunchTemplate(s) => launch_template::delete(self, r, s).await,
+            Spec::AutoScalingGroup(s) => autoscaling_group::delete(self, r, s).await,
+            Spec::EcsCluster(s) => ecs_cluster::delete(self, r, s).await,
+            Spec::EcrRepository(s) => ecr_repository::delete(self, r, s).await,
+            Spec::EcsTaskDefinition(s) => ecs_task_definition::delete(self, r, s).await,
+            Spec::EcsService(s) => ecs_service::delete(self, r, s).await,
+            Spec::Elb(s) => elb::delete(self, r, s).await,
+            Spec::CloudwatchLogGroup(s) => cloudwatch_log_group::delete(self, r, s).await,
+            Spec::S3Bucket(s) => s3_bucket::delete(self, r, s).await,
+            Spec::S3Object(s) => s3_object::delete(self, r, s).await,
+            Spec::DbSubnetGroup(s) => db_subnet_group::delete(self, r, s).await,
+            Spec::DbInstance(s) => db_instance::delete(self, r, s).await,
+            Spec::Instance(s) => instance::delete(self, r, s).await,
+            Spec::SsmParameter(s) => ssm_parameter::delete(self, r, s).await,
+            Spec::Data(s) => data::delete(self, r, s).await,
         }
     }
 }

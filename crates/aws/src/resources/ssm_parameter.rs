@@ -1,4 +1,5 @@
-//! SSM Parameter Store: the database password as a `SecureString` that the
+//! `aws_ssm_parameter`: SSM Parameter Store (PutParameter, DescribeParameters,
+//! GetParameter with decryption, ListTagsForResource, DeleteParameter): the database password as a `SecureString` that the
 //! task definition names in `secrets`, so ECS hands it to the task as
 //! `DB_PASSWORD` when it starts it.
 //!
@@ -15,13 +16,78 @@ use std::collections::BTreeMap;
 use aws_sdk_ssm::types::{
     ParameterMetadata, ParameterStringFilter, ParameterType, ResourceTypeForTagging, Tag,
 };
-use chronous_core::provider::{Observed, ProviderError};
 use chronous_core::resources::SsmParameterSpec;
-use chronous_core::state::ResourceRecord;
-use serde_json::{json, Value};
 
-use crate::call::{found, CallError};
-use crate::{observed, spec_err, AwsProvider};
+use super::common::*;
+
+/// Describe the parameter; the stored value is compared with the run-time one, never reported.
+pub(crate) async fn read(
+    p: &AwsProvider,
+    r: &ResourceRecord,
+) -> Result<Option<Observed>, ProviderError> {
+    let want: SsmParameterSpec =
+        serde_json::from_value(r.attrs.clone()).map_err(|e| spec_err(&r.address, e))?;
+    p.ssm_observe(&r.address, &want, Some(want.value_matches_source))
+        .await
+}
+
+/// Write the parameter, or adopt it when an interrupted apply wrote it already.
+pub(crate) async fn create(
+    p: &AwsProvider,
+    address: &str,
+    want: &SsmParameterSpec,
+) -> Result<Observed, ProviderError> {
+    let ssm = &p.c.ssm;
+    let mk = |e: CallError| e.provider(address, "create the parameter");
+    // Read first: an interrupted apply may have written it already.
+    if p.ssm_find(address, &want.name, "create the parameter")
+        .await?
+        .is_some()
+    {
+        let t = p
+            .call(|| {
+                ssm.list_tags_for_resource()
+                    .resource_type(ResourceTypeForTagging::Parameter)
+                    .resource_id(&want.name)
+                    .send()
+            })
+            .await
+            .map_err(mk)?;
+        if !p.is_ours(address, t.tag_list().iter().map(|t| (t.key(), t.value()))) {
+            return Err(ProviderError::new(format!(
+                "{address}: an SSM parameter named `{}` already exists and was not made by this environment",
+                want.name
+            ))
+            .with_hint("delete the other parameter (aws ssm delete-parameter), or give this environment another prefix in chronous.toml"));
+        }
+        return p.ssm_put(address, want, true).await;
+    }
+    p.ssm_put(address, want, false).await
+}
+
+/// Write the parameter again with the value read now.
+pub(crate) async fn update(
+    p: &AwsProvider,
+    r: &ResourceRecord,
+    want: &SsmParameterSpec,
+) -> Result<Observed, ProviderError> {
+    p.ssm_put(&r.address, want, true).await
+}
+
+pub(crate) async fn delete(
+    p: &AwsProvider,
+    r: &ResourceRecord,
+    want: &SsmParameterSpec,
+) -> Result<(), ProviderError> {
+    match p
+        .call(|| p.c.ssm.delete_parameter().name(&want.name).send())
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(e.provider(&r.address, "delete the parameter")),
+    }
+}
 
 impl AwsProvider {
     /// The parameter named `name`, if it exists (DescribeParameters, exact name).
@@ -51,16 +117,6 @@ impl AwsProvider {
             .iter()
             .find(|p| p.name() == Some(name))
             .cloned())
-    }
-
-    pub(crate) async fn ssm_read(
-        &self,
-        r: &ResourceRecord,
-    ) -> Result<Option<Observed>, ProviderError> {
-        let want: SsmParameterSpec =
-            serde_json::from_value(r.attrs.clone()).map_err(|e| spec_err(&r.address, e))?;
-        self.ssm_observe(&r.address, &want, Some(want.value_matches_source))
-            .await
     }
 
     /// What AWS holds for the parameter `want.name`. `prior_match` is kept
@@ -137,48 +193,6 @@ impl AwsProvider {
         )))
     }
 
-    pub(crate) async fn ssm_create(
-        &self,
-        address: &str,
-        want: &SsmParameterSpec,
-    ) -> Result<Observed, ProviderError> {
-        let ssm = &self.c.ssm;
-        let mk = |e: CallError| e.provider(address, "create the parameter");
-        // Read first: an interrupted apply may have written it already.
-        if self
-            .ssm_find(address, &want.name, "create the parameter")
-            .await?
-            .is_some()
-        {
-            let t = self
-                .call(|| {
-                    ssm.list_tags_for_resource()
-                        .resource_type(ResourceTypeForTagging::Parameter)
-                        .resource_id(&want.name)
-                        .send()
-                })
-                .await
-                .map_err(mk)?;
-            if !self.is_ours(address, t.tag_list().iter().map(|t| (t.key(), t.value()))) {
-                return Err(ProviderError::new(format!(
-                    "{address}: an SSM parameter named `{}` already exists and was not made by this environment",
-                    want.name
-                ))
-                .with_hint("delete the other parameter (aws ssm delete-parameter), or give this environment another prefix in chronous.toml"));
-            }
-            return self.ssm_put(address, want, true).await;
-        }
-        self.ssm_put(address, want, false).await
-    }
-
-    pub(crate) async fn ssm_update(
-        &self,
-        r: &ResourceRecord,
-        want: &SsmParameterSpec,
-    ) -> Result<Observed, ProviderError> {
-        self.ssm_put(&r.address, want, true).await
-    }
-
     /// Write the parameter with the value read now from `value_source`.
     async fn ssm_put(
         &self,
@@ -221,20 +235,5 @@ impl AwsProvider {
         ))
         .with_hint("run apply again: chronous adopts it once SSM shows it")
         .retryable())
-    }
-
-    pub(crate) async fn ssm_delete(
-        &self,
-        r: &ResourceRecord,
-        want: &SsmParameterSpec,
-    ) -> Result<(), ProviderError> {
-        match self
-            .call(|| self.c.ssm.delete_parameter().name(&want.name).send())
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e.provider(&r.address, "delete the parameter")),
-        }
     }
 }
