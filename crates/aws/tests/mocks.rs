@@ -333,7 +333,9 @@ fn db_spec(source_version: &str) -> DbInstanceSpec {
         allocated_storage: 20,
         username: "dev".into(),
         db_name: "db".into(),
-        password_source: "env:CHRONOUS_MOCK_DB_PASSWORD".into(),
+        password_source: chronous_core::secret::SecretSource::Env(
+            "CHRONOUS_MOCK_DB_PASSWORD".into(),
+        ),
         db_subnet_group_name: "cak-db".into(),
         vpc_security_group_ids: vec!["sg-rds".into()],
         skip_final_snapshot: true,
@@ -513,7 +515,8 @@ async fn missing_password_is_reported_before_any_restore() {
     c.rds = rds;
     let p = AwsProvider::with_clients(c, opts());
     let mut d = db_spec("5.7.44");
-    d.password_source = "env:CHRONOUS_MOCK_DB_PASSWORD_UNSET".into();
+    d.password_source =
+        chronous_core::secret::SecretSource::Env("CHRONOUS_MOCK_DB_PASSWORD_UNSET".into());
     let e = p
         .create(CreateRequest {
             address: "aws_db_instance.main",

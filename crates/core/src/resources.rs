@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::env::{Environment, NatMode, Protocol, Source, Tier};
+use crate::secret::SecretSource;
 use crate::value::reference;
 
 macro_rules! kinds {
@@ -438,7 +439,7 @@ pub struct DbInstanceSpec {
     pub db_name: String,
     /// Where the password comes from at run time (`env:CHRONOUS_DB_PASSWORD`
     /// or `file:PATH`): never the password itself.
-    pub password_source: String,
+    pub password_source: SecretSource,
     pub db_subnet_group_name: String,
     pub vpc_security_group_ids: Vec<String>,
     pub skip_final_snapshot: bool,
@@ -473,7 +474,7 @@ pub struct SsmParameterSpec {
     /// The KMS key that encrypts it (`alias/aws/ssm`: the account's default key for SSM).
     pub key_id: String,
     /// `env:VARIABLE` or `file:PATH` (relative to the environment folder).
-    pub value_source: String,
+    pub value_source: SecretSource,
     /// Always `true` in the desired spec. A refresh that finds the stored value
     /// differs from the one at `value_source` reports `false` (drift, without
     /// the value), and apply writes the parameter again.
@@ -529,10 +530,9 @@ fn tags(env: &Environment, name: &str) -> Tags {
     BTreeMap::from([("Name".to_string(), format!("{}-{}", env.prefix, name))])
 }
 
-/// Where the database password comes from at run time (a
-/// [`crate::secret::SecretSource`] as text): never the password itself.
-fn password_source(db: &crate::env::Database) -> String {
-    db.password_source().to_string()
+/// Where the database password comes from at run time: never the password itself.
+fn password_source(db: &crate::env::Database) -> SecretSource {
+    db.password_source()
 }
 
 fn trust(services: &[&str]) -> Vec<String> {

@@ -22,10 +22,11 @@ use tokio::sync::Notify;
 
 use crate::cloud::Cloud;
 use chronous_core::ecs;
+use chronous_core::secret::Secret;
 
 use crate::desired::{self, Desired, ElbDesired, ServiceDesired};
-use chronous_docker::{ContainerInfo, ContainerSpec, Docker};
 use crate::elb::{self, LoadBalancer};
+use chronous_docker::{ContainerInfo, ContainerSpec, Docker};
 
 pub fn socket_path(state_dir: &Path) -> PathBuf {
     state_dir.join("controller.sock")
@@ -49,7 +50,7 @@ pub struct ControllerConfig {
     /// Health-check intervals and timeouts are divided by this (1 = AWS).
     pub time_scale: f64,
     /// Injected into task containers as DB_PASSWORD; never logged.
-    pub db_password: Option<String>,
+    pub db_password: Option<Secret>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -917,7 +918,7 @@ impl Ctl {
         let mut env: BTreeMap<String, String> = c.environment.clone();
         env.remove("DB_PASSWORD");
         if let Some(p) = &self.cfg.db_password {
-            env.insert("DB_PASSWORD".into(), p.clone());
+            env.insert("DB_PASSWORD".into(), p.expose().to_string());
         }
         let container_port = c
             .port_mappings

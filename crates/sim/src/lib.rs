@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use chronous_core::provider::{CreateRequest, ErrorKind, Observed, Provider, ProviderError};
 use chronous_core::resources::{Kind, Spec};
+use chronous_core::secret::{Secret, SecretSource};
 use chronous_core::state::ResourceRecord;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -208,7 +209,7 @@ impl SimProvider {
                     &d.identifier,
                     host,
                     &d.username,
-                    password,
+                    password.expose(),
                     &d.db_name,
                     d.restore.as_ref().map(|r| self.path(&r.backup_file)),
                 );
@@ -662,27 +663,13 @@ impl SimProvider {
         Ok(out)
     }
 
-    fn check_password(&self, address: &str, source: &str) -> Result<(), ProviderError> {
+    fn check_password(&self, address: &str, source: &SecretSource) -> Result<(), ProviderError> {
         self.password(address, source).map(|_| ())
     }
 
     /// The database password, read now from where the spec says; never stored.
-    fn password(&self, address: &str, source: &str) -> Result<String, ProviderError> {
-        let value = match source.split_once(':') {
-            Some(("env", var)) => std::env::var(var).ok(),
-            Some(("file", f)) => std::fs::read_to_string(self.path(f))
-                .ok()
-                .map(|s| s.trim_end_matches(['\n', '\r']).to_string()),
-            _ => None,
-        };
-        value.filter(|v| !v.is_empty()).ok_or_else(|| {
-            ProviderError::new(format!(
-                "{address}: no database password at run time ({source})"
-            ))
-            .with_hint(
-                "export CHRONOUS_DB_PASSWORD, or set database.password_file to a file holding it",
-            )
-        })
+    fn password(&self, address: &str, source: &SecretSource) -> Result<Secret, ProviderError> {
+        chronous_store::secret::read_for(address, source, &self.env_dir)
     }
 
     fn observed(o: &Object) -> Observed {

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 pub(crate) use chronous_core::provider::{Observed, ProviderError};
 pub(crate) use chronous_core::resources::Kind;
+use chronous_core::secret::{Secret, SecretSource};
 pub(crate) use chronous_core::state::ResourceRecord;
 pub(crate) use serde_json::{json, Value};
 
@@ -270,24 +271,13 @@ impl AwsProvider {
         }
     }
 
-    /// The database password, read now from where the spec says (`env:VAR` or `file:PATH`); never stored.
-    pub(crate) fn password(&self, address: &str, source: &str) -> Result<String, ProviderError> {
-        let hint =
-            "export CHRONOUS_DB_PASSWORD, or set database.password_file to a file holding it";
-        let v = match source.split_once(':') {
-            Some(("env", var)) => std::env::var(var).ok(),
-            Some(("file", f)) => std::fs::read_to_string(self.path(f))
-                .ok()
-                .map(|s| s.trim_end_matches(['\n', '\r']).to_string()),
-            _ => None,
-        };
-        match v {
-            Some(p) if !p.is_empty() => Ok(p),
-            _ => Err(ProviderError::new(format!(
-                "{address}: no database password at run time ({source})"
-            ))
-            .with_hint(hint)),
-        }
+    /// The database password, read now from where the spec says; never stored.
+    pub(crate) fn password(
+        &self,
+        address: &str,
+        source: &SecretSource,
+    ) -> Result<Secret, ProviderError> {
+        chronous_store::secret::read_for(address, source, &self.opts.env_dir)
     }
 
     /// The tags of `address` as another service's tag type (`None` from `make`: left out).

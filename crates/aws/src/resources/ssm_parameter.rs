@@ -152,7 +152,7 @@ impl AwsProvider {
             return Ok(None);
         };
         let matches = match self.password(address, &want.value_source) {
-            Ok(now) => p.value() == Some(now.as_str()),
+            Ok(now) => p.value() == Some(now.expose()),
             Err(e) => prior_match.ok_or(e)?,
         };
         let arn = match p.arn().or(meta.arn()) {
@@ -208,7 +208,7 @@ impl AwsProvider {
             .description(&want.description)
             .r#type(ParameterType::from(want.param_type.as_str()))
             .key_id(&want.key_id)
-            .value(&value)
+            .value(value.expose())
             .overwrite(overwrite);
         if !overwrite {
             // Tags go with the first write only (AWS refuses them with Overwrite).

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context as _, Result};
 use chronous_core::resources::Kind;
 use chronous_core::state;
-use chronous_sim::load::{self, LoadConfig};
 use chronous_rehearse::rehearse::{fmt_ms, rehearse_deploy, FaultSpec, Rehearsal, RehearseInput};
+use chronous_sim::load::{self, LoadConfig};
 
 use crate::backend::sim::controller;
 use crate::cli::{DeployArgs, RehearseArgs};

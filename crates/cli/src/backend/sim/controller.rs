@@ -6,6 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _, Result};
+use chronous_core::secret::Secret;
 use chronous_core::state::State;
 use chronous_sim::controller::{self, ControllerConfig, Request, Status};
 
@@ -28,17 +29,9 @@ pub fn time_scale(ctx: &Ctx) -> f64 {
 }
 
 /// The database password, read at run time; never printed.
-fn db_password(ctx: &Ctx) -> Option<String> {
+fn db_password(ctx: &Ctx) -> Option<Secret> {
     let db = ctx.env.database.as_ref()?;
-    match &db.password_file {
-        Some(f) => std::fs::read_to_string(ctx.dir.join(f))
-            .ok()
-            .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
-            .filter(|s| !s.is_empty()),
-        None => std::env::var("CHRONOUS_DB_PASSWORD")
-            .ok()
-            .filter(|s| !s.is_empty()),
-    }
+    chronous_store::secret::read_secret(&db.password_source(), &ctx.dir).ok()
 }
 
 /// The controller's status.
