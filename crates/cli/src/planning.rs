@@ -159,7 +159,7 @@ fn print_event(json: bool, starts: &mut HashMap<String, Instant>, e: Event<'_>) 
             if json {
                 println!(
                     "{}",
-                    serde_json::json!({"event": "failed", "address": address, "op": op, "error": error.message, "hint": error.hint})
+                    serde_json::json!({"event": "failed", "address": address, "op": op, "error": error.message, "kind": error.kind, "hint": error.hint})
                 );
             } else {
                 eprintln!("{address}: {:?} failed: {}", op, error.message);

@@ -390,6 +390,23 @@ fn missing_password_fails_clearly_and_keeps_what_completed() {
         err.contains("no database password") && err.contains("CHRONOUS_DB_PASSWORD"),
         "{err}"
     );
+    // In --json the failed step says what kind of failure it was: a local one.
+    let o = env
+        .cmd(&["--json", "apply", "--auto-approve"])
+        .env_remove("CHRONOUS_DB_PASSWORD")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1);
+    let failed: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "failed")
+        .collect();
+    assert!(!failed.is_empty(), "{}", String::from_utf8_lossy(&o.stdout));
+    for f in &failed {
+        assert_eq!(f["kind"], "local", "{f}");
+        assert!(!f["error"].as_str().unwrap().contains("test-password"), "{f}");
+    }
     env.ok(&["apply", "--auto-approve"]);
     assert_eq!(env.state_addresses().len(), 62);
 }
