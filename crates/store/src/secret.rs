@@ -43,9 +43,9 @@ impl SecretError {
 /// line breaks are not part of the secret; an empty value is no secret.
 pub fn read_secret(src: &SecretSource, dir: &Path) -> Result<Secret, SecretError> {
     let value = match src {
-        SecretSource::Env(var) => std::env::var(var).map_err(|_| SecretError::Unset {
-            from: src.clone(),
-        })?,
+        SecretSource::Env(var) => {
+            std::env::var(var).map_err(|_| SecretError::Unset { from: src.clone() })?
+        }
         SecretSource::File(path) => std::fs::read_to_string(dir.join(path))
             .map_err(|error| SecretError::Unreadable {
                 from: src.clone(),
@@ -76,9 +76,13 @@ mod tests {
     #[test]
     fn a_missing_file_says_where_it_looked_and_what_to_do() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let e = read_secret(&SecretSource::File("nope.pw".into()), dir.path()).expect_err("missing");
+        let e =
+            read_secret(&SecretSource::File("nope.pw".into()), dir.path()).expect_err("missing");
         assert!(matches!(e, SecretError::Unreadable { .. }), "{e:?}");
-        assert_eq!(e.to_string(), "no database password at run time (file:nope.pw)");
+        assert_eq!(
+            e.to_string(),
+            "no database password at run time (file:nope.pw)"
+        );
         assert_eq!(
             e.hint(),
             "export CHRONOUS_DB_PASSWORD, or set database.password_file to a file holding it"
@@ -93,7 +97,10 @@ mod tests {
         std::fs::write(dir.path().join("db.pw"), "\n").expect("write");
         let e = read_secret(&SecretSource::File("db.pw".into()), dir.path()).expect_err("empty");
         assert!(matches!(e, SecretError::Empty { .. }), "{e:?}");
-        assert_eq!(e.to_string(), "no database password at run time (file:db.pw)");
+        assert_eq!(
+            e.to_string(),
+            "no database password at run time (file:db.pw)"
+        );
     }
 
     #[test]
