@@ -361,6 +361,32 @@ pub fn plan(
         }
     }
     let graph = DesiredGraph::build(if opts.destroy { vec![] } else { desired })?;
+    let mut changes = desired_changes(&graph, recorded, state, opts);
+    create_before_destroy_upstream(&mut changes);
+    changes.extend(deletes(&graph, state, opts));
+
+    let plan = Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        environment: state.environment.clone(),
+        backend: state.backend,
+        lineage: state.lineage.clone(),
+        serial: state.serial,
+        destroy: opts.destroy,
+        changes,
+        drift: drift(recorded, state),
+    };
+    // Refuse plans whose steps cannot be ordered.
+    crate::graph::ApplyGraph::from_plan(&plan)?;
+    Ok(plan)
+}
+
+/// One change per desired resource, in the graph's order.
+fn desired_changes(
+    graph: &DesiredGraph,
+    recorded: &State,
+    state: &State,
+    opts: &PlanOptions,
+) -> Vec<Change> {
     let mut changes: Vec<Change> = Vec::new();
     let mut action_of: BTreeMap<String, Action> = BTreeMap::new();
     let mut after_of: BTreeMap<String, Value> = BTreeMap::new();
@@ -406,55 +432,68 @@ pub fn plan(
                 }
                 change.attrs = all_attrs(&after);
             }
-            Some(rec) => {
-                change.prior_deps = rec.deps.clone();
-                change.prior_id = Some(rec.id.clone());
-                change.attrs = diff(kind, &rec.attrs, &after);
-                let replace = if rec.tainted {
-                    change
-                        .reasons
-                        .push("it is marked for replacement (chronous replace)".into());
-                    true
-                } else if opts.replace.contains(&r.address) {
-                    change
-                        .reasons
-                        .push("replacement requested with --replace".into());
-                    true
-                } else if change.attrs.iter().any(|a| a.forces_replacement) {
-                    let names: Vec<&str> = change
-                        .attrs
-                        .iter()
-                        .filter(|a| a.forces_replacement)
-                        .map(|a| a.name.as_str())
-                        .collect();
-                    change.reasons.push(format!(
-                        "{} cannot change in place: forces replacement",
-                        names.join(", ")
-                    ));
-                    true
-                } else {
-                    false
-                };
-                change.action = if replace {
-                    if kind.create_before_destroy() {
-                        Action::CreateThenDelete
-                    } else {
-                        Action::DeleteThenCreate
-                    }
-                } else if change.attrs.is_empty() {
-                    Action::NoOp
-                } else {
-                    Action::Update
-                };
-            }
+            Some(rec) => update_or_replace(&mut change, rec, &after, opts),
         }
         action_of.insert(r.address.clone(), change.action);
         after_of.insert(r.address.clone(), after);
         changes.push(change);
     }
+    changes
+}
 
-    // A create-before-destroy replacement needs what it depends on to be
-    // replaced the same way, or the old dependency would be destroyed first.
+/// The action for a desired resource that has an object: nothing, an update
+/// in place, or a replacement (and why).
+fn update_or_replace(
+    change: &mut Change,
+    rec: &crate::state::ResourceRecord,
+    after: &Value,
+    opts: &PlanOptions,
+) {
+    let kind = change.kind;
+    change.prior_deps = rec.deps.clone();
+    change.prior_id = Some(rec.id.clone());
+    change.attrs = diff(kind, &rec.attrs, after);
+    let replace = if rec.tainted {
+        change
+            .reasons
+            .push("it is marked for replacement (chronous replace)".into());
+        true
+    } else if opts.replace.contains(&change.address) {
+        change
+            .reasons
+            .push("replacement requested with --replace".into());
+        true
+    } else if change.attrs.iter().any(|a| a.forces_replacement) {
+        let names: Vec<&str> = change
+            .attrs
+            .iter()
+            .filter(|a| a.forces_replacement)
+            .map(|a| a.name.as_str())
+            .collect();
+        change.reasons.push(format!(
+            "{} cannot change in place: forces replacement",
+            names.join(", ")
+        ));
+        true
+    } else {
+        false
+    };
+    change.action = if replace {
+        if kind.create_before_destroy() {
+            Action::CreateThenDelete
+        } else {
+            Action::DeleteThenCreate
+        }
+    } else if change.attrs.is_empty() {
+        Action::NoOp
+    } else {
+        Action::Update
+    };
+}
+
+/// A create-before-destroy replacement needs what it depends on to be
+/// replaced the same way, or the old dependency would be destroyed first.
+fn create_before_destroy_upstream(changes: &mut [Change]) {
     let index: BTreeMap<String, usize> = changes
         .iter()
         .enumerate()
@@ -481,8 +520,11 @@ pub fn plan(
             }
         }
     }
+}
 
-    // Objects no longer wanted, in reverse dependency order of the state.
+/// Objects no longer wanted, in reverse dependency order of the state, then
+/// the deposed objects of earlier replacements.
+fn deletes(graph: &DesiredGraph, state: &State, opts: &PlanOptions) -> Vec<Change> {
     let wanted: BTreeSet<&str> = graph.resources.iter().map(|r| r.address.as_str()).collect();
     let gone: Vec<&crate::state::ResourceRecord> = state
         .resources
@@ -522,21 +564,7 @@ pub fn plan(
             prior_id: Some(r.id.clone()),
         });
     }
-    changes.extend(deletes);
-
-    let plan = Plan {
-        format_version: PLAN_FORMAT_VERSION,
-        environment: state.environment.clone(),
-        backend: state.backend,
-        lineage: state.lineage.clone(),
-        serial: state.serial,
-        destroy: opts.destroy,
-        changes,
-        drift: drift(recorded, state),
-    };
-    // Refuse plans whose steps cannot be ordered.
-    crate::graph::ApplyGraph::from_plan(&plan)?;
-    Ok(plan)
+    deletes
 }
 
 /// Recorded objects ordered so that each comes before everything it depended on.

@@ -538,15 +538,42 @@ fn password_source(db: &crate::env::Database) -> SecretSource {
 fn trust(services: &[&str]) -> Vec<String> {
     services.iter().map(|s| s.to_string()).collect()
 }
+/// The resources of an environment in the order they are expanded.
+struct Expansion {
+    out: Vec<Resource>,
+}
 
-/// Expand a validated environment into its desired resources, in a stable order.
+impl Expansion {
+    fn push(&mut self, address: String, spec: Spec) {
+        self.out.push(Resource { address, spec });
+    }
+}
+
+/// Expand a validated environment into its desired resources, in a stable
+/// order: network, security groups, key pair and AMI, IAM, container
+/// instances, the service (with the database password's secret), load
+/// balancer, database, bastion.
 pub fn expand(env: &Environment) -> Vec<Resource> {
-    let mut out: Vec<Resource> = Vec::new();
-    let mut push = |address: String, spec: Spec| out.push(Resource { address, spec });
-    let p = &env.prefix;
+    let mut x = Expansion { out: Vec::new() };
+    network(env, &mut x);
+    nat_gateways(env, &mut x);
+    route_tables(env, &mut x);
+    security_groups(env, &mut x);
+    key_pair_and_ami(env, &mut x);
+    iam(env, &mut x);
+    container_instances(env, &mut x);
+    service(env, &mut x);
+    load_balancer(env, &mut x);
+    database(env, &mut x);
+    bastion(env, &mut x);
+    x.out
+}
+
+/// The VPC, its subnets and internet gateway.
+fn network(env: &Environment, x: &mut Expansion) {
     let vpc = r(Kind::Vpc, "main", "id");
 
-    push(
+    x.push(
         addr(Kind::Vpc, "main"),
         Spec::Vpc(VpcSpec {
             cidr_block: env.network.cidr.to_string(),
@@ -555,7 +582,7 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
         }),
     );
     for s in &env.network.subnets {
-        push(
+        x.push(
             addr(Kind::Subnet, &s.name),
             Spec::Subnet(SubnetSpec {
                 vpc_id: vpc.clone(),
@@ -566,15 +593,17 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
             }),
         );
     }
-    push(
+    x.push(
         addr(Kind::InternetGateway, "main"),
         Spec::InternetGateway(InternetGatewaySpec {
             vpc_id: vpc.clone(),
             tags: tags(env, "igw"),
         }),
     );
+}
 
-    // NAT gateways live in the first public subnet.
+/// NAT gateways (and their EIPs), in the first public subnet.
+fn nat_gateways(env: &Environment, x: &mut Expansion) {
     let public: Vec<_> = env.network.subnets_of(Tier::Public).collect();
     let private: Vec<_> = env.network.subnets_of(Tier::Private).collect();
     let nat_names: Vec<String> = match env.network.nat {
@@ -584,14 +613,14 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
     };
     if let Some(pub0) = public.first() {
         for n in &nat_names {
-            push(
+            x.push(
                 addr(Kind::Eip, &format!("nat_{n}")),
                 Spec::Eip(EipSpec {
                     domain: "vpc".into(),
                     tags: tags(env, &format!("nat-{n}")),
                 }),
             );
-            push(
+            x.push(
                 addr(Kind::NatGateway, n),
                 Spec::NatGateway(NatGatewaySpec {
                     subnet_id: r(Kind::Subnet, &pub0.name, "id"),
@@ -601,8 +630,14 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
             );
         }
     }
-    // Route tables: one public, one per private subnet (its NAT), one for the database tier.
-    push(
+}
+
+/// Route tables: one public, one per private subnet (its NAT), one for the database tier.
+fn route_tables(env: &Environment, x: &mut Expansion) {
+    let vpc = r(Kind::Vpc, "main", "id");
+    let public: Vec<_> = env.network.subnets_of(Tier::Public).collect();
+    let private: Vec<_> = env.network.subnets_of(Tier::Private).collect();
+    x.push(
         addr(Kind::RouteTable, "public"),
         Spec::RouteTable(RouteTableSpec {
             vpc_id: vpc.clone(),
@@ -615,7 +650,7 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
         }),
     );
     for s in &public {
-        push(
+        x.push(
             addr(Kind::RouteTableAssociation, &s.name),
             Spec::RouteTableAssociation(RouteTableAssociationSpec {
                 subnet_id: r(Kind::Subnet, &s.name, "id"),
@@ -631,7 +666,7 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
         }
         .filter(|_| !public.is_empty());
         let rt = format!("private_{}", s.name);
-        push(
+        x.push(
             addr(Kind::RouteTable, &rt),
             Spec::RouteTable(RouteTableSpec {
                 vpc_id: vpc.clone(),
@@ -646,7 +681,7 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
                 tags: tags(env, &rt),
             }),
         );
-        push(
+        x.push(
             addr(Kind::RouteTableAssociation, &s.name),
             Spec::RouteTableAssociation(RouteTableAssociationSpec {
                 subnet_id: r(Kind::Subnet, &s.name, "id"),
@@ -656,7 +691,7 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
     }
     let dbs: Vec<_> = env.network.subnets_of(Tier::Database).collect();
     if !dbs.is_empty() {
-        push(
+        x.push(
             addr(Kind::RouteTable, "database"),
             Spec::RouteTable(RouteTableSpec {
                 vpc_id: vpc.clone(),
@@ -665,7 +700,7 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
             }),
         );
         for s in &dbs {
-            push(
+            x.push(
                 addr(Kind::RouteTableAssociation, &s.name),
                 Spec::RouteTableAssociation(RouteTableAssociationSpec {
                     subnet_id: r(Kind::Subnet, &s.name, "id"),
@@ -674,10 +709,14 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
             );
         }
     }
+}
 
-    // Security groups and their rules, one resource per rule so rules diff one by one.
+/// Security groups and their rules, one resource per rule so rules diff one by one.
+fn security_groups(env: &Environment, x: &mut Expansion) {
+    let p = &env.prefix;
+    let vpc = r(Kind::Vpc, "main", "id");
     for g in &env.security_groups {
-        push(
+        x.push(
             addr(Kind::SecurityGroup, &g.name),
             Spec::SecurityGroup(SecurityGroupSpec {
                 name: format!("{p}-{}", g.name),
@@ -721,7 +760,7 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
                     ),
                     Source::Group(other) => (vec![], Some(r(Kind::SecurityGroup, other, "id"))),
                 };
-                push(
+                x.push(
                     addr(Kind::SecurityGroupRule, &name),
                     Spec::SecurityGroupRule(SecurityGroupRuleSpec {
                         security_group_id: r(Kind::SecurityGroup, &g.name, "id"),
@@ -737,9 +776,11 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
             }
         }
     }
+}
 
+fn key_pair_and_ami(env: &Environment, x: &mut Expansion) {
     if let Some(k) = &env.key_pair {
-        push(
+        x.push(
             addr(Kind::KeyPair, &k.name),
             Spec::KeyPair(KeyPairSpec {
                 key_name: k.name.clone(),
@@ -747,7 +788,7 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
             }),
         );
     }
-    push(
+    x.push(
         addr(Kind::AmiLookup, "ecs"),
         Spec::AmiLookup(AmiLookupSpec {
             name_pattern: env.cluster.ami_name.clone(),
@@ -760,9 +801,12 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
             ssm_parameter: env.cluster.ami_ssm_parameter.clone(),
         }),
     );
+}
 
-    // IAM.
-    push(
+/// The container instances' role and profile, and the service's role for the load balancer.
+fn iam(env: &Environment, x: &mut Expansion) {
+    let p = &env.prefix;
+    x.push(
         addr(Kind::IamRole, "ecs_ec2"),
         Spec::IamRole(IamRoleSpec {
             name: format!("{p}-ecs_ec2"),
@@ -779,7 +823,7 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
             "arn:aws:iam::aws:policy/CloudWatchLogsFullAccess",
         ),
     ] {
-        push(
+        x.push(
             addr(Kind::IamRolePolicyAttachment, n),
             Spec::IamRolePolicyAttachment(IamRolePolicyAttachmentSpec {
                 role: r(Kind::IamRole, "ecs_ec2", "name"),
@@ -787,7 +831,7 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
             }),
         );
     }
-    push(
+    x.push(
         addr(Kind::IamInstanceProfile, "ecs_ec2"),
         Spec::IamInstanceProfile(IamInstanceProfileSpec {
             name: format!("{p}-ecs_ec2"),
@@ -795,14 +839,14 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
         }),
     );
     if env.load_balancer.is_some() {
-        push(
+        x.push(
             addr(Kind::IamRole, "payments_api_service_role"),
             Spec::IamRole(IamRoleSpec {
                 name: format!("{p}-payments_api_service_role"),
                 trusted_services: trust(&["ecs.amazonaws.com"]),
             }),
         );
-        push(
+        x.push(
             addr(Kind::IamRolePolicyAttachment, "payments_api_service_role"),
             Spec::IamRolePolicyAttachment(IamRolePolicyAttachmentSpec {
                 role: r(Kind::IamRole, "payments_api_service_role", "name"),
@@ -811,16 +855,19 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
             }),
         );
     }
+}
 
-    // Container instances.
+/// The cluster, launch template and auto scaling group.
+fn container_instances(env: &Environment, x: &mut Expansion) {
+    let p = &env.prefix;
     let cluster_name = env.cluster.name.clone();
-    push(
+    x.push(
         addr(Kind::EcsCluster, "main"),
         Spec::EcsCluster(EcsClusterSpec {
             name: cluster_name.clone(),
         }),
     );
-    push(
+    x.push(
         addr(Kind::LaunchTemplate, "container_instances"),
         Spec::LaunchTemplate(LaunchTemplateSpec {
             name_prefix: format!("{p}-container-instances-"),
@@ -845,7 +892,7 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
         }),
     );
     let n = env.cluster.instance_count;
-    push(
+    x.push(
         addr(Kind::AutoScalingGroup, "container_instances"),
         Spec::AutoScalingGroup(AutoScalingGroupSpec {
             name: format!("{p}-container-instances"),
@@ -862,14 +909,16 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
             min_healthy_percentage: 100,
         }),
     );
+}
 
-    // Images, logs, task definition, service.
+/// The image repository, log group, task definition and ECS service.
+fn service(env: &Environment, x: &mut Expansion) {
     let image = env.image(&env.service.image).cloned();
     let repo = image
         .as_ref()
         .map(|i| i.repository.clone())
         .unwrap_or_default();
-    push(
+    x.push(
         addr(Kind::EcrRepository, &env.service.image),
         Spec::EcrRepository(EcrRepositorySpec {
             name: repo.clone(),
@@ -877,7 +926,7 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
             scan_on_push: false,
         }),
     );
-    push(
+    x.push(
         addr(Kind::CloudwatchLogGroup, &env.logs.group),
         Spec::CloudwatchLogGroup(CloudwatchLogGroupSpec {
             name: env.logs.group.clone(),
@@ -894,63 +943,12 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
             .entry("DB_NAME".into())
             .or_insert_with(|| db.name.clone());
     }
-    // The password reaches the task as ECS does it: a SecureString parameter
-    // the task definition names in `secrets`, read by the task execution role.
-    let mut secrets = BTreeMap::new();
-    let mut execution_role_arn = None;
-    if let Some(db) = &env.database {
-        push(
-            addr(Kind::SsmParameter, "db_password"),
-            Spec::SsmParameter(SsmParameterSpec {
-                name: format!("/{p}/database/password"),
-                description: format!("master password of the RDS instance {}", db.identifier),
-                param_type: "SecureString".into(),
-                key_id: "alias/aws/ssm".into(),
-                value_source: password_source(db),
-                value_matches_source: true,
-            }),
-        );
-        push(
-            addr(Kind::IamRole, "ecs_task_execution"),
-            Spec::IamRole(IamRoleSpec {
-                name: format!("{p}-ecs_task_execution"),
-                trusted_services: trust(&["ecs-tasks.amazonaws.com"]),
-            }),
-        );
-        push(
-            addr(Kind::IamRolePolicyAttachment, "ecs_task_execution"),
-            Spec::IamRolePolicyAttachment(IamRolePolicyAttachmentSpec {
-                role: r(Kind::IamRole, "ecs_task_execution", "name"),
-                policy_arn: "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
-                    .into(),
-            }),
-        );
-        let param_arn = r(Kind::SsmParameter, "db_password", "arn");
-        // kms:Decrypt with the default aws/ssm key, only through SSM and only
-        // for this parameter (SSM puts the parameter's ARN in the encryption context).
-        let policy = serde_json::json!({
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Action": ["ssm:GetParameters"], "Resource": [param_arn]},
-                {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": "*", "Condition": {"StringEquals": {
-                    "kms:ViaService": format!("ssm.{}.amazonaws.com", env.region),
-                    "kms:EncryptionContext:PARAMETER_ARN": param_arn,
-                }}}
-            ]
-        });
-        push(
-            addr(Kind::IamRolePolicy, "ecs_task_execution_secrets"),
-            Spec::IamRolePolicy(IamRolePolicySpec {
-                role: r(Kind::IamRole, "ecs_task_execution", "name"),
-                name: "read-db-password".into(),
-                policy: policy.to_string(),
-            }),
-        );
-        secrets.insert("DB_PASSWORD".to_string(), param_arn);
-        execution_role_arn = Some(r(Kind::IamRole, "ecs_task_execution", "arn"));
-    }
+    let (secrets, execution_role_arn) = match &env.database {
+        Some(db) => db_password_secret(env, db, x),
+        None => (BTreeMap::new(), None),
+    };
     let tag = image.as_ref().map(|i| i.tag.clone()).unwrap_or_default();
-    push(
+    x.push(
         addr(Kind::EcsTaskDefinition, &s.container_name),
         Spec::EcsTaskDefinition(EcsTaskDefinitionSpec {
             family: s.task_family.clone(),
@@ -990,7 +988,7 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
             },
         }),
     );
-    push(
+    x.push(
         addr(Kind::EcsService, &s.container_name),
         Spec::EcsService(EcsServiceSpec {
             name: s.name.clone(),
@@ -1022,9 +1020,71 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
             }),
         }),
     );
+}
 
+/// The password reaches the task as ECS does it: a SecureString parameter
+/// the task definition names in `secrets`, read by the task execution role.
+/// The task definition's `secrets` and execution role.
+fn db_password_secret(
+    env: &Environment,
+    db: &crate::env::Database,
+    x: &mut Expansion,
+) -> (BTreeMap<String, String>, Option<String>) {
+    let p = &env.prefix;
+    x.push(
+        addr(Kind::SsmParameter, "db_password"),
+        Spec::SsmParameter(SsmParameterSpec {
+            name: format!("/{p}/database/password"),
+            description: format!("master password of the RDS instance {}", db.identifier),
+            param_type: "SecureString".into(),
+            key_id: "alias/aws/ssm".into(),
+            value_source: password_source(db),
+            value_matches_source: true,
+        }),
+    );
+    x.push(
+        addr(Kind::IamRole, "ecs_task_execution"),
+        Spec::IamRole(IamRoleSpec {
+            name: format!("{p}-ecs_task_execution"),
+            trusted_services: trust(&["ecs-tasks.amazonaws.com"]),
+        }),
+    );
+    x.push(
+        addr(Kind::IamRolePolicyAttachment, "ecs_task_execution"),
+        Spec::IamRolePolicyAttachment(IamRolePolicyAttachmentSpec {
+            role: r(Kind::IamRole, "ecs_task_execution", "name"),
+            policy_arn: "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+                .into(),
+        }),
+    );
+    let param_arn = r(Kind::SsmParameter, "db_password", "arn");
+    // kms:Decrypt with the default aws/ssm key, only through SSM and only
+    // for this parameter (SSM puts the parameter's ARN in the encryption context).
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["ssm:GetParameters"], "Resource": [param_arn]},
+            {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": "*", "Condition": {"StringEquals": {
+                "kms:ViaService": format!("ssm.{}.amazonaws.com", env.region),
+                "kms:EncryptionContext:PARAMETER_ARN": param_arn,
+            }}}
+        ]
+    });
+    x.push(
+        addr(Kind::IamRolePolicy, "ecs_task_execution_secrets"),
+        Spec::IamRolePolicy(IamRolePolicySpec {
+            role: r(Kind::IamRole, "ecs_task_execution", "name"),
+            name: "read-db-password".into(),
+            policy: policy.to_string(),
+        }),
+    );
+    let secrets = BTreeMap::from([("DB_PASSWORD".to_string(), param_arn)]);
+    (secrets, Some(r(Kind::IamRole, "ecs_task_execution", "arn")))
+}
+
+fn load_balancer(env: &Environment, x: &mut Expansion) {
     if let Some(lb) = &env.load_balancer {
-        push(
+        x.push(
             addr(Kind::Elb, "main"),
             Spec::Elb(ElbSpec {
                 name: lb.name.clone(),
@@ -1055,78 +1115,112 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
             }),
         );
     }
+}
 
-    // Database, restored from an XtraBackup through S3.
-    if let Some(db) = &env.database {
-        let restore = db.restore.as_ref().map(|rs| {
-            push(addr(Kind::S3Bucket, "xtrabackup"), Spec::S3Bucket(S3BucketSpec { bucket: rs.bucket.clone(), force_destroy: !env.production }));
-            push(
-                addr(Kind::S3Object, "xtrabackup"),
-                Spec::S3Object(S3ObjectSpec { bucket: r(Kind::S3Bucket, "xtrabackup", "bucket"), key: rs.key.clone(), source: rs.backup_file.clone() }),
-            );
-            push(addr(Kind::IamRole, "rds_s3_import"), Spec::IamRole(IamRoleSpec { name: format!("{p}-rds_s3_import"), trusted_services: trust(&["rds.amazonaws.com"]) }));
-            let policy = serde_json::json!({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Effect": "Allow",
-                    "Action": ["s3:ListBucket", "s3:GetBucketLocation", "s3:GetObject"],
-                    "Resource": [format!("arn:aws:s3:::{}", rs.bucket), format!("arn:aws:s3:::{}/*", rs.bucket)]
-                }]
-            });
-            push(
-                addr(Kind::IamRolePolicy, "rds_s3_import"),
-                Spec::IamRolePolicy(IamRolePolicySpec { role: r(Kind::IamRole, "rds_s3_import", "name"), name: "s3-backup-read".into(), policy: policy.to_string() }),
-            );
-            // The object's key and the policy's id are referenced so that the
-            // restore waits for the upload and for the role to be usable.
-            DbRestore {
-                bucket: r(Kind::S3Bucket, "xtrabackup", "bucket"),
-                prefix: rs.key.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default(),
-                object_key: r(Kind::S3Object, "xtrabackup", "key"),
-                ingestion_role_arn: r(Kind::IamRole, "rds_s3_import", "arn"),
-                ingestion_policy: r(Kind::IamRolePolicy, "rds_s3_import", "id"),
-                source_engine: "mysql".into(),
-                source_engine_version: rs.source_engine_version.clone(),
-                backup_file: rs.backup_file.clone(),
-            }
-        });
-        push(
-            addr(Kind::DbSubnetGroup, "main"),
-            Spec::DbSubnetGroup(DbSubnetGroupSpec {
-                name: format!("{p}-db"),
-                subnet_ids: db
-                    .subnets
-                    .iter()
-                    .map(|s| r(Kind::Subnet, s, "id"))
-                    .collect(),
-            }),
-        );
-        push(
-            addr(Kind::DbInstance, "main"),
-            Spec::DbInstance(DbInstanceSpec {
-                identifier: db.identifier.clone(),
-                engine: db.engine.clone(),
-                engine_version: db.engine_version.clone(),
-                instance_class: db.instance_class.clone(),
-                allocated_storage: db.allocated_storage,
-                username: db.username.clone(),
-                db_name: db.name.clone(),
-                password_source: password_source(db),
-                db_subnet_group_name: r(Kind::DbSubnetGroup, "main", "name"),
-                vpc_security_group_ids: db
-                    .security_groups
-                    .iter()
-                    .map(|g| r(Kind::SecurityGroup, g, "id"))
-                    .collect(),
-                skip_final_snapshot: db.skip_final_snapshot,
-                publicly_accessible: false,
-                restore,
-            }),
-        );
+/// The database, restored from an XtraBackup through S3.
+fn database(env: &Environment, x: &mut Expansion) {
+    let p = &env.prefix;
+    let Some(db) = &env.database else {
+        return;
+    };
+    let restore = db.restore.as_ref().map(|rs| xtrabackup(env, rs, x));
+    x.push(
+        addr(Kind::DbSubnetGroup, "main"),
+        Spec::DbSubnetGroup(DbSubnetGroupSpec {
+            name: format!("{p}-db"),
+            subnet_ids: db
+                .subnets
+                .iter()
+                .map(|s| r(Kind::Subnet, s, "id"))
+                .collect(),
+        }),
+    );
+    x.push(
+        addr(Kind::DbInstance, "main"),
+        Spec::DbInstance(DbInstanceSpec {
+            identifier: db.identifier.clone(),
+            engine: db.engine.clone(),
+            engine_version: db.engine_version.clone(),
+            instance_class: db.instance_class.clone(),
+            allocated_storage: db.allocated_storage,
+            username: db.username.clone(),
+            db_name: db.name.clone(),
+            password_source: password_source(db),
+            db_subnet_group_name: r(Kind::DbSubnetGroup, "main", "name"),
+            vpc_security_group_ids: db
+                .security_groups
+                .iter()
+                .map(|g| r(Kind::SecurityGroup, g, "id"))
+                .collect(),
+            skip_final_snapshot: db.skip_final_snapshot,
+            publicly_accessible: false,
+            restore,
+        }),
+    );
+}
+
+/// The backup's bucket and object, and the role RDS reads it with.
+fn xtrabackup(env: &Environment, rs: &crate::env::Restore, x: &mut Expansion) -> DbRestore {
+    let p = &env.prefix;
+    x.push(
+        addr(Kind::S3Bucket, "xtrabackup"),
+        Spec::S3Bucket(S3BucketSpec {
+            bucket: rs.bucket.clone(),
+            force_destroy: !env.production,
+        }),
+    );
+    x.push(
+        addr(Kind::S3Object, "xtrabackup"),
+        Spec::S3Object(S3ObjectSpec {
+            bucket: r(Kind::S3Bucket, "xtrabackup", "bucket"),
+            key: rs.key.clone(),
+            source: rs.backup_file.clone(),
+        }),
+    );
+    x.push(
+        addr(Kind::IamRole, "rds_s3_import"),
+        Spec::IamRole(IamRoleSpec {
+            name: format!("{p}-rds_s3_import"),
+            trusted_services: trust(&["rds.amazonaws.com"]),
+        }),
+    );
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket", "s3:GetBucketLocation", "s3:GetObject"],
+            "Resource": [format!("arn:aws:s3:::{}", rs.bucket), format!("arn:aws:s3:::{}/*", rs.bucket)]
+        }]
+    });
+    x.push(
+        addr(Kind::IamRolePolicy, "rds_s3_import"),
+        Spec::IamRolePolicy(IamRolePolicySpec {
+            role: r(Kind::IamRole, "rds_s3_import", "name"),
+            name: "s3-backup-read".into(),
+            policy: policy.to_string(),
+        }),
+    );
+    // The object's key and the policy's id are referenced so that the
+    // restore waits for the upload and for the role to be usable.
+    DbRestore {
+        bucket: r(Kind::S3Bucket, "xtrabackup", "bucket"),
+        prefix: rs
+            .key
+            .rsplit_once('/')
+            .map(|(d, _)| d.to_string())
+            .unwrap_or_default(),
+        object_key: r(Kind::S3Object, "xtrabackup", "key"),
+        ingestion_role_arn: r(Kind::IamRole, "rds_s3_import", "arn"),
+        ingestion_policy: r(Kind::IamRolePolicy, "rds_s3_import", "id"),
+        source_engine: "mysql".into(),
+        source_engine_version: rs.source_engine_version.clone(),
+        backup_file: rs.backup_file.clone(),
     }
+}
 
+fn bastion(env: &Environment, x: &mut Expansion) {
     if let Some(b) = &env.bastion {
-        push(
+        x.push(
             addr(Kind::Instance, "bastion"),
             Spec::Instance(InstanceSpec {
                 ami: r(Kind::AmiLookup, "ecs", "id"),
@@ -1146,5 +1240,4 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
             }),
         );
     }
-    out
 }

@@ -10,7 +10,7 @@ impl Validator {
             time_scale: match sim.and_then(|s| s.time_scale.as_ref()) {
                 Some(t) => {
                     let v = *t.get_ref();
-                    if !(v >= 1.0 && v <= 1000.0) {
+                    if !(1.0..=1000.0).contains(&v) {
                         self.err("E1401", format!("sim.time_scale {v} is outside 1-1000"), sp(t), "out of range", "1 runs AWS's own timings; 30 makes a 30 s health check run every second");
                     }
                     v
