@@ -31,19 +31,7 @@ pub(crate) async fn create(
     settle(p, &record(address, Kind::AmiLookup, &id, attrs), read).await
 }
 
-/// Nothing to change on AWS: look the image up again.
-pub(crate) async fn update(
-    p: &AwsProvider,
-    r: &ResourceRecord,
-    s: &AmiLookupSpec,
-) -> Result<Observed, ProviderError> {
-    settle(
-        p,
-        &record(&r.address, Kind::AmiLookup, &r.id, attrs_of(s)),
-        read,
-    )
-    .await
-}
+update_nothing!(AmiLookup, AmiLookupSpec);
 
 /// A look-up owns nothing on AWS.
 pub(crate) async fn delete(

@@ -169,19 +169,14 @@ pub(crate) async fn delete(
 ) -> Result<(), ProviderError> {
     let c = &p.c;
     let address = r.address.as_str();
-    gone(
-        address,
-        p.call(|| {
-            c.autoscaling
-                .delete_auto_scaling_group()
-                .auto_scaling_group_name(&g.name)
-                .force_delete(true)
-                .send()
-        })
-        .await
-        .map(|_| ()),
-        "delete the group",
-    )?;
+    p.delete_call(address, "delete the group", || {
+        c.autoscaling
+            .delete_auto_scaling_group()
+            .auto_scaling_group_name(&g.name)
+            .force_delete(true)
+            .send()
+    })
+    .await?;
     p.wait_for(address, "the group's instances to terminate", || async {
         let o = p
             .call(|| {

@@ -173,11 +173,8 @@ pub(crate) async fn delete(
 ) -> Result<(), ProviderError> {
     let c = &p.c;
     let address = r.address.as_str();
-    gone(
-        address,
-        p.call(|| c.logs.delete_log_group().log_group_name(&g.name).send())
-            .await
-            .map(|_| ()),
-        "delete the log group",
-    )
+    p.delete_call(address, "delete the log group", || {
+        c.logs.delete_log_group().log_group_name(&g.name).send()
+    })
+    .await
 }

@@ -11,17 +11,14 @@ pub(crate) async fn read(
 ) -> Result<Option<Observed>, ProviderError> {
     let (address, id, prior) = (r.address.as_str(), r.id.as_str(), &r.attrs);
     let c = &p.c;
-    let rd = |e: CallError| e.provider(address, "describe it");
-    let Some(o) = found(
-        p.call(|| {
+    let Some(o) = p
+        .describe(address, || {
             c.rds
                 .describe_db_subnet_groups()
                 .db_subnet_group_name(id)
                 .send()
         })
-        .await,
-    )
-    .map_err(rd)?
+        .await?
     else {
         return Ok(None);
     };

@@ -85,17 +85,7 @@ pub(crate) async fn create(
     settle(p, &record(address, Kind::EcsCluster, &id, attrs), read).await
 }
 
-/// Bring the object to the spec (`r` is what AWS shows now).
-pub(crate) async fn update(
-    p: &AwsProvider,
-    r: &ResourceRecord,
-    s: &EcsClusterSpec,
-) -> Result<Observed, ProviderError> {
-    let address = r.address.as_str();
-    let id = r.id.clone();
-    let attrs = attrs_of(s);
-    settle(p, &record(address, Kind::EcsCluster, &id, attrs), read).await
-}
+update_nothing!(EcsCluster, EcsClusterSpec);
 
 pub(crate) async fn delete(
     p: &AwsProvider,

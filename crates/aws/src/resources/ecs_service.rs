@@ -213,20 +213,15 @@ pub(crate) async fn delete(
                 .send()
         })
         .await;
-    gone(
-        address,
-        p.call(|| {
-            c.ecs
-                .delete_service()
-                .cluster(&s.cluster)
-                .service(&s.name)
-                .force(true)
-                .send()
-        })
-        .await
-        .map(|_| ()),
-        "delete the service",
-    )?;
+    p.delete_call(address, "delete the service", || {
+        c.ecs
+            .delete_service()
+            .cluster(&s.cluster)
+            .service(&s.name)
+            .force(true)
+            .send()
+    })
+    .await?;
     p.wait_for(address, "the service to drain", || async {
         match p
             .call(|| {

@@ -11,8 +11,10 @@ pub(crate) async fn read(
 ) -> Result<Option<Observed>, ProviderError> {
     let (address, id, prior) = (r.address.as_str(), r.id.as_str(), &r.attrs);
     let c = &p.c;
-    let rd = |e: CallError| e.provider(address, "describe it");
-    let Some(o) = found(p.call(|| c.iam.get_role().role_name(id).send()).await).map_err(rd)? else {
+    let Some(o) = p
+        .describe(address, || c.iam.get_role().role_name(id).send())
+        .await?
+    else {
         return Ok(None);
     };
     let Some(role) = o.role() else {

@@ -12,16 +12,13 @@ pub(crate) async fn read(
 ) -> Result<Option<Observed>, ProviderError> {
     let (address, id) = (r.address.as_str(), r.id.as_str());
     let ec2 = &p.c.ec2;
-    let rd = |e: CallError| e.provider(address, "describe it");
-    let Some(o) = found(
-        p.call(|| {
+    let Some(o) = p
+        .describe(address, || {
             ec2.describe_route_tables()
                 .filters(filter("association.route-table-association-id", &[id]))
                 .send()
         })
-        .await,
-    )
-    .map_err(rd)?
+        .await?
     else {
         return Ok(None);
     };
@@ -146,11 +143,8 @@ pub(crate) async fn delete(
     let ec2 = &p.c.ec2;
     let address = r.address.as_str();
     let id = r.id.as_str();
-    gone(
-        address,
-        p.call(|| ec2.disassociate_route_table().association_id(id).send())
-            .await
-            .map(|_| ()),
-        "disassociate the route table",
-    )
+    p.delete_call(address, "disassociate the route table", || {
+        ec2.disassociate_route_table().association_id(id).send()
+    })
+    .await
 }

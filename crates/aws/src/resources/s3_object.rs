@@ -16,19 +16,16 @@ pub(crate) async fn read(
 ) -> Result<Option<Observed>, ProviderError> {
     let (address, id, prior) = (r.address.as_str(), r.id.as_str(), &r.attrs);
     let c = &p.c;
-    let rd = |e: CallError| e.provider(address, "describe it");
     let want: S3ObjectSpec =
         serde_json::from_value(prior.clone()).map_err(|e| spec_err(address, e))?;
-    let Some(o) = found(
-        p.call(|| {
+    let Some(o) = p
+        .describe(address, || {
             c.s3.head_object()
                 .bucket(&want.bucket)
                 .key(&want.key)
                 .send()
         })
-        .await,
-    )
-    .map_err(rd)?
+        .await?
     else {
         return Ok(None);
     };
@@ -77,13 +74,10 @@ pub(crate) async fn delete(
 ) -> Result<(), ProviderError> {
     let c = &p.c;
     let address = r.address.as_str();
-    gone(
-        address,
-        p.call(|| c.s3.delete_object().bucket(&o.bucket).key(&o.key).send())
-            .await
-            .map(|_| ()),
-        "delete the object",
-    )
+    p.delete_call(address, "delete the object", || {
+        c.s3.delete_object().bucket(&o.bucket).key(&o.key).send()
+    })
+    .await
 }
 
 impl AwsProvider {

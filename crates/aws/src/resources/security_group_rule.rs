@@ -13,15 +13,14 @@ pub(crate) async fn read(
 ) -> Result<Option<Observed>, ProviderError> {
     let (address, id, prior) = (r.address.as_str(), r.id.as_str(), &r.attrs);
     let ec2 = &p.c.ec2;
-    let rd = |e: CallError| e.provider(address, "describe it");
     let want: SecurityGroupRuleSpec =
         serde_json::from_value(prior.clone()).map_err(|e| spec_err(address, e))?;
     let gid = want.security_group_id.clone();
-    let Some(o) = found(
-        p.call(|| ec2.describe_security_groups().group_ids(gid.clone()).send())
-            .await,
-    )
-    .map_err(rd)?
+    let Some(o) = p
+        .describe(address, || {
+            ec2.describe_security_groups().group_ids(gid.clone()).send()
+        })
+        .await?
     else {
         return Ok(None);
     };

@@ -14,7 +14,9 @@ pub(crate) async fn read(
     let (address, id) = (r.address.as_str(), r.id.as_str());
     let ec2 = &p.c.ec2;
     let rd = |e: CallError| e.provider(address, "describe it");
-    let Some(o) = found(p.call(|| ec2.describe_vpcs().vpc_ids(id).send()).await).map_err(rd)?
+    let Some(o) = p
+        .describe(address, || ec2.describe_vpcs().vpc_ids(id).send())
+        .await?
     else {
         return Ok(None);
     };
@@ -50,19 +52,7 @@ pub(crate) async fn read(
     )))
 }
 
-/// The object an earlier apply made for `address`, found by its tags (not one of `exclude`).
-async fn find(
-    p: &AwsProvider,
-    address: &str,
-    exclude: &[String],
-) -> Result<Option<String>, ProviderError> {
-    let f = p.own_filters(address);
-    let o = p
-        .call(|| p.c.ec2.describe_vpcs().set_filters(Some(f.clone())).send())
-        .await
-        .map_err(|e| e.provider(address, LOOK))?;
-    Ok(p.first_ours(address, exclude, o.vpcs(), |v| (v.vpc_id(), v.tags())))
-}
+find_by_tags!(describe_vpcs.set_filters [], |o| o.vpcs(), vpc_id);
 
 pub(crate) async fn create(
     p: &AwsProvider,
