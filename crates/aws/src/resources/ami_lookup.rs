@@ -28,7 +28,7 @@ pub(crate) async fn create(
 ) -> Result<Observed, ProviderError> {
     let attrs = attrs_of(a);
     let id: String = p.newest_ami(address, a).await?.0;
-    settle(p, &record(address, Kind::AmiLookup, &id, attrs), read).await
+    settled!(p, address, Kind::AmiLookup, &id, attrs)
 }
 
 update_nothing!(AmiLookup, AmiLookupSpec);

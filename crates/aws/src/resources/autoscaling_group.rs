@@ -136,12 +136,7 @@ pub(crate) async fn create(
         .map_err(mk)?;
         g.name.clone()
     };
-    settle(
-        p,
-        &record(address, Kind::AutoScalingGroup, &id, attrs),
-        read,
-    )
-    .await
+    settled!(p, address, Kind::AutoScalingGroup, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -154,12 +149,7 @@ pub(crate) async fn update(
     let id = r.id.clone();
     let attrs = attrs_of(g);
     Box::pin(p.update_asg(r, g)).await?;
-    settle(
-        p,
-        &record(address, Kind::AutoScalingGroup, &id, attrs),
-        read,
-    )
-    .await
+    settled!(p, address, Kind::AutoScalingGroup, &id, attrs)
 }
 
 pub(crate) async fn delete(

@@ -113,12 +113,7 @@ pub(crate) async fn create(
         }
         g.name.clone()
     };
-    settle(
-        p,
-        &record(address, Kind::CloudwatchLogGroup, &id, attrs),
-        read,
-    )
-    .await
+    settled!(p, address, Kind::CloudwatchLogGroup, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -158,12 +153,7 @@ pub(crate) async fn update(
                 .map_err(up)?,
         }
     }
-    settle(
-        p,
-        &record(address, Kind::CloudwatchLogGroup, &id, attrs),
-        read,
-    )
-    .await
+    settled!(p, address, Kind::CloudwatchLogGroup, &id, attrs)
 }
 
 pub(crate) async fn delete(

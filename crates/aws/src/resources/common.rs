@@ -412,3 +412,12 @@ macro_rules! update_nothing {
     };
 }
 pub(crate) use update_nothing;
+
+/// [`settle`] the object `$id` of `$kind` made for `$address` with `$attrs`,
+/// read with the calling module's `read`.
+macro_rules! settled {
+    ($p:expr, $address:expr, $kind:expr, $id:expr, $attrs:expr) => {
+        settle($p, &record($address, $kind, $id, $attrs), read).await
+    };
+}
+pub(crate) use settled;

@@ -97,7 +97,7 @@ pub(crate) async fn create(
         .map_err(mk)?;
         g.name.clone()
     };
-    settle(p, &record(address, Kind::DbSubnetGroup, &id, attrs), read).await
+    settled!(p, address, Kind::DbSubnetGroup, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -123,7 +123,7 @@ pub(crate) async fn update(
         .await
         .map_err(up)?;
     }
-    settle(p, &record(address, Kind::DbSubnetGroup, &id, attrs), read).await
+    settled!(p, address, Kind::DbSubnetGroup, &id, attrs)
 }
 
 pub(crate) async fn delete(

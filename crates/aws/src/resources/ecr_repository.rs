@@ -115,7 +115,7 @@ pub(crate) async fn create(
         .map_err(mk)?;
         r.name.clone()
     };
-    settle(p, &record(address, Kind::EcrRepository, &id, attrs), read).await
+    settled!(p, address, Kind::EcrRepository, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -158,7 +158,7 @@ pub(crate) async fn update(
         .await
         .map_err(up)?;
     }
-    settle(p, &record(address, Kind::EcrRepository, &id, attrs), read).await
+    settled!(p, address, Kind::EcrRepository, &id, attrs)
 }
 
 pub(crate) async fn delete(

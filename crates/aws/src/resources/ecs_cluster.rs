@@ -82,7 +82,7 @@ pub(crate) async fn create(
             .unwrap_or_default()
             .to_string()
     };
-    settle(p, &record(address, Kind::EcsCluster, &id, attrs), read).await
+    settled!(p, address, Kind::EcsCluster, &id, attrs)
 }
 
 update_nothing!(EcsCluster, EcsClusterSpec);

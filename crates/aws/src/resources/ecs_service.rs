@@ -160,7 +160,7 @@ pub(crate) async fn create(
             .unwrap_or_default()
             .to_string()
     };
-    settle(p, &record(address, Kind::EcsService, &id, attrs), read).await
+    settled!(p, address, Kind::EcsService, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -193,7 +193,7 @@ pub(crate) async fn update(
             s.task_definition, s.deployment_minimum_healthy_percent, s.deployment_maximum_percent
         ));
     }
-    settle(p, &record(address, Kind::EcsService, &id, attrs), read).await
+    settled!(p, address, Kind::EcsService, &id, attrs)
 }
 
 pub(crate) async fn delete(

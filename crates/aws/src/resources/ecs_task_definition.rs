@@ -171,12 +171,7 @@ pub(crate) async fn create(
         }
         p.register_task_definition(address, t).await?
     };
-    settle(
-        p,
-        &record(address, Kind::EcsTaskDefinition, &id, attrs),
-        read,
-    )
-    .await
+    settled!(p, address, Kind::EcsTaskDefinition, &id, attrs)
 }
 
 update_nothing!(EcsTaskDefinition, EcsTaskDefinitionSpec);

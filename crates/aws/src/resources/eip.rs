@@ -68,7 +68,7 @@ pub(crate) async fn create(
             .map_err(mk)?;
         o.allocation_id().unwrap_or_default().to_string()
     };
-    settle(p, &record(address, Kind::Eip, &id, attrs), read).await
+    settled!(p, address, Kind::Eip, &id, attrs)
 }
 
 update_tags_only!(Eip, EipSpec);

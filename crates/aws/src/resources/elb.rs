@@ -135,7 +135,7 @@ pub(crate) async fn create(
         p.configure_health_check(address, e).await?;
         e.name.clone()
     };
-    settle(p, &record(address, Kind::Elb, &id, attrs), read).await
+    settled!(p, address, Kind::Elb, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -221,7 +221,7 @@ pub(crate) async fn update(
     if old.health_check != e.health_check {
         p.configure_health_check(address, e).await?;
     }
-    settle(p, &record(address, Kind::Elb, &id, attrs), read).await
+    settled!(p, address, Kind::Elb, &id, attrs)
 }
 
 pub(crate) async fn delete(

@@ -102,12 +102,7 @@ pub(crate) async fn create(
         .map_err(|e| e.provider(address, "add the role"))?;
         s.name.clone()
     };
-    settle(
-        p,
-        &record(address, Kind::IamInstanceProfile, &id, attrs),
-        read,
-    )
-    .await
+    settled!(p, address, Kind::IamInstanceProfile, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -149,12 +144,7 @@ pub(crate) async fn update(
         .await
         .map_err(up)?;
     }
-    settle(
-        p,
-        &record(address, Kind::IamInstanceProfile, &id, attrs),
-        read,
-    )
-    .await
+    settled!(p, address, Kind::IamInstanceProfile, &id, attrs)
 }
 
 pub(crate) async fn delete(

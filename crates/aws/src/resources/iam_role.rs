@@ -73,7 +73,7 @@ pub(crate) async fn create(
         .map_err(mk)?;
         r.name.clone()
     };
-    settle(p, &record(address, Kind::IamRole, &id, attrs), read).await
+    settled!(p, address, Kind::IamRole, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -99,7 +99,7 @@ pub(crate) async fn update(
         .await
         .map_err(up)?;
     }
-    settle(p, &record(address, Kind::IamRole, &id, attrs), read).await
+    settled!(p, address, Kind::IamRole, &id, attrs)
 }
 
 pub(crate) async fn delete(

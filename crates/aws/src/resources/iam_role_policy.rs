@@ -56,7 +56,7 @@ pub(crate) async fn create(
         .map_err(mk)?;
         format!("{}:{}", s.role, s.name)
     };
-    settle(p, &record(address, Kind::IamRolePolicy, &id, attrs), read).await
+    settled!(p, address, Kind::IamRolePolicy, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -80,7 +80,7 @@ pub(crate) async fn update(
     })
     .await
     .map_err(up)?;
-    settle(p, &record(address, Kind::IamRolePolicy, &id, attrs), read).await
+    settled!(p, address, Kind::IamRolePolicy, &id, attrs)
 }
 
 pub(crate) async fn delete(

@@ -55,12 +55,7 @@ pub(crate) async fn create(
         .map_err(mk)?;
         format!("{}/{}", a.role, a.policy_arn)
     };
-    settle(
-        p,
-        &record(address, Kind::IamRolePolicyAttachment, &id, attrs),
-        read,
-    )
-    .await
+    settled!(p, address, Kind::IamRolePolicyAttachment, &id, attrs)
 }
 
 update_nothing!(IamRolePolicyAttachment, IamRolePolicyAttachmentSpec);

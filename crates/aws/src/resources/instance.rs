@@ -138,7 +138,7 @@ pub(crate) async fn create(
             .await?;
         id
     };
-    settle(p, &record(address, Kind::Instance, &id, attrs), read).await
+    settled!(p, address, Kind::Instance, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -196,7 +196,7 @@ pub(crate) async fn update(
             .await?;
     }
     p.sync_tags(address, &id, &old_tags, &i.tags).await?;
-    settle(p, &record(address, Kind::Instance, &id, attrs_of(i)), read).await
+    settled!(p, address, Kind::Instance, &id, attrs_of(i))
 }
 
 pub(crate) async fn delete(

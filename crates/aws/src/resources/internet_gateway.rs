@@ -84,7 +84,7 @@ pub(crate) async fn create(
         .map_err(|e| e.provider(address, "attach it to the VPC"))?;
         id
     };
-    settle(p, &record(address, Kind::InternetGateway, &id, attrs), read).await
+    settled!(p, address, Kind::InternetGateway, &id, attrs)
 }
 
 update_tags_only!(InternetGateway, InternetGatewaySpec);

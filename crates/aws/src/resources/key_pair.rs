@@ -94,7 +94,7 @@ pub(crate) async fn create(
         }
         k.key_name.clone()
     };
-    settle(p, &record(address, Kind::KeyPair, &id, attrs), read).await
+    settled!(p, address, Kind::KeyPair, &id, attrs)
 }
 
 update_nothing!(KeyPair, KeyPairSpec);

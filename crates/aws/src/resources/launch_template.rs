@@ -159,7 +159,7 @@ pub(crate) async fn create(
             .unwrap_or_default()
             .to_string()
     };
-    settle(p, &record(address, Kind::LaunchTemplate, &id, attrs), read).await
+    settled!(p, address, Kind::LaunchTemplate, &id, attrs)
 }
 
 update_tags_only!(LaunchTemplate, LaunchTemplateSpec);

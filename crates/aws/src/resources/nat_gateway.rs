@@ -79,7 +79,7 @@ pub(crate) async fn create(
         p.wait_nat(address, &id).await?;
         id
     };
-    settle(p, &record(address, Kind::NatGateway, &id, attrs), read).await
+    settled!(p, address, Kind::NatGateway, &id, attrs)
 }
 
 update_tags_only!(NatGateway, NatGatewaySpec);

@@ -90,7 +90,7 @@ pub(crate) async fn create(
         p.sync_routes(address, &id, &[], &t.routes).await?;
         id
     };
-    settle(p, &record(address, Kind::RouteTable, &id, attrs), read).await
+    settled!(p, address, Kind::RouteTable, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -109,12 +109,7 @@ pub(crate) async fn update(
         .unwrap_or_default();
     p.sync_routes(address, &id, &have, &t.routes).await?;
     p.sync_tags(address, &id, &old_tags, &t.tags).await?;
-    settle(
-        p,
-        &record(address, Kind::RouteTable, &id, attrs_of(t)),
-        read,
-    )
-    .await
+    settled!(p, address, Kind::RouteTable, &id, attrs_of(t))
 }
 
 pub(crate) async fn delete(

@@ -96,12 +96,7 @@ pub(crate) async fn create(
             }
         }
     };
-    settle(
-        p,
-        &record(address, Kind::RouteTableAssociation, &id, attrs),
-        read,
-    )
-    .await
+    settled!(p, address, Kind::RouteTableAssociation, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -127,12 +122,13 @@ pub(crate) async fn update(
             .map_err(up)?;
         new_id = o.new_association_id().unwrap_or_default().to_string();
     }
-    settle(
+    settled!(
         p,
-        &record(address, Kind::RouteTableAssociation, &new_id, attrs_of(a)),
-        read,
+        address,
+        Kind::RouteTableAssociation,
+        &new_id,
+        attrs_of(a)
     )
-    .await
 }
 
 pub(crate) async fn delete(

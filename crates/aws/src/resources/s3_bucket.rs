@@ -115,7 +115,7 @@ pub(crate) async fn create(
         .map_err(|e| e.provider(address, "tag the bucket"))?;
         b.bucket.clone()
     };
-    settle(p, &record(address, Kind::S3Bucket, &id, attrs), read).await
+    settled!(p, address, Kind::S3Bucket, &id, attrs)
 }
 
 update_nothing!(S3Bucket, S3BucketSpec);

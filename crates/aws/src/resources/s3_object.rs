@@ -62,7 +62,7 @@ async fn put(
     o: &S3ObjectSpec,
 ) -> Result<Observed, ProviderError> {
     let etag = Box::pin(p.upload(address, o)).await?;
-    let mut ob = settle(p, &record(address, Kind::S3Object, id, attrs_of(o)), read).await?;
+    let mut ob = settled!(p, address, Kind::S3Object, id, attrs_of(o))?;
     ob.outputs.insert("etag".into(), json!(etag));
     Ok(ob)
 }

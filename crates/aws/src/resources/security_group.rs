@@ -114,7 +114,7 @@ pub(crate) async fn create(
         }
         id
     };
-    settle(p, &record(address, Kind::SecurityGroup, &id, attrs), read).await
+    settled!(p, address, Kind::SecurityGroup, &id, attrs)
 }
 
 update_tags_only!(SecurityGroup, SecurityGroupSpec);

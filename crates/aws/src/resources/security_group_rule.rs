@@ -124,12 +124,7 @@ pub(crate) async fn create(
         }
         id
     };
-    settle(
-        p,
-        &record(address, Kind::SecurityGroupRule, &id, attrs),
-        read,
-    )
-    .await
+    settled!(p, address, Kind::SecurityGroupRule, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -164,12 +159,7 @@ pub(crate) async fn update(
             .map_err(up)?;
         }
     }
-    settle(
-        p,
-        &record(address, Kind::SecurityGroupRule, &id, attrs_of(rule)),
-        read,
-    )
-    .await
+    settled!(p, address, Kind::SecurityGroupRule, &id, attrs_of(rule))
 }
 
 pub(crate) async fn delete(

@@ -87,7 +87,7 @@ pub(crate) async fn create(
         }
         id
     };
-    settle(p, &record(address, Kind::Subnet, &id, attrs), read).await
+    settled!(p, address, Kind::Subnet, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -116,7 +116,7 @@ pub(crate) async fn update(
         .map_err(up)?;
     }
     p.sync_tags(address, &id, &old_tags, &s.tags).await?;
-    settle(p, &record(address, Kind::Subnet, &id, attrs_of(s)), read).await
+    settled!(p, address, Kind::Subnet, &id, attrs_of(s))
 }
 
 pub(crate) async fn delete(

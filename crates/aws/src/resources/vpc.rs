@@ -96,7 +96,7 @@ pub(crate) async fn create(
         .map_err(|e| e.provider(address, "enable DNS host names"))?;
         id
     };
-    settle(p, &record(address, Kind::Vpc, &id, attrs), read).await
+    settled!(p, address, Kind::Vpc, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -125,7 +125,7 @@ pub(crate) async fn update(
         .map_err(up)?;
     }
     p.sync_tags(address, &id, &old_tags, &v.tags).await?;
-    settle(p, &record(address, Kind::Vpc, &id, attrs_of(v)), read).await
+    settled!(p, address, Kind::Vpc, &id, attrs_of(v))
 }
 
 pub(crate) async fn delete(
