@@ -62,7 +62,7 @@ pub(crate) async fn create(
                 p,
                 address,
                 Kind::EcsCluster,
-                x.cluster_arn().unwrap_or_default().to_string(),
+                x.cluster_arn().unwrap_or_default(),
                 attrs,
                 cl
             );

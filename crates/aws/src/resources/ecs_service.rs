@@ -120,7 +120,7 @@ pub(crate) async fn create(
                 p,
                 address,
                 Kind::EcsService,
-                x.service_arn().unwrap_or_default().to_string(),
+                x.service_arn().unwrap_or_default(),
                 attrs,
                 s
             );
