@@ -28,22 +28,10 @@ pub(crate) async fn create(
 ) -> Result<Observed, ProviderError> {
     let attrs = attrs_of(a);
     let id: String = p.newest_ami(address, a).await?.0;
-    settle(p, &record(address, Kind::AmiLookup, &id, attrs), read).await
+    settled!(p, address, Kind::AmiLookup, &id, attrs)
 }
 
-/// Nothing to change on AWS: look the image up again.
-pub(crate) async fn update(
-    p: &AwsProvider,
-    r: &ResourceRecord,
-    s: &AmiLookupSpec,
-) -> Result<Observed, ProviderError> {
-    settle(
-        p,
-        &record(&r.address, Kind::AmiLookup, &r.id, attrs_of(s)),
-        read,
-    )
-    .await
-}
+update_nothing!(AmiLookup, AmiLookupSpec);
 
 /// A look-up owns nothing on AWS.
 pub(crate) async fn delete(

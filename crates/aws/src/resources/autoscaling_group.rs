@@ -136,12 +136,7 @@ pub(crate) async fn create(
         .map_err(mk)?;
         g.name.clone()
     };
-    settle(
-        p,
-        &record(address, Kind::AutoScalingGroup, &id, attrs),
-        read,
-    )
-    .await
+    settled!(p, address, Kind::AutoScalingGroup, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -154,12 +149,7 @@ pub(crate) async fn update(
     let id = r.id.clone();
     let attrs = attrs_of(g);
     Box::pin(p.update_asg(r, g)).await?;
-    settle(
-        p,
-        &record(address, Kind::AutoScalingGroup, &id, attrs),
-        read,
-    )
-    .await
+    settled!(p, address, Kind::AutoScalingGroup, &id, attrs)
 }
 
 pub(crate) async fn delete(
@@ -169,19 +159,14 @@ pub(crate) async fn delete(
 ) -> Result<(), ProviderError> {
     let c = &p.c;
     let address = r.address.as_str();
-    gone(
-        address,
-        p.call(|| {
-            c.autoscaling
-                .delete_auto_scaling_group()
-                .auto_scaling_group_name(&g.name)
-                .force_delete(true)
-                .send()
-        })
-        .await
-        .map(|_| ()),
-        "delete the group",
-    )?;
+    p.delete_call(address, "delete the group", || {
+        c.autoscaling
+            .delete_auto_scaling_group()
+            .auto_scaling_group_name(&g.name)
+            .force_delete(true)
+            .send()
+    })
+    .await?;
     p.wait_for(address, "the group's instances to terminate", || async {
         let o = p
             .call(|| {

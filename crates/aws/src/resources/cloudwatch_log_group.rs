@@ -113,12 +113,7 @@ pub(crate) async fn create(
         }
         g.name.clone()
     };
-    settle(
-        p,
-        &record(address, Kind::CloudwatchLogGroup, &id, attrs),
-        read,
-    )
-    .await
+    settled!(p, address, Kind::CloudwatchLogGroup, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -158,12 +153,7 @@ pub(crate) async fn update(
                 .map_err(up)?,
         }
     }
-    settle(
-        p,
-        &record(address, Kind::CloudwatchLogGroup, &id, attrs),
-        read,
-    )
-    .await
+    settled!(p, address, Kind::CloudwatchLogGroup, &id, attrs)
 }
 
 pub(crate) async fn delete(
@@ -173,11 +163,8 @@ pub(crate) async fn delete(
 ) -> Result<(), ProviderError> {
     let c = &p.c;
     let address = r.address.as_str();
-    gone(
-        address,
-        p.call(|| c.logs.delete_log_group().log_group_name(&g.name).send())
-            .await
-            .map(|_| ()),
-        "delete the log group",
-    )
+    p.delete_call(address, "delete the log group", || {
+        c.logs.delete_log_group().log_group_name(&g.name).send()
+    })
+    .await
 }

@@ -9,6 +9,10 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
 pub(crate) use chronous_core::provider::{Observed, ProviderError};
 pub(crate) use chronous_core::resources::Kind;
 use chronous_core::secret::{Secret, SecretSource};
@@ -228,7 +232,7 @@ pub(crate) fn url_decode(s: &str) -> String {
     let mut o = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() + 0 && i + 2 <= b.len() - 1 {
+        if b[i] == b'%' && i + 2 < b.len() {
             if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
                 o.push(v);
                 i += 3;
@@ -346,3 +350,64 @@ impl AwsProvider {
         }
     }
 }
+
+impl AwsProvider {
+    /// Describe with `f` for `address`'s read; `None` when AWS answers "not found".
+    pub(crate) async fn describe<T, E, F, Fut>(
+        &self,
+        address: &str,
+        f: F,
+    ) -> Result<Option<T>, ProviderError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        found(self.call(f).await).map_err(|e| e.provider(address, "describe it"))
+    }
+
+    /// Send a delete with `f`; an object already gone counts as deleted.
+    pub(crate) async fn delete_call<T, E, F, Fut>(
+        &self,
+        address: &str,
+        what: &str,
+        f: F,
+    ) -> Result<(), ProviderError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        gone(address, self.call(f).await.map(|_| ()), what)
+    }
+}
+
+/// Define the `update` of a kind with nothing to change in place (every
+/// attribute forces a new object, or none is AWS's): describe it again.
+macro_rules! update_nothing {
+    ($kind:ident, $spec:ty) => {
+        /// Nothing changes in place: describe the object again.
+        pub(crate) async fn update(
+            p: &AwsProvider,
+            r: &ResourceRecord,
+            s: &$spec,
+        ) -> Result<Observed, ProviderError> {
+            settle(
+                p,
+                &record(&r.address, Kind::$kind, &r.id, attrs_of(s)),
+                read,
+            )
+            .await
+        }
+    };
+}
+pub(crate) use update_nothing;
+
+/// [`settle`] the object `$id` of `$kind` made for `$address` with `$attrs`,
+/// read with the calling module's `read`.
+macro_rules! settled {
+    ($p:expr, $address:expr, $kind:expr, $id:expr, $attrs:expr) => {
+        settle($p, &record($address, $kind, $id, $attrs), read).await
+    };
+}
+pub(crate) use settled;

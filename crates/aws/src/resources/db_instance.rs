@@ -13,19 +13,16 @@ pub(crate) async fn read(
 ) -> Result<Option<Observed>, ProviderError> {
     let (address, id, prior) = (r.address.as_str(), r.id.as_str(), &r.attrs);
     let c = &p.c;
-    let rd = |e: CallError| e.provider(address, "describe it");
     let want: DbInstanceSpec =
         serde_json::from_value(prior.clone()).map_err(|e| spec_err(address, e))?;
-    let Some(o) = found(
-        p.call(|| {
+    let Some(o) = p
+        .describe(address, || {
             c.rds
                 .describe_db_instances()
                 .db_instance_identifier(id)
                 .send()
         })
-        .await,
-    )
-    .map_err(rd)?
+        .await?
     else {
         return Ok(None);
     };

@@ -11,17 +11,14 @@ pub(crate) async fn read(
 ) -> Result<Option<Observed>, ProviderError> {
     let (address, id, prior) = (r.address.as_str(), r.id.as_str(), &r.attrs);
     let c = &p.c;
-    let rd = |e: CallError| e.provider(address, "describe it");
-    let Some(o) = found(
-        p.call(|| {
+    let Some(o) = p
+        .describe(address, || {
             c.rds
                 .describe_db_subnet_groups()
                 .db_subnet_group_name(id)
                 .send()
         })
-        .await,
-    )
-    .map_err(rd)?
+        .await?
     else {
         return Ok(None);
     };
@@ -100,7 +97,7 @@ pub(crate) async fn create(
         .map_err(mk)?;
         g.name.clone()
     };
-    settle(p, &record(address, Kind::DbSubnetGroup, &id, attrs), read).await
+    settled!(p, address, Kind::DbSubnetGroup, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -126,7 +123,7 @@ pub(crate) async fn update(
         .await
         .map_err(up)?;
     }
-    settle(p, &record(address, Kind::DbSubnetGroup, &id, attrs), read).await
+    settled!(p, address, Kind::DbSubnetGroup, &id, attrs)
 }
 
 pub(crate) async fn delete(

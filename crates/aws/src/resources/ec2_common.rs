@@ -119,3 +119,54 @@ impl AwsProvider {
         Ok(())
     }
 }
+
+/// Define the `find` of an EC2 kind: the look-up by tag of what an
+/// interrupted apply made. `$describe` is sent with the environment's and
+/// the address's tag filters (and `$extra` ones); the id of the first of
+/// `$items` (read from the answer `$o`) whose own tags say it is ours, and
+/// that is not excluded, is adopted (see [`AwsProvider::first_ours`]).
+macro_rules! find_by_tags {
+    ($describe:ident . $set:ident [$($extra:expr),*], |$o:ident| $items:expr, $id:ident) => {
+        /// The object an earlier apply made for `address`, found by its tags (not one of `exclude`).
+        async fn find(
+            p: &AwsProvider,
+            address: &str,
+            exclude: &[String],
+        ) -> Result<Option<String>, ProviderError> {
+            let f: Vec<Filter> = p
+                .own_filters(address)
+                .into_iter()
+                .chain(vec![$($extra),*])
+                .collect();
+            let $o = p
+                .call(|| p.c.ec2.$describe().$set(Some(f.clone())).send())
+                .await
+                .map_err(|e| e.provider(address, LOOK))?;
+            Ok(p.first_ours(address, exclude, $items, |v| (v.$id(), v.tags())))
+        }
+    };
+}
+pub(crate) use find_by_tags;
+
+/// Define the `update` of an EC2 kind whose only attributes that change in
+/// place are its tags.
+macro_rules! update_tags_only {
+    ($kind:ident, $spec:ty) => {
+        /// Make the object's tags the spec's (`r` is what AWS shows now).
+        pub(crate) async fn update(
+            p: &AwsProvider,
+            r: &ResourceRecord,
+            s: &$spec,
+        ) -> Result<Observed, ProviderError> {
+            p.sync_tags(&r.address, &r.id, &old_tags(r), &s.tags)
+                .await?;
+            settle(
+                p,
+                &record(&r.address, Kind::$kind, &r.id, attrs_of(s)),
+                read,
+            )
+            .await
+        }
+    };
+}
+pub(crate) use update_tags_only;

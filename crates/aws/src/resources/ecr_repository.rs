@@ -12,12 +12,11 @@ pub(crate) async fn read(
 ) -> Result<Option<Observed>, ProviderError> {
     let (address, id) = (r.address.as_str(), r.id.as_str());
     let c = &p.c;
-    let rd = |e: CallError| e.provider(address, "describe it");
-    let Some(o) = found(
-        p.call(|| c.ecr.describe_repositories().repository_names(id).send())
-            .await,
-    )
-    .map_err(rd)?
+    let Some(o) = p
+        .describe(address, || {
+            c.ecr.describe_repositories().repository_names(id).send()
+        })
+        .await?
     else {
         return Ok(None);
     };
@@ -116,7 +115,7 @@ pub(crate) async fn create(
         .map_err(mk)?;
         r.name.clone()
     };
-    settle(p, &record(address, Kind::EcrRepository, &id, attrs), read).await
+    settled!(p, address, Kind::EcrRepository, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -159,7 +158,7 @@ pub(crate) async fn update(
         .await
         .map_err(up)?;
     }
-    settle(p, &record(address, Kind::EcrRepository, &id, attrs), read).await
+    settled!(p, address, Kind::EcrRepository, &id, attrs)
 }
 
 pub(crate) async fn delete(
@@ -169,17 +168,12 @@ pub(crate) async fn delete(
 ) -> Result<(), ProviderError> {
     let c = &p.c;
     let address = r.address.as_str();
-    gone(
-        address,
-        p.call(|| {
-            c.ecr
-                .delete_repository()
-                .repository_name(&e.name)
-                .force(true)
-                .send()
-        })
-        .await
-        .map(|_| ()),
-        "delete the repository",
-    )
+    p.delete_call(address, "delete the repository", || {
+        c.ecr
+            .delete_repository()
+            .repository_name(&e.name)
+            .force(true)
+            .send()
+    })
+    .await
 }

@@ -62,7 +62,7 @@ pub(crate) async fn create(
                 p,
                 address,
                 Kind::EcsCluster,
-                x.cluster_arn().unwrap_or_default().to_string(),
+                x.cluster_arn().unwrap_or_default(),
                 attrs,
                 cl
             );
@@ -82,20 +82,10 @@ pub(crate) async fn create(
             .unwrap_or_default()
             .to_string()
     };
-    settle(p, &record(address, Kind::EcsCluster, &id, attrs), read).await
+    settled!(p, address, Kind::EcsCluster, &id, attrs)
 }
 
-/// Bring the object to the spec (`r` is what AWS shows now).
-pub(crate) async fn update(
-    p: &AwsProvider,
-    r: &ResourceRecord,
-    s: &EcsClusterSpec,
-) -> Result<Observed, ProviderError> {
-    let address = r.address.as_str();
-    let id = r.id.clone();
-    let attrs = attrs_of(s);
-    settle(p, &record(address, Kind::EcsCluster, &id, attrs), read).await
-}
+update_nothing!(EcsCluster, EcsClusterSpec);
 
 pub(crate) async fn delete(
     p: &AwsProvider,

@@ -120,7 +120,7 @@ pub(crate) async fn create(
                 p,
                 address,
                 Kind::EcsService,
-                x.service_arn().unwrap_or_default().to_string(),
+                x.service_arn().unwrap_or_default(),
                 attrs,
                 s
             );
@@ -160,7 +160,7 @@ pub(crate) async fn create(
             .unwrap_or_default()
             .to_string()
     };
-    settle(p, &record(address, Kind::EcsService, &id, attrs), read).await
+    settled!(p, address, Kind::EcsService, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -193,7 +193,7 @@ pub(crate) async fn update(
             s.task_definition, s.deployment_minimum_healthy_percent, s.deployment_maximum_percent
         ));
     }
-    settle(p, &record(address, Kind::EcsService, &id, attrs), read).await
+    settled!(p, address, Kind::EcsService, &id, attrs)
 }
 
 pub(crate) async fn delete(
@@ -213,20 +213,15 @@ pub(crate) async fn delete(
                 .send()
         })
         .await;
-    gone(
-        address,
-        p.call(|| {
-            c.ecs
-                .delete_service()
-                .cluster(&s.cluster)
-                .service(&s.name)
-                .force(true)
-                .send()
-        })
-        .await
-        .map(|_| ()),
-        "delete the service",
-    )?;
+    p.delete_call(address, "delete the service", || {
+        c.ecs
+            .delete_service()
+            .cluster(&s.cluster)
+            .service(&s.name)
+            .force(true)
+            .send()
+    })
+    .await?;
     p.wait_for(address, "the service to drain", || async {
         match p
             .call(|| {

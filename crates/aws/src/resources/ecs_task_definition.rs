@@ -12,12 +12,11 @@ pub(crate) async fn read(
 ) -> Result<Option<Observed>, ProviderError> {
     let (address, id, prior) = (r.address.as_str(), r.id.as_str(), &r.attrs);
     let c = &p.c;
-    let rd = |e: CallError| e.provider(address, "describe it");
-    let Some(o) = found(
-        p.call(|| c.ecs.describe_task_definition().task_definition(id).send())
-            .await,
-    )
-    .map_err(rd)?
+    let Some(o) = p
+        .describe(address, || {
+            c.ecs.describe_task_definition().task_definition(id).send()
+        })
+        .await?
     else {
         return Ok(None);
     };
@@ -172,30 +171,10 @@ pub(crate) async fn create(
         }
         p.register_task_definition(address, t).await?
     };
-    settle(
-        p,
-        &record(address, Kind::EcsTaskDefinition, &id, attrs),
-        read,
-    )
-    .await
+    settled!(p, address, Kind::EcsTaskDefinition, &id, attrs)
 }
 
-/// Bring the object to the spec (`r` is what AWS shows now).
-pub(crate) async fn update(
-    p: &AwsProvider,
-    r: &ResourceRecord,
-    s: &EcsTaskDefinitionSpec,
-) -> Result<Observed, ProviderError> {
-    let address = r.address.as_str();
-    let id = r.id.clone();
-    let attrs = attrs_of(s);
-    settle(
-        p,
-        &record(address, Kind::EcsTaskDefinition, &id, attrs),
-        read,
-    )
-    .await
-}
+update_nothing!(EcsTaskDefinition, EcsTaskDefinitionSpec);
 
 pub(crate) async fn delete(
     p: &AwsProvider,
@@ -205,18 +184,13 @@ pub(crate) async fn delete(
     let c = &p.c;
     let address = r.address.as_str();
     let id = r.id.as_str();
-    gone(
-        address,
-        p.call(|| {
-            c.ecs
-                .deregister_task_definition()
-                .task_definition(id)
-                .send()
-        })
-        .await
-        .map(|_| ()),
-        "deregister the task definition",
-    )?;
+    p.delete_call(address, "deregister the task definition", || {
+        c.ecs
+            .deregister_task_definition()
+            .task_definition(id)
+            .send()
+    })
+    .await?;
     // Deregistered revisions stay (INACTIVE) unless deleted; not every endpoint offers that.
     let _ = p
         .call(|| c.ecs.delete_task_definitions().task_definitions(id).send())

@@ -13,12 +13,11 @@ pub(crate) async fn read(
 ) -> Result<Option<Observed>, ProviderError> {
     let (address, id) = (r.address.as_str(), r.id.as_str());
     let ec2 = &p.c.ec2;
-    let rd = |e: CallError| e.provider(address, "describe it");
-    let Some(o) = found(
-        p.call(|| ec2.describe_addresses().allocation_ids(id).send())
-            .await,
-    )
-    .map_err(rd)?
+    let Some(o) = p
+        .describe(address, || {
+            ec2.describe_addresses().allocation_ids(id).send()
+        })
+        .await?
     else {
         return Ok(None);
     };
@@ -42,26 +41,7 @@ pub(crate) async fn read(
     )))
 }
 
-/// The object an earlier apply made for `address`, found by its tags (not one of `exclude`).
-async fn find(
-    p: &AwsProvider,
-    address: &str,
-    exclude: &[String],
-) -> Result<Option<String>, ProviderError> {
-    let f = p.own_filters(address);
-    let o = p
-        .call(|| {
-            p.c.ec2
-                .describe_addresses()
-                .set_filters(Some(f.clone()))
-                .send()
-        })
-        .await
-        .map_err(|e| e.provider(address, LOOK))?;
-    Ok(p.first_ours(address, exclude, o.addresses(), |v| {
-        (v.allocation_id(), v.tags())
-    }))
-}
+find_by_tags!(describe_addresses.set_filters [], |o| o.addresses(), allocation_id);
 
 pub(crate) async fn create(
     p: &AwsProvider,
@@ -88,21 +68,10 @@ pub(crate) async fn create(
             .map_err(mk)?;
         o.allocation_id().unwrap_or_default().to_string()
     };
-    settle(p, &record(address, Kind::Eip, &id, attrs), read).await
+    settled!(p, address, Kind::Eip, &id, attrs)
 }
 
-/// Bring the object to the spec (`r` is what AWS shows now).
-pub(crate) async fn update(
-    p: &AwsProvider,
-    r: &ResourceRecord,
-    e: &EipSpec,
-) -> Result<Observed, ProviderError> {
-    let address = r.address.as_str();
-    let id = r.id.clone();
-    let old_tags = old_tags(r);
-    p.sync_tags(address, &id, &old_tags, &e.tags).await?;
-    settle(p, &record(address, Kind::Eip, &id, attrs_of(e)), read).await
-}
+update_tags_only!(Eip, EipSpec);
 
 pub(crate) async fn delete(
     p: &AwsProvider,

@@ -14,17 +14,14 @@ pub(crate) async fn read(
 ) -> Result<Option<Observed>, ProviderError> {
     let (address, id, prior) = (r.address.as_str(), r.id.as_str(), &r.attrs);
     let c = &p.c;
-    let rd = |e: CallError| e.provider(address, "describe it");
-    let Some(o) = found(
-        p.call(|| {
+    let Some(o) = p
+        .describe(address, || {
             c.elb
                 .describe_load_balancers()
                 .load_balancer_names(id)
                 .send()
         })
-        .await,
-    )
-    .map_err(rd)?
+        .await?
     else {
         return Ok(None);
     };
@@ -138,7 +135,7 @@ pub(crate) async fn create(
         p.configure_health_check(address, e).await?;
         e.name.clone()
     };
-    settle(p, &record(address, Kind::Elb, &id, attrs), read).await
+    settled!(p, address, Kind::Elb, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -224,7 +221,7 @@ pub(crate) async fn update(
     if old.health_check != e.health_check {
         p.configure_health_check(address, e).await?;
     }
-    settle(p, &record(address, Kind::Elb, &id, attrs), read).await
+    settled!(p, address, Kind::Elb, &id, attrs)
 }
 
 pub(crate) async fn delete(
@@ -234,18 +231,13 @@ pub(crate) async fn delete(
 ) -> Result<(), ProviderError> {
     let c = &p.c;
     let address = r.address.as_str();
-    gone(
-        address,
-        p.call(|| {
-            c.elb
-                .delete_load_balancer()
-                .load_balancer_name(&e.name)
-                .send()
-        })
-        .await
-        .map(|_| ()),
-        "delete the load balancer",
-    )
+    p.delete_call(address, "delete the load balancer", || {
+        c.elb
+            .delete_load_balancer()
+            .load_balancer_name(&e.name)
+            .send()
+    })
+    .await
 }
 
 impl AwsProvider {

@@ -11,17 +11,14 @@ pub(crate) async fn read(
 ) -> Result<Option<Observed>, ProviderError> {
     let (address, id) = (r.address.as_str(), r.id.as_str());
     let c = &p.c;
-    let rd = |e: CallError| e.provider(address, "describe it");
-    let Some(o) = found(
-        p.call(|| {
+    let Some(o) = p
+        .describe(address, || {
             c.iam
                 .get_instance_profile()
                 .instance_profile_name(id)
                 .send()
         })
-        .await,
-    )
-    .map_err(rd)?
+        .await?
     else {
         return Ok(None);
     };
@@ -105,12 +102,7 @@ pub(crate) async fn create(
         .map_err(|e| e.provider(address, "add the role"))?;
         s.name.clone()
     };
-    settle(
-        p,
-        &record(address, Kind::IamInstanceProfile, &id, attrs),
-        read,
-    )
-    .await
+    settled!(p, address, Kind::IamInstanceProfile, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -152,12 +144,7 @@ pub(crate) async fn update(
         .await
         .map_err(up)?;
     }
-    settle(
-        p,
-        &record(address, Kind::IamInstanceProfile, &id, attrs),
-        read,
-    )
-    .await
+    settled!(p, address, Kind::IamInstanceProfile, &id, attrs)
 }
 
 pub(crate) async fn delete(
@@ -176,16 +163,11 @@ pub(crate) async fn delete(
                 .send()
         })
         .await;
-    gone(
-        address,
-        p.call(|| {
-            c.iam
-                .delete_instance_profile()
-                .instance_profile_name(&s.name)
-                .send()
-        })
-        .await
-        .map(|_| ()),
-        "delete the instance profile",
-    )
+    p.delete_call(address, "delete the instance profile", || {
+        c.iam
+            .delete_instance_profile()
+            .instance_profile_name(&s.name)
+            .send()
+    })
+    .await
 }

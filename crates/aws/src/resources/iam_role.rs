@@ -11,8 +11,10 @@ pub(crate) async fn read(
 ) -> Result<Option<Observed>, ProviderError> {
     let (address, id, prior) = (r.address.as_str(), r.id.as_str(), &r.attrs);
     let c = &p.c;
-    let rd = |e: CallError| e.provider(address, "describe it");
-    let Some(o) = found(p.call(|| c.iam.get_role().role_name(id).send()).await).map_err(rd)? else {
+    let Some(o) = p
+        .describe(address, || c.iam.get_role().role_name(id).send())
+        .await?
+    else {
         return Ok(None);
     };
     let Some(role) = o.role() else {
@@ -71,7 +73,7 @@ pub(crate) async fn create(
         .map_err(mk)?;
         r.name.clone()
     };
-    settle(p, &record(address, Kind::IamRole, &id, attrs), read).await
+    settled!(p, address, Kind::IamRole, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -97,7 +99,7 @@ pub(crate) async fn update(
         .await
         .map_err(up)?;
     }
-    settle(p, &record(address, Kind::IamRole, &id, attrs), read).await
+    settled!(p, address, Kind::IamRole, &id, attrs)
 }
 
 pub(crate) async fn delete(

@@ -11,20 +11,17 @@ pub(crate) async fn read(
 ) -> Result<Option<Observed>, ProviderError> {
     let (address, id, prior) = (r.address.as_str(), r.id.as_str(), &r.attrs);
     let c = &p.c;
-    let rd = |e: CallError| e.provider(address, "describe it");
     let want: IamRolePolicySpec =
         serde_json::from_value(prior.clone()).map_err(|e| spec_err(address, e))?;
-    let Some(o) = found(
-        p.call(|| {
+    let Some(o) = p
+        .describe(address, || {
             c.iam
                 .get_role_policy()
                 .role_name(&want.role)
                 .policy_name(&want.name)
                 .send()
         })
-        .await,
-    )
-    .map_err(rd)?
+        .await?
     else {
         return Ok(None);
     };
@@ -59,7 +56,7 @@ pub(crate) async fn create(
         .map_err(mk)?;
         format!("{}:{}", s.role, s.name)
     };
-    settle(p, &record(address, Kind::IamRolePolicy, &id, attrs), read).await
+    settled!(p, address, Kind::IamRolePolicy, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -83,7 +80,7 @@ pub(crate) async fn update(
     })
     .await
     .map_err(up)?;
-    settle(p, &record(address, Kind::IamRolePolicy, &id, attrs), read).await
+    settled!(p, address, Kind::IamRolePolicy, &id, attrs)
 }
 
 pub(crate) async fn delete(
@@ -93,19 +90,14 @@ pub(crate) async fn delete(
 ) -> Result<(), ProviderError> {
     let c = &p.c;
     let address = r.address.as_str();
-    gone(
-        address,
-        p.call(|| {
-            c.iam
-                .delete_role_policy()
-                .role_name(&s.role)
-                .policy_name(&s.name)
-                .send()
-        })
-        .await
-        .map(|_| ()),
-        "delete the policy",
-    )
+    p.delete_call(address, "delete the policy", || {
+        c.iam
+            .delete_role_policy()
+            .role_name(&s.role)
+            .policy_name(&s.name)
+            .send()
+    })
+    .await
 }
 
 /// The same JSON document (whitespace and key order aside).

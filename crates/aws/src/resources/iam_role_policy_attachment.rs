@@ -11,20 +11,17 @@ pub(crate) async fn read(
 ) -> Result<Option<Observed>, ProviderError> {
     let (address, id, prior) = (r.address.as_str(), r.id.as_str(), &r.attrs);
     let c = &p.c;
-    let rd = |e: CallError| e.provider(address, "describe it");
     let want: IamRolePolicyAttachmentSpec =
         serde_json::from_value(prior.clone()).map_err(|e| spec_err(address, e))?;
-    let Some(o) = found(
-        p.call(|| {
+    let Some(o) = p
+        .describe(address, || {
             c.iam
                 .list_attached_role_policies()
                 .role_name(&want.role)
                 .max_items(1000)
                 .send()
         })
-        .await,
-    )
-    .map_err(rd)?
+        .await?
     else {
         return Ok(None);
     };
@@ -58,30 +55,10 @@ pub(crate) async fn create(
         .map_err(mk)?;
         format!("{}/{}", a.role, a.policy_arn)
     };
-    settle(
-        p,
-        &record(address, Kind::IamRolePolicyAttachment, &id, attrs),
-        read,
-    )
-    .await
+    settled!(p, address, Kind::IamRolePolicyAttachment, &id, attrs)
 }
 
-/// Bring the object to the spec (`r` is what AWS shows now).
-pub(crate) async fn update(
-    p: &AwsProvider,
-    r: &ResourceRecord,
-    s: &IamRolePolicyAttachmentSpec,
-) -> Result<Observed, ProviderError> {
-    let address = r.address.as_str();
-    let id = r.id.clone();
-    let attrs = attrs_of(s);
-    settle(
-        p,
-        &record(address, Kind::IamRolePolicyAttachment, &id, attrs),
-        read,
-    )
-    .await
-}
+update_nothing!(IamRolePolicyAttachment, IamRolePolicyAttachmentSpec);
 
 pub(crate) async fn delete(
     p: &AwsProvider,
@@ -90,17 +67,12 @@ pub(crate) async fn delete(
 ) -> Result<(), ProviderError> {
     let c = &p.c;
     let address = r.address.as_str();
-    gone(
-        address,
-        p.call(|| {
-            c.iam
-                .detach_role_policy()
-                .role_name(&a.role)
-                .policy_arn(&a.policy_arn)
-                .send()
-        })
-        .await
-        .map(|_| ()),
-        "detach the policy",
-    )
+    p.delete_call(address, "detach the policy", || {
+        c.iam
+            .detach_role_policy()
+            .role_name(&a.role)
+            .policy_arn(&a.policy_arn)
+            .send()
+    })
+    .await
 }

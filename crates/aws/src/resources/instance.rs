@@ -13,12 +13,9 @@ pub(crate) async fn read(
 ) -> Result<Option<Observed>, ProviderError> {
     let (address, id, prior) = (r.address.as_str(), r.id.as_str(), &r.attrs);
     let ec2 = &p.c.ec2;
-    let rd = |e: CallError| e.provider(address, "describe it");
-    let Some(o) = found(
-        p.call(|| ec2.describe_instances().instance_ids(id).send())
-            .await,
-    )
-    .map_err(rd)?
+    let Some(o) = p
+        .describe(address, || ec2.describe_instances().instance_ids(id).send())
+        .await?
     else {
         return Ok(None);
     };
@@ -86,33 +83,14 @@ pub(crate) async fn read(
     Ok(Some(observed(id, &spec, o)))
 }
 
-/// The object an earlier apply made for `address`, found by its tags (not one of `exclude`).
-async fn find(
-    p: &AwsProvider,
-    address: &str,
-    exclude: &[String],
-) -> Result<Option<String>, ProviderError> {
-    let mut f = p.own_filters(address);
-    f.push(filter(
+find_by_tags!(
+    describe_instances.set_filters[filter(
         "instance-state-name",
-        &["pending", "running", "stopping", "stopped"],
-    ));
-    let o = p
-        .call(|| {
-            p.c.ec2
-                .describe_instances()
-                .set_filters(Some(f.clone()))
-                .send()
-        })
-        .await
-        .map_err(|e| e.provider(address, LOOK))?;
-    Ok(p.first_ours(
-        address,
-        exclude,
-        o.reservations().iter().flat_map(|r| r.instances()),
-        |v| (v.instance_id(), v.tags()),
-    ))
-}
+        &["pending", "running", "stopping", "stopped"]
+    )],
+    |o| o.reservations().iter().flat_map(|r| r.instances()),
+    instance_id
+);
 
 pub(crate) async fn create(
     p: &AwsProvider,
@@ -160,7 +138,7 @@ pub(crate) async fn create(
             .await?;
         id
     };
-    settle(p, &record(address, Kind::Instance, &id, attrs), read).await
+    settled!(p, address, Kind::Instance, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -218,7 +196,7 @@ pub(crate) async fn update(
             .await?;
     }
     p.sync_tags(address, &id, &old_tags, &i.tags).await?;
-    settle(p, &record(address, Kind::Instance, &id, attrs_of(i)), read).await
+    settled!(p, address, Kind::Instance, &id, attrs_of(i))
 }
 
 pub(crate) async fn delete(
@@ -229,13 +207,10 @@ pub(crate) async fn delete(
     let ec2 = &p.c.ec2;
     let address = r.address.as_str();
     let id = r.id.as_str();
-    gone(
-        address,
-        p.call(|| ec2.terminate_instances().instance_ids(id).send())
-            .await
-            .map(|_| ()),
-        "terminate the instance",
-    )?;
+    p.delete_call(address, "terminate the instance", || {
+        ec2.terminate_instances().instance_ids(id).send()
+    })
+    .await?;
     p.wait_instance(address, id, InstanceStateName::Terminated)
         .await
 }

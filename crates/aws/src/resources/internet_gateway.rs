@@ -12,16 +12,13 @@ pub(crate) async fn read(
 ) -> Result<Option<Observed>, ProviderError> {
     let (address, id) = (r.address.as_str(), r.id.as_str());
     let ec2 = &p.c.ec2;
-    let rd = |e: CallError| e.provider(address, "describe it");
-    let Some(o) = found(
-        p.call(|| {
+    let Some(o) = p
+        .describe(address, || {
             ec2.describe_internet_gateways()
                 .internet_gateway_ids(id)
                 .send()
         })
-        .await,
-    )
-    .map_err(rd)?
+        .await?
     else {
         return Ok(None);
     };
@@ -40,26 +37,7 @@ pub(crate) async fn read(
     Ok(Some(observed(id, &spec, out(&[("id", json!(id))]))))
 }
 
-/// The object an earlier apply made for `address`, found by its tags (not one of `exclude`).
-async fn find(
-    p: &AwsProvider,
-    address: &str,
-    exclude: &[String],
-) -> Result<Option<String>, ProviderError> {
-    let f = p.own_filters(address);
-    let o = p
-        .call(|| {
-            p.c.ec2
-                .describe_internet_gateways()
-                .set_filters(Some(f.clone()))
-                .send()
-        })
-        .await
-        .map_err(|e| e.provider(address, LOOK))?;
-    Ok(p.first_ours(address, exclude, o.internet_gateways(), |v| {
-        (v.internet_gateway_id(), v.tags())
-    }))
-}
+find_by_tags!(describe_internet_gateways.set_filters [], |o| o.internet_gateways(), internet_gateway_id);
 
 pub(crate) async fn create(
     p: &AwsProvider,
@@ -106,26 +84,10 @@ pub(crate) async fn create(
         .map_err(|e| e.provider(address, "attach it to the VPC"))?;
         id
     };
-    settle(p, &record(address, Kind::InternetGateway, &id, attrs), read).await
+    settled!(p, address, Kind::InternetGateway, &id, attrs)
 }
 
-/// Bring the object to the spec (`r` is what AWS shows now).
-pub(crate) async fn update(
-    p: &AwsProvider,
-    r: &ResourceRecord,
-    g: &InternetGatewaySpec,
-) -> Result<Observed, ProviderError> {
-    let address = r.address.as_str();
-    let id = r.id.clone();
-    let old_tags = old_tags(r);
-    p.sync_tags(address, &id, &old_tags, &g.tags).await?;
-    settle(
-        p,
-        &record(address, Kind::InternetGateway, &id, attrs_of(g)),
-        read,
-    )
-    .await
-}
+update_tags_only!(InternetGateway, InternetGatewaySpec);
 
 pub(crate) async fn delete(
     p: &AwsProvider,
@@ -150,11 +112,8 @@ pub(crate) async fn delete(
         }
     })
     .await?;
-    gone(
-        address,
-        p.call(|| ec2.delete_internet_gateway().internet_gateway_id(id).send())
-            .await
-            .map(|_| ()),
-        "delete the internet gateway",
-    )
+    p.delete_call(address, "delete the internet gateway", || {
+        ec2.delete_internet_gateway().internet_gateway_id(id).send()
+    })
+    .await
 }

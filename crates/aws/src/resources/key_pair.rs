@@ -20,12 +20,9 @@ pub(crate) async fn read(
             .unwrap_or_default()
             .to_string()
     };
-    let rd = |e: CallError| e.provider(address, "describe it");
-    let Some(o) = found(
-        p.call(|| ec2.describe_key_pairs().key_names(id).send())
-            .await,
-    )
-    .map_err(rd)?
+    let Some(o) = p
+        .describe(address, || ec2.describe_key_pairs().key_names(id).send())
+        .await?
     else {
         return Ok(None);
     };
@@ -97,19 +94,10 @@ pub(crate) async fn create(
         }
         k.key_name.clone()
     };
-    settle(p, &record(address, Kind::KeyPair, &id, attrs), read).await
+    settled!(p, address, Kind::KeyPair, &id, attrs)
 }
 
-/// Bring the object to the spec (`r` is what AWS shows now).
-pub(crate) async fn update(
-    p: &AwsProvider,
-    r: &ResourceRecord,
-    s: &KeyPairSpec,
-) -> Result<Observed, ProviderError> {
-    let address = r.address.as_str();
-    let id = r.id.clone();
-    settle(p, &record(address, Kind::KeyPair, &id, attrs_of(s)), read).await
-}
+update_nothing!(KeyPair, KeyPairSpec);
 
 pub(crate) async fn delete(
     p: &AwsProvider,
@@ -118,11 +106,8 @@ pub(crate) async fn delete(
 ) -> Result<(), ProviderError> {
     let ec2 = &p.c.ec2;
     let address = r.address.as_str();
-    gone(
-        address,
-        p.call(|| ec2.delete_key_pair().key_name(&k.key_name).send())
-            .await
-            .map(|_| ()),
-        "delete the key pair",
-    )
+    p.delete_call(address, "delete the key pair", || {
+        ec2.delete_key_pair().key_name(&k.key_name).send()
+    })
+    .await
 }

@@ -28,15 +28,13 @@ pub(crate) async fn read(
             .to_string()
     };
     let rd = |e: CallError| e.provider(address, "describe it");
-    let Some(o) = found(
-        p.call(|| {
+    let Some(o) = p
+        .describe(address, || {
             ec2.describe_launch_templates()
                 .launch_template_ids(id)
                 .send()
         })
-        .await,
-    )
-    .map_err(rd)?
+        .await?
     else {
         return Ok(None);
     };
@@ -101,26 +99,7 @@ pub(crate) async fn read(
     )))
 }
 
-/// The object an earlier apply made for `address`, found by its tags (not one of `exclude`).
-async fn find(
-    p: &AwsProvider,
-    address: &str,
-    exclude: &[String],
-) -> Result<Option<String>, ProviderError> {
-    let f = p.own_filters(address);
-    let o = p
-        .call(|| {
-            p.c.ec2
-                .describe_launch_templates()
-                .set_filters(Some(f.clone()))
-                .send()
-        })
-        .await
-        .map_err(|e| e.provider(address, LOOK))?;
-    Ok(p.first_ours(address, exclude, o.launch_templates(), |v| {
-        (v.launch_template_id(), v.tags())
-    }))
-}
+find_by_tags!(describe_launch_templates.set_filters [], |o| o.launch_templates(), launch_template_id);
 
 pub(crate) async fn create(
     p: &AwsProvider,
@@ -180,26 +159,10 @@ pub(crate) async fn create(
             .unwrap_or_default()
             .to_string()
     };
-    settle(p, &record(address, Kind::LaunchTemplate, &id, attrs), read).await
+    settled!(p, address, Kind::LaunchTemplate, &id, attrs)
 }
 
-/// Bring the object to the spec (`r` is what AWS shows now).
-pub(crate) async fn update(
-    p: &AwsProvider,
-    r: &ResourceRecord,
-    l: &LaunchTemplateSpec,
-) -> Result<Observed, ProviderError> {
-    let address = r.address.as_str();
-    let id = r.id.clone();
-    let old_tags = old_tags(r);
-    p.sync_tags(address, &id, &old_tags, &l.tags).await?;
-    settle(
-        p,
-        &record(address, Kind::LaunchTemplate, &id, attrs_of(l)),
-        read,
-    )
-    .await
-}
+update_tags_only!(LaunchTemplate, LaunchTemplateSpec);
 
 pub(crate) async fn delete(
     p: &AwsProvider,
@@ -209,11 +172,8 @@ pub(crate) async fn delete(
     let ec2 = &p.c.ec2;
     let address = r.address.as_str();
     let id = r.id.as_str();
-    gone(
-        address,
-        p.call(|| ec2.delete_launch_template().launch_template_id(id).send())
-            .await
-            .map(|_| ()),
-        "delete the launch template",
-    )
+    p.delete_call(address, "delete the launch template", || {
+        ec2.delete_launch_template().launch_template_id(id).send()
+    })
+    .await
 }

@@ -12,12 +12,11 @@ pub(crate) async fn read(
 ) -> Result<Option<Observed>, ProviderError> {
     let (address, id) = (r.address.as_str(), r.id.as_str());
     let ec2 = &p.c.ec2;
-    let rd = |e: CallError| e.provider(address, "describe it");
-    let Some(o) = found(
-        p.call(|| ec2.describe_nat_gateways().nat_gateway_ids(id).send())
-            .await,
-    )
-    .map_err(rd)?
+    let Some(o) = p
+        .describe(address, || {
+            ec2.describe_nat_gateways().nat_gateway_ids(id).send()
+        })
+        .await?
     else {
         return Ok(None);
     };
@@ -41,27 +40,11 @@ pub(crate) async fn read(
     Ok(Some(observed(id, &spec, out(&[("id", json!(id))]))))
 }
 
-/// The object an earlier apply made for `address`, found by its tags (not one of `exclude`).
-async fn find(
-    p: &AwsProvider,
-    address: &str,
-    exclude: &[String],
-) -> Result<Option<String>, ProviderError> {
-    let mut f = p.own_filters(address);
-    f.push(filter("state", &["pending", "available"]));
-    let o = p
-        .call(|| {
-            p.c.ec2
-                .describe_nat_gateways()
-                .set_filter(Some(f.clone()))
-                .send()
-        })
-        .await
-        .map_err(|e| e.provider(address, LOOK))?;
-    Ok(p.first_ours(address, exclude, o.nat_gateways(), |v| {
-        (v.nat_gateway_id(), v.tags())
-    }))
-}
+find_by_tags!(
+    describe_nat_gateways.set_filter[filter("state", &["pending", "available"])],
+    |o| o.nat_gateways(),
+    nat_gateway_id
+);
 
 pub(crate) async fn create(
     p: &AwsProvider,
@@ -96,26 +79,10 @@ pub(crate) async fn create(
         p.wait_nat(address, &id).await?;
         id
     };
-    settle(p, &record(address, Kind::NatGateway, &id, attrs), read).await
+    settled!(p, address, Kind::NatGateway, &id, attrs)
 }
 
-/// Bring the object to the spec (`r` is what AWS shows now).
-pub(crate) async fn update(
-    p: &AwsProvider,
-    r: &ResourceRecord,
-    n: &NatGatewaySpec,
-) -> Result<Observed, ProviderError> {
-    let address = r.address.as_str();
-    let id = r.id.clone();
-    let old_tags = old_tags(r);
-    p.sync_tags(address, &id, &old_tags, &n.tags).await?;
-    settle(
-        p,
-        &record(address, Kind::NatGateway, &id, attrs_of(n)),
-        read,
-    )
-    .await
-}
+update_tags_only!(NatGateway, NatGatewaySpec);
 
 pub(crate) async fn delete(
     p: &AwsProvider,
@@ -125,13 +92,10 @@ pub(crate) async fn delete(
     let ec2 = &p.c.ec2;
     let address = r.address.as_str();
     let id = r.id.as_str();
-    gone(
-        address,
-        p.call(|| ec2.delete_nat_gateway().nat_gateway_id(id).send())
-            .await
-            .map(|_| ()),
-        "delete the NAT gateway",
-    )?;
+    p.delete_call(address, "delete the NAT gateway", || {
+        ec2.delete_nat_gateway().nat_gateway_id(id).send()
+    })
+    .await?;
     p.wait_for(address, "the NAT gateway to be deleted", || async {
         let o = found(
             p.call(|| ec2.describe_nat_gateways().nat_gateway_ids(id).send())

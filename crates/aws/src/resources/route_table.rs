@@ -13,12 +13,11 @@ pub(crate) async fn read(
 ) -> Result<Option<Observed>, ProviderError> {
     let (address, id, prior) = (r.address.as_str(), r.id.as_str(), &r.attrs);
     let ec2 = &p.c.ec2;
-    let rd = |e: CallError| e.provider(address, "describe it");
-    let Some(o) = found(
-        p.call(|| ec2.describe_route_tables().route_table_ids(id).send())
-            .await,
-    )
-    .map_err(rd)?
+    let Some(o) = p
+        .describe(address, || {
+            ec2.describe_route_tables().route_table_ids(id).send()
+        })
+        .await?
     else {
         return Ok(None);
     };
@@ -58,26 +57,7 @@ pub(crate) async fn read(
     Ok(Some(observed(id, &spec, out(&[("id", json!(id))]))))
 }
 
-/// The object an earlier apply made for `address`, found by its tags (not one of `exclude`).
-async fn find(
-    p: &AwsProvider,
-    address: &str,
-    exclude: &[String],
-) -> Result<Option<String>, ProviderError> {
-    let f = p.own_filters(address);
-    let o = p
-        .call(|| {
-            p.c.ec2
-                .describe_route_tables()
-                .set_filters(Some(f.clone()))
-                .send()
-        })
-        .await
-        .map_err(|e| e.provider(address, LOOK))?;
-    Ok(p.first_ours(address, exclude, o.route_tables(), |v| {
-        (v.route_table_id(), v.tags())
-    }))
-}
+find_by_tags!(describe_route_tables.set_filters [], |o| o.route_tables(), route_table_id);
 
 pub(crate) async fn create(
     p: &AwsProvider,
@@ -110,7 +90,7 @@ pub(crate) async fn create(
         p.sync_routes(address, &id, &[], &t.routes).await?;
         id
     };
-    settle(p, &record(address, Kind::RouteTable, &id, attrs), read).await
+    settled!(p, address, Kind::RouteTable, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -129,12 +109,7 @@ pub(crate) async fn update(
         .unwrap_or_default();
     p.sync_routes(address, &id, &have, &t.routes).await?;
     p.sync_tags(address, &id, &old_tags, &t.tags).await?;
-    settle(
-        p,
-        &record(address, Kind::RouteTable, &id, attrs_of(t)),
-        read,
-    )
-    .await
+    settled!(p, address, Kind::RouteTable, &id, attrs_of(t))
 }
 
 pub(crate) async fn delete(

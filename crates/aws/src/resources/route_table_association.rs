@@ -12,16 +12,13 @@ pub(crate) async fn read(
 ) -> Result<Option<Observed>, ProviderError> {
     let (address, id) = (r.address.as_str(), r.id.as_str());
     let ec2 = &p.c.ec2;
-    let rd = |e: CallError| e.provider(address, "describe it");
-    let Some(o) = found(
-        p.call(|| {
+    let Some(o) = p
+        .describe(address, || {
             ec2.describe_route_tables()
                 .filters(filter("association.route-table-association-id", &[id]))
                 .send()
         })
-        .await,
-    )
-    .map_err(rd)?
+        .await?
     else {
         return Ok(None);
     };
@@ -99,12 +96,7 @@ pub(crate) async fn create(
             }
         }
     };
-    settle(
-        p,
-        &record(address, Kind::RouteTableAssociation, &id, attrs),
-        read,
-    )
-    .await
+    settled!(p, address, Kind::RouteTableAssociation, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -130,12 +122,13 @@ pub(crate) async fn update(
             .map_err(up)?;
         new_id = o.new_association_id().unwrap_or_default().to_string();
     }
-    settle(
+    settled!(
         p,
-        &record(address, Kind::RouteTableAssociation, &new_id, attrs_of(a)),
-        read,
+        address,
+        Kind::RouteTableAssociation,
+        &new_id,
+        attrs_of(a)
     )
-    .await
 }
 
 pub(crate) async fn delete(
@@ -146,11 +139,8 @@ pub(crate) async fn delete(
     let ec2 = &p.c.ec2;
     let address = r.address.as_str();
     let id = r.id.as_str();
-    gone(
-        address,
-        p.call(|| ec2.disassociate_route_table().association_id(id).send())
-            .await
-            .map(|_| ()),
-        "disassociate the route table",
-    )
+    p.delete_call(address, "disassociate the route table", || {
+        ec2.disassociate_route_table().association_id(id).send()
+    })
+    .await
 }

@@ -12,9 +12,8 @@ pub(crate) async fn read(
 ) -> Result<Option<Observed>, ProviderError> {
     let (address, id, prior) = (r.address.as_str(), r.id.as_str(), &r.attrs);
     let c = &p.c;
-    let rd = |e: CallError| e.provider(address, "describe it");
-    if found(p.call(|| c.s3.head_bucket().bucket(id).send()).await)
-        .map_err(rd)?
+    if p.describe(address, || c.s3.head_bucket().bucket(id).send())
+        .await?
         .is_none()
     {
         return Ok(None);
@@ -116,20 +115,10 @@ pub(crate) async fn create(
         .map_err(|e| e.provider(address, "tag the bucket"))?;
         b.bucket.clone()
     };
-    settle(p, &record(address, Kind::S3Bucket, &id, attrs), read).await
+    settled!(p, address, Kind::S3Bucket, &id, attrs)
 }
 
-/// Bring the object to the spec (`r` is what AWS shows now).
-pub(crate) async fn update(
-    p: &AwsProvider,
-    r: &ResourceRecord,
-    s: &S3BucketSpec,
-) -> Result<Observed, ProviderError> {
-    let address = r.address.as_str();
-    let id = r.id.clone();
-    let attrs = attrs_of(s);
-    settle(p, &record(address, Kind::S3Bucket, &id, attrs), read).await
-}
+update_nothing!(S3Bucket, S3BucketSpec);
 
 pub(crate) async fn delete(
     p: &AwsProvider,

@@ -16,19 +16,16 @@ pub(crate) async fn read(
 ) -> Result<Option<Observed>, ProviderError> {
     let (address, id, prior) = (r.address.as_str(), r.id.as_str(), &r.attrs);
     let c = &p.c;
-    let rd = |e: CallError| e.provider(address, "describe it");
     let want: S3ObjectSpec =
         serde_json::from_value(prior.clone()).map_err(|e| spec_err(address, e))?;
-    let Some(o) = found(
-        p.call(|| {
+    let Some(o) = p
+        .describe(address, || {
             c.s3.head_object()
                 .bucket(&want.bucket)
                 .key(&want.key)
                 .send()
         })
-        .await,
-    )
-    .map_err(rd)?
+        .await?
     else {
         return Ok(None);
     };
@@ -65,7 +62,7 @@ async fn put(
     o: &S3ObjectSpec,
 ) -> Result<Observed, ProviderError> {
     let etag = Box::pin(p.upload(address, o)).await?;
-    let mut ob = settle(p, &record(address, Kind::S3Object, id, attrs_of(o)), read).await?;
+    let mut ob = settled!(p, address, Kind::S3Object, id, attrs_of(o))?;
     ob.outputs.insert("etag".into(), json!(etag));
     Ok(ob)
 }
@@ -77,13 +74,10 @@ pub(crate) async fn delete(
 ) -> Result<(), ProviderError> {
     let c = &p.c;
     let address = r.address.as_str();
-    gone(
-        address,
-        p.call(|| c.s3.delete_object().bucket(&o.bucket).key(&o.key).send())
-            .await
-            .map(|_| ()),
-        "delete the object",
-    )
+    p.delete_call(address, "delete the object", || {
+        c.s3.delete_object().bucket(&o.bucket).key(&o.key).send()
+    })
+    .await
 }
 
 impl AwsProvider {

@@ -13,12 +13,11 @@ pub(crate) async fn read(
 ) -> Result<Option<Observed>, ProviderError> {
     let (address, id) = (r.address.as_str(), r.id.as_str());
     let ec2 = &p.c.ec2;
-    let rd = |e: CallError| e.provider(address, "describe it");
-    let Some(o) = found(
-        p.call(|| ec2.describe_security_groups().group_ids(id).send())
-            .await,
-    )
-    .map_err(rd)?
+    let Some(o) = p
+        .describe(address, || {
+            ec2.describe_security_groups().group_ids(id).send()
+        })
+        .await?
     else {
         return Ok(None);
     };
@@ -48,26 +47,7 @@ pub(crate) async fn read(
     )))
 }
 
-/// The object an earlier apply made for `address`, found by its tags (not one of `exclude`).
-async fn find(
-    p: &AwsProvider,
-    address: &str,
-    exclude: &[String],
-) -> Result<Option<String>, ProviderError> {
-    let f = p.own_filters(address);
-    let o = p
-        .call(|| {
-            p.c.ec2
-                .describe_security_groups()
-                .set_filters(Some(f.clone()))
-                .send()
-        })
-        .await
-        .map_err(|e| e.provider(address, LOOK))?;
-    Ok(p.first_ours(address, exclude, o.security_groups(), |v| {
-        (v.group_id(), v.tags())
-    }))
-}
+find_by_tags!(describe_security_groups.set_filters [], |o| o.security_groups(), group_id);
 
 pub(crate) async fn create(
     p: &AwsProvider,
@@ -134,26 +114,10 @@ pub(crate) async fn create(
         }
         id
     };
-    settle(p, &record(address, Kind::SecurityGroup, &id, attrs), read).await
+    settled!(p, address, Kind::SecurityGroup, &id, attrs)
 }
 
-/// Bring the object to the spec (`r` is what AWS shows now).
-pub(crate) async fn update(
-    p: &AwsProvider,
-    r: &ResourceRecord,
-    g: &SecurityGroupSpec,
-) -> Result<Observed, ProviderError> {
-    let address = r.address.as_str();
-    let id = r.id.clone();
-    let old_tags = old_tags(r);
-    p.sync_tags(address, &id, &old_tags, &g.tags).await?;
-    settle(
-        p,
-        &record(address, Kind::SecurityGroup, &id, attrs_of(g)),
-        read,
-    )
-    .await
-}
+update_tags_only!(SecurityGroup, SecurityGroupSpec);
 
 pub(crate) async fn delete(
     p: &AwsProvider,

@@ -13,15 +13,14 @@ pub(crate) async fn read(
 ) -> Result<Option<Observed>, ProviderError> {
     let (address, id, prior) = (r.address.as_str(), r.id.as_str(), &r.attrs);
     let ec2 = &p.c.ec2;
-    let rd = |e: CallError| e.provider(address, "describe it");
     let want: SecurityGroupRuleSpec =
         serde_json::from_value(prior.clone()).map_err(|e| spec_err(address, e))?;
     let gid = want.security_group_id.clone();
-    let Some(o) = found(
-        p.call(|| ec2.describe_security_groups().group_ids(gid.clone()).send())
-            .await,
-    )
-    .map_err(rd)?
+    let Some(o) = p
+        .describe(address, || {
+            ec2.describe_security_groups().group_ids(gid.clone()).send()
+        })
+        .await?
     else {
         return Ok(None);
     };
@@ -125,12 +124,7 @@ pub(crate) async fn create(
         }
         id
     };
-    settle(
-        p,
-        &record(address, Kind::SecurityGroupRule, &id, attrs),
-        read,
-    )
-    .await
+    settled!(p, address, Kind::SecurityGroupRule, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -165,12 +159,7 @@ pub(crate) async fn update(
             .map_err(up)?;
         }
     }
-    settle(
-        p,
-        &record(address, Kind::SecurityGroupRule, &id, attrs_of(rule)),
-        read,
-    )
-    .await
+    settled!(p, address, Kind::SecurityGroupRule, &id, attrs_of(rule))
 }
 
 pub(crate) async fn delete(

@@ -13,12 +13,9 @@ pub(crate) async fn read(
 ) -> Result<Option<Observed>, ProviderError> {
     let (address, id) = (r.address.as_str(), r.id.as_str());
     let ec2 = &p.c.ec2;
-    let rd = |e: CallError| e.provider(address, "describe it");
-    let Some(o) = found(
-        p.call(|| ec2.describe_subnets().subnet_ids(id).send())
-            .await,
-    )
-    .map_err(rd)?
+    let Some(o) = p
+        .describe(address, || ec2.describe_subnets().subnet_ids(id).send())
+        .await?
     else {
         return Ok(None);
     };
@@ -46,24 +43,7 @@ pub(crate) async fn read(
     )))
 }
 
-/// The object an earlier apply made for `address`, found by its tags (not one of `exclude`).
-async fn find(
-    p: &AwsProvider,
-    address: &str,
-    exclude: &[String],
-) -> Result<Option<String>, ProviderError> {
-    let f = p.own_filters(address);
-    let o = p
-        .call(|| {
-            p.c.ec2
-                .describe_subnets()
-                .set_filters(Some(f.clone()))
-                .send()
-        })
-        .await
-        .map_err(|e| e.provider(address, LOOK))?;
-    Ok(p.first_ours(address, exclude, o.subnets(), |v| (v.subnet_id(), v.tags())))
-}
+find_by_tags!(describe_subnets.set_filters [], |o| o.subnets(), subnet_id);
 
 pub(crate) async fn create(
     p: &AwsProvider,
@@ -107,7 +87,7 @@ pub(crate) async fn create(
         }
         id
     };
-    settle(p, &record(address, Kind::Subnet, &id, attrs), read).await
+    settled!(p, address, Kind::Subnet, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -136,7 +116,7 @@ pub(crate) async fn update(
         .map_err(up)?;
     }
     p.sync_tags(address, &id, &old_tags, &s.tags).await?;
-    settle(p, &record(address, Kind::Subnet, &id, attrs_of(s)), read).await
+    settled!(p, address, Kind::Subnet, &id, attrs_of(s))
 }
 
 pub(crate) async fn delete(

@@ -14,7 +14,9 @@ pub(crate) async fn read(
     let (address, id) = (r.address.as_str(), r.id.as_str());
     let ec2 = &p.c.ec2;
     let rd = |e: CallError| e.provider(address, "describe it");
-    let Some(o) = found(p.call(|| ec2.describe_vpcs().vpc_ids(id).send()).await).map_err(rd)?
+    let Some(o) = p
+        .describe(address, || ec2.describe_vpcs().vpc_ids(id).send())
+        .await?
     else {
         return Ok(None);
     };
@@ -50,19 +52,7 @@ pub(crate) async fn read(
     )))
 }
 
-/// The object an earlier apply made for `address`, found by its tags (not one of `exclude`).
-async fn find(
-    p: &AwsProvider,
-    address: &str,
-    exclude: &[String],
-) -> Result<Option<String>, ProviderError> {
-    let f = p.own_filters(address);
-    let o = p
-        .call(|| p.c.ec2.describe_vpcs().set_filters(Some(f.clone())).send())
-        .await
-        .map_err(|e| e.provider(address, LOOK))?;
-    Ok(p.first_ours(address, exclude, o.vpcs(), |v| (v.vpc_id(), v.tags())))
-}
+find_by_tags!(describe_vpcs.set_filters [], |o| o.vpcs(), vpc_id);
 
 pub(crate) async fn create(
     p: &AwsProvider,
@@ -106,7 +96,7 @@ pub(crate) async fn create(
         .map_err(|e| e.provider(address, "enable DNS host names"))?;
         id
     };
-    settle(p, &record(address, Kind::Vpc, &id, attrs), read).await
+    settled!(p, address, Kind::Vpc, &id, attrs)
 }
 
 /// Bring the object to the spec (`r` is what AWS shows now).
@@ -135,7 +125,7 @@ pub(crate) async fn update(
         .map_err(up)?;
     }
     p.sync_tags(address, &id, &old_tags, &v.tags).await?;
-    settle(p, &record(address, Kind::Vpc, &id, attrs_of(v)), read).await
+    settled!(p, address, Kind::Vpc, &id, attrs_of(v))
 }
 
 pub(crate) async fn delete(
