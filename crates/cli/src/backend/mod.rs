@@ -14,7 +14,7 @@ use std::path::Path;
 use anyhow::{anyhow, Result};
 use chronous_core::env::{self, Environment};
 use chronous_core::plan::Plan;
-use chronous_core::provider::{CreateRequest, Observed as ObservedObject, ProviderError};
+use chronous_core::provider::{CreateRequest, Observed, ProviderError};
 use chronous_core::resources::Spec;
 use chronous_core::state::{ResourceRecord, State};
 use chronous_sim::SimProvider;
@@ -37,7 +37,7 @@ pub enum Backend {
 
 /// What `status` shows besides the recorded state.
 #[derive(Default)]
-pub struct Observed {
+pub struct LiveStatus {
     /// The simulator's controller: load balancer, service, tasks, events.
     pub runtime: Option<chronous_sim::controller::Status>,
     /// The simulator's database container (`null` when there is none to show).
@@ -114,7 +114,7 @@ impl Backend {
     }
 
     /// What `status` shows of the running environment; with `wait`, once it is healthy.
-    pub fn observe(&self, ctx: &Ctx, st: &State, wait: bool, timeout: u64) -> Result<Observed> {
+    pub fn observe(&self, ctx: &Ctx, st: &State, wait: bool, timeout: u64) -> Result<LiveStatus> {
         match self {
             Backend::Sim(s) => s.observe(ctx, st, wait, timeout),
             Backend::Aws(a) => {
@@ -123,9 +123,9 @@ impl Backend {
                     // the desired count running, every ELB instance InService.
                     a.wait_rollout(ctx, timeout)?;
                 }
-                Ok(Observed {
+                Ok(LiveStatus {
                     service: a.observe(ctx)?,
-                    ..Observed::default()
+                    ..LiveStatus::default()
                 })
             }
         }
@@ -176,23 +176,19 @@ pub enum Provider<'a> {
 }
 
 impl chronous_core::provider::Provider for Provider<'_> {
-    async fn read(&self, r: &ResourceRecord) -> Result<Option<ObservedObject>, ProviderError> {
+    async fn read(&self, r: &ResourceRecord) -> Result<Option<Observed>, ProviderError> {
         match self {
             Provider::Sim(p) => p.read(r).await,
             Provider::Aws(p) => p.read(r).await,
         }
     }
-    async fn create(&self, req: CreateRequest<'_>) -> Result<ObservedObject, ProviderError> {
+    async fn create(&self, req: CreateRequest<'_>) -> Result<Observed, ProviderError> {
         match self {
             Provider::Sim(p) => p.create(req).await,
             Provider::Aws(p) => p.create(req).await,
         }
     }
-    async fn update(
-        &self,
-        r: &ResourceRecord,
-        spec: &Spec,
-    ) -> Result<ObservedObject, ProviderError> {
+    async fn update(&self, r: &ResourceRecord, spec: &Spec) -> Result<Observed, ProviderError> {
         match self {
             Provider::Sim(p) => p.update(r, spec).await,
             Provider::Aws(p) => p.update(r, spec).await,

@@ -5,7 +5,7 @@
 use anyhow::Result;
 use chronous_core::state::{self, State};
 
-use crate::backend::{aws, sim, Observed};
+use crate::backend::{aws, sim, LiveStatus};
 use crate::context::Ctx;
 
 pub fn run(ctx: &Ctx, wait: bool, timeout: u64) -> Result<u8> {
@@ -27,7 +27,7 @@ pub fn run(ctx: &Ctx, wait: bool, timeout: u64) -> Result<u8> {
     Ok(0)
 }
 
-fn print(ctx: &Ctx, st: &State, seen: &Observed) {
+fn print(ctx: &Ctx, st: &State, seen: &LiveStatus) {
     println!(
         "Environment `{}` ({:?} backend): {} objects recorded, state serial {}.",
         ctx.env.name,

@@ -12,14 +12,14 @@ use comfy_table::Table;
 use super::controller::{self, needs_controller};
 use super::SimBackend;
 use crate::backend::docker::Docker;
-use crate::backend::Observed;
+use crate::backend::LiveStatus;
 use crate::context::Ctx;
 use crate::ui::{exit, EXIT_FAILURE};
 
 impl SimBackend {
     /// The controller's status (started on demand) and the database; with
     /// `wait`, once the service runs its desired count healthy.
-    pub fn observe(&self, ctx: &Ctx, st: &State, wait: bool, timeout: u64) -> Result<Observed> {
+    pub fn observe(&self, ctx: &Ctx, st: &State, wait: bool, timeout: u64) -> Result<LiveStatus> {
         let mut runtime = None;
         if self.docker() && needs_controller(st) {
             controller::ensure(ctx)?;
@@ -34,7 +34,7 @@ impl SimBackend {
             };
             runtime = Some(wait_healthy(ctx, timeout)?);
         }
-        Ok(Observed {
+        Ok(LiveStatus {
             runtime,
             database: self.database(ctx)?,
             service: None,
