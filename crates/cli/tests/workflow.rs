@@ -245,6 +245,30 @@ fn walk(d: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
+/// `plan --out NAME` with a bare file name, run from the environment folder as
+/// the README shows (`cd fixtures/seed; chronous plan --out seed.plan`).
+#[test]
+fn a_plan_saved_under_a_bare_file_name_applies() {
+    let env = Env::new("seed");
+    let out = env
+        .cmd(&["plan", "--out", "seed.plan"])
+        .current_dir(&env.dir)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(env.dir.join("seed.plan").exists());
+    let o = env
+        .cmd(&["apply", "seed.plan"])
+        .current_dir(&env.dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("Apply complete! Resources: 62 added"),
+        "{text}"
+    );
+}
+
 #[test]
 fn saved_plan_applies_exactly_and_refuses_when_state_moved() {
     let env = Env::new("seed");
@@ -405,7 +429,10 @@ fn missing_password_fails_clearly_and_keeps_what_completed() {
     assert!(!failed.is_empty(), "{}", String::from_utf8_lossy(&o.stdout));
     for f in &failed {
         assert_eq!(f["kind"], "local", "{f}");
-        assert!(!f["error"].as_str().unwrap().contains("test-password"), "{f}");
+        assert!(
+            !f["error"].as_str().unwrap().contains("test-password"),
+            "{f}"
+        );
     }
     env.ok(&["apply", "--auto-approve"]);
     assert_eq!(env.state_addresses().len(), 62);
