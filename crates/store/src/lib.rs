@@ -58,7 +58,17 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
 /// Write `bytes` to `path` atomically: readers see the old file or the new
 /// one, never a part. The file gets mode 0600.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    atomic_write_mode(path, bytes, 0o600)
+}
+
+/// [`atomic_write`] with the file's permission bits given (a file the user
+/// owns and reads, such as chronous.toml, keeps its mode).
+pub fn atomic_write_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StoreError> {
+    // A bare file name's parent is "": the current folder.
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
     let tmp = dir.join(format!(
         ".{}.tmp{}",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
@@ -69,7 +79,7 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
             .write(true)
             .create(true)
             .truncate(true)
-            .mode(0o600)
+            .mode(mode)
             .open(&tmp)
             .map_err(io(&tmp))?;
         f.write_all(bytes).map_err(io(&tmp))?;

@@ -57,9 +57,8 @@ fn set_tag(file: &Path, key: &str, tag: &str, json: bool) -> Result<()> {
         return Ok(());
     }
     doc["images"][key]["tag"] = toml_edit::value(tag);
-    let permissions = std::fs::metadata(file)?.permissions();
-    chronous_store::atomic_write(file, doc.to_string().as_bytes())?;
-    std::fs::set_permissions(file, permissions)?;
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(file)?.permissions());
+    chronous_store::atomic_write_mode(file, doc.to_string().as_bytes(), mode & 0o7777)?;
     if !json {
         println!(
             "{}: images.{key}.tag = \"{tag}\" (was {})",
