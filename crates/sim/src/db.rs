@@ -416,43 +416,63 @@ fn describe_start(bytes: &[u8]) -> String {
 /// falling back to the prefix without an info file.
 pub fn detect(backup_path: &Path) -> Result<BackupInfo, DbError> {
     let path = backup_path.to_path_buf();
-    let not_backup = |found: String| DbError::NotABackup {
-        path: path.clone(),
-        found,
-    };
     let file = std::fs::File::open(&path).map_err(|e| DbError::Read {
         path: path.clone(),
         source: e,
     })?;
     let (mut hasher, mut bytes) = (Sha256::new(), 0u64);
-    let mut reader = Hashing {
+    let reader = Hashing {
         inner: io::BufReader::new(file),
         hasher: &mut hasher,
         bytes: &mut bytes,
     };
+    let listing = list(&path, reader)?;
+    identify(path, listing, bytes, hex::encode(hasher.finalize()))
+}
 
-    // Sniff the format from the first 512 bytes.
+/// What one pass through a backup tarball found.
+struct Listing {
+    gzip: bool,
+    /// The names at the top level of the archive.
+    top: BTreeSet<String>,
+    /// The first `*_checkpoints` file below the top level.
+    nested_checkpoints: Option<String>,
+    /// The metadata files at the top level (checkpoints and info), by name.
+    meta: BTreeMap<String, String>,
+    members: usize,
+}
+
+fn not_backup(path: &Path, found: String) -> DbError {
+    DbError::NotABackup {
+        path: path.to_path_buf(),
+        found,
+    }
+}
+
+/// Sniff the format from the first 512 bytes (gzip, or a plain tar), then
+/// list the archive through [`list_members`].
+fn list<'r>(path: &Path, mut reader: impl Read + 'r) -> Result<Listing, DbError> {
     let mut head = Vec::with_capacity(512);
     (&mut reader)
         .take(512)
         .read_to_end(&mut head)
         .map_err(|e| DbError::Read {
-            path: path.clone(),
+            path: path.to_path_buf(),
             source: e,
         })?;
     let gzip = head.starts_with(&[0x1f, 0x8b]);
     let plain_tar = head.len() >= 262 && &head[257..262] == b"ustar";
     if head.starts_with(b"XBSTCK01") {
         return Err(DbError::Unsupported {
-            path,
+            path: path.to_path_buf(),
             reason: "this is an xbstream archive; extract it (`xbstream -x -C DIR < FILE`) and make a tarball of the directory (`tar -C DIR -czf backup.tar.gz .`)".to_string(),
         });
     }
     if !gzip && !plain_tar {
-        return Err(not_backup(describe_start(&head)));
+        return Err(not_backup(path, describe_start(&head)));
     }
     let stream = io::Cursor::new(head).chain(reader);
-    let decoded: Box<dyn Read + '_> = if gzip {
+    let decoded: Box<dyn Read + 'r> = if gzip {
         Box::new(flate2::read::GzDecoder::new(stream))
     } else {
         Box::new(stream)
@@ -462,7 +482,17 @@ pub fn detect(backup_path: &Path) -> Result<BackupInfo, DbError> {
     } else {
         "reading the tar archive failed"
     };
+    list_members(path, decoded, what, gzip)
+}
 
+/// List the members of a tar archive, keep the metadata files at its top
+/// level, and read it to its end. `what` words a failure to read it.
+fn list_members(
+    path: &Path,
+    decoded: impl Read,
+    what: &str,
+    gzip: bool,
+) -> Result<Listing, DbError> {
     let mut archive = tar::Archive::new(decoded);
     let mut top = BTreeSet::new();
     let mut nested_checkpoints = None;
@@ -471,10 +501,10 @@ pub fn detect(backup_path: &Path) -> Result<BackupInfo, DbError> {
     {
         let entries = archive
             .entries()
-            .map_err(|e| not_backup(format!("{what}: {e}")))?;
+            .map_err(|e| not_backup(path, format!("{what}: {e}")))?;
         for entry in entries {
-            let mut entry =
-                entry.map_err(|e| not_backup(format!("{what} after {members} members: {e}")))?;
+            let mut entry = entry
+                .map_err(|e| not_backup(path, format!("{what} after {members} members: {e}")))?;
             members += 1;
             let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             let name = raw.trim_start_matches("./").trim_start_matches('/');
@@ -501,7 +531,7 @@ pub fn detect(backup_path: &Path) -> Result<BackupInfo, DbError> {
                 (&mut entry)
                     .take(1 << 20)
                     .read_to_string(&mut text)
-                    .map_err(|e| not_backup(format!("{what}: {name}: {e}")))?;
+                    .map_err(|e| not_backup(path, format!("{what}: {name}: {e}")))?;
                 meta.insert(name.to_string(), text);
             }
         }
@@ -509,36 +539,28 @@ pub fn detect(backup_path: &Path) -> Result<BackupInfo, DbError> {
     // Read to the end, so the gzip trailer (CRC) is checked and the hash covers the file.
     let mut rest = archive.into_inner();
     io::copy(&mut rest, &mut io::sink())
-        .map_err(|e| not_backup(format!("{what} at its end: {e}")))?;
-    drop(rest);
+        .map_err(|e| not_backup(path, format!("{what} at its end: {e}")))?;
+    Ok(Listing {
+        gzip,
+        top,
+        nested_checkpoints,
+        meta,
+        members,
+    })
+}
 
-    if members == 0 {
-        return Err(not_backup(format!(
-            "{} holds an empty tar archive",
-            if gzip {
-                "a gzip stream that"
-            } else {
-                "the file"
-            }
-        )));
-    }
-    let prefix = if meta.contains_key("mariadb_backup_checkpoints") {
-        "mariadb_backup"
-    } else if meta.contains_key("xtrabackup_checkpoints") {
-        "xtrabackup"
-    } else {
-        let listed: Vec<&str> = top.iter().map(String::as_str).take(8).collect();
-        let more = if top.len() > 8 {
-            format!(" and {} more", top.len() - 8)
-        } else {
-            String::new()
-        };
-        let mut found = format!("a tar archive of {members} members (top level: {}{more}) without xtrabackup_checkpoints or mariadb_backup_checkpoints", listed.join(", "));
-        if let Some(n) = nested_checkpoints {
-            found.push_str(&format!("; there is a {n}: make the tarball from inside the backup directory (`tar -C DIR -czf backup.tar.gz .`)"));
-        }
-        return Err(not_backup(found));
-    };
+/// The tool, versions and type of the backup a [`Listing`] describes, by the
+/// rule of [`detect`].
+fn identify(
+    path: PathBuf,
+    listing: Listing,
+    bytes: u64,
+    sha256: String,
+) -> Result<BackupInfo, DbError> {
+    let prefix = checkpoints_prefix(&path, &listing)?;
+    let Listing {
+        top, meta, members, ..
+    } = listing;
     let checkpoints_file = format!("{prefix}_checkpoints");
     let checkpoints = &meta[&checkpoints_file];
     let info = meta
@@ -547,10 +569,13 @@ pub fn detect(backup_path: &Path) -> Result<BackupInfo, DbError> {
         .unwrap_or("");
     let backup_type = field(checkpoints, "backup_type")
         .ok_or_else(|| {
-            not_backup(format!(
-                "{checkpoints_file} has no backup_type line (it holds {} bytes)",
-                checkpoints.len()
-            ))
+            not_backup(
+                &path,
+                format!(
+                    "{checkpoints_file} has no backup_type line (it holds {} bytes)",
+                    checkpoints.len()
+                ),
+            )
         })?
         .to_string();
     if backup_type.starts_with("incremental") {
@@ -585,9 +610,51 @@ pub fn detect(backup_path: &Path) -> Result<BackupInfo, DbError> {
         files: top.into_iter().collect(),
         members,
         bytes,
-        sha256: hex::encode(hasher.finalize()),
+        sha256,
         path,
     })
+}
+
+/// `mariadb_backup` or `xtrabackup`: the prefix of the checkpoints file at
+/// the top level of the archive; without one it is not a backup.
+fn checkpoints_prefix(path: &Path, listing: &Listing) -> Result<&'static str, DbError> {
+    let Listing {
+        gzip,
+        top,
+        nested_checkpoints,
+        meta,
+        members,
+    } = listing;
+    if *members == 0 {
+        return Err(not_backup(
+            path,
+            format!(
+                "{} holds an empty tar archive",
+                if *gzip {
+                    "a gzip stream that"
+                } else {
+                    "the file"
+                }
+            ),
+        ));
+    }
+    if meta.contains_key("mariadb_backup_checkpoints") {
+        Ok("mariadb_backup")
+    } else if meta.contains_key("xtrabackup_checkpoints") {
+        Ok("xtrabackup")
+    } else {
+        let listed: Vec<&str> = top.iter().map(String::as_str).take(8).collect();
+        let more = if top.len() > 8 {
+            format!(" and {} more", top.len() - 8)
+        } else {
+            String::new()
+        };
+        let mut found = format!("a tar archive of {members} members (top level: {}{more}) without xtrabackup_checkpoints or mariadb_backup_checkpoints", listed.join(", "));
+        if let Some(n) = nested_checkpoints {
+            found.push_str(&format!("; there is a {n}: make the tarball from inside the backup directory (`tar -C DIR -czf backup.tar.gz .`)"));
+        }
+        Err(not_backup(path, found))
+    }
 }
 
 // ------------------------------------------------------------------ names
@@ -656,38 +723,11 @@ fn describe_source(s: &str) -> String {
 pub async fn restore_and_start(docker: &Docker, cfg: &DbConfig) -> Result<DbRuntime, DbError> {
     let t0 = Instant::now();
     let id = cfg.identifier.as_str();
-    check_name(id, "environment name", &cfg.env)?;
-    check_name(id, "DB instance identifier", id)?;
-    if cfg.password.is_empty() {
-        return Err(DbError::Config {
-            identifier: id.to_string(),
-            reason: "the master password is empty: set one".to_string(),
-        });
-    }
-    if cfg.username.is_empty() {
-        return Err(DbError::Config {
-            identifier: id.to_string(),
-            reason: "the master username is empty: set one".to_string(),
-        });
-    }
+    check_config(cfg)?;
     let mut timings = Timings::default();
 
     // 1. The backup, on the host: a bad one fails before anything is created.
-    let info = match &cfg.backup {
-        Some(p) => {
-            let p = p.clone();
-            let t = Instant::now();
-            let info = tokio::task::spawn_blocking(move || detect(&p))
-                .await
-                .map_err(|e| DbError::Config {
-                    identifier: id.to_string(),
-                    reason: format!("reading the backup was interrupted: {e}"),
-                })??;
-            timings.detect = t.elapsed();
-            Some(info)
-        }
-        None => None,
-    };
+    let info = read_backup(cfg, &mut timings).await?;
     let plan = cfg.images.plan(info.as_ref())?;
     if let Some(img) = &plan.prepare_image {
         docker.ensure_image(img).await?;
@@ -702,111 +742,36 @@ pub async fn restore_and_start(docker: &Docker, cfg: &DbConfig) -> Result<DbRunt
 
     // 2. The data volume must hold this data (or nothing yet); checked before
     //    anything is changed, so a refused request has no effect.
-    if let Some(l) = docker.volume_labels(&names.volume).await? {
-        if l.get(LABEL_ENVIRONMENT) != Some(&cfg.env) {
-            return Err(DockerError::Foreign {
-                what: "volume",
-                name: names.volume,
-                env: cfg.env.clone(),
-                labels: format!("{l:?}"),
-            }
-            .into());
-        }
-        let found = l
-            .get(LABEL_DB_SOURCE)
-            .cloned()
-            .unwrap_or_else(|| "(unlabelled)".to_string());
-        if found != source {
-            return Err(DbError::SourceChanged {
-                identifier: id.to_string(),
-                volume: names.volume,
-                found: describe_source(&found),
-                wanted: describe_source(&source),
-            });
-        }
-    }
+    check_volume(docker, cfg, &names, &source).await?;
     // 3. A server that already runs on this data is adopted as it is.
-    if let Some(c) = docker.inspect(&names.server).await? {
-        if c.labels.get(LABEL_ENVIRONMENT) != Some(&cfg.env) {
-            return Err(DockerError::Foreign {
-                what: "container",
-                name: names.server,
-                env: cfg.env.clone(),
-                labels: format!("{:?}", c.labels),
-            }
-            .into());
-        }
-        if c.running
-            && c.labels.get(LABEL_DB_SOURCE) == Some(&source)
-            && c.image == plan.serve_image
-        {
-            let t = Instant::now();
-            wait_ready(docker, cfg, &names.server, plan.flavor).await?;
-            timings.ready = t.elapsed();
-            return finish(
-                docker,
-                cfg,
-                &names,
-                &plan,
-                info,
-                Outcome::AlreadyRunning,
-                c.id,
-                timings,
-                t0,
-            )
-            .await;
-        }
-        // Stopped, crashed or outdated: recreated below with the current settings.
-        docker.remove_container(&names.server).await?;
+    if let Some(cid) = adopt_server(docker, cfg, &names, &plan, &source, &mut timings).await? {
+        return finish(
+            docker,
+            cfg,
+            &names,
+            &plan,
+            info,
+            Outcome::AlreadyRunning,
+            cid,
+            timings,
+            t0,
+        )
+        .await;
     }
     // A helper left by an interrupted restore.
     docker.remove_container(&names.helper).await?;
 
     // 4. Restore into the volume, unless it already holds the prepared data.
-    let created = docker
-        .ensure_volume(
-            &cfg.env,
-            &names.volume,
-            "db-data",
-            Some(&cfg.address),
-            &extra,
-        )
-        .await?;
-    let outcome = match &info {
-        None => {
-            if created {
-                Outcome::Created
-            } else {
-                Outcome::Restarted
-            }
-        }
-        Some(info) => {
-            if !created && volume_is_prepared(docker, cfg, &names, &plan, info).await? {
-                Outcome::Restarted
-            } else {
-                if !created {
-                    // A restore that did not finish: start again from an empty volume.
-                    docker.remove_volume(&names.volume).await?;
-                    docker
-                        .ensure_volume(
-                            &cfg.env,
-                            &names.volume,
-                            "db-data",
-                            Some(&cfg.address),
-                            &extra,
-                        )
-                        .await?;
-                }
-                if let Err(e) = prepare(docker, cfg, &names, &plan, info, &mut timings).await {
-                    // Leave nothing half-restored behind.
-                    let _ = docker.remove_container(&names.helper).await;
-                    let _ = docker.remove_volume(&names.volume).await;
-                    return Err(e);
-                }
-                Outcome::Restored
-            }
-        }
-    };
+    let outcome = restore_volume(
+        docker,
+        cfg,
+        &names,
+        &plan,
+        info.as_ref(),
+        &extra,
+        &mut timings,
+    )
+    .await?;
 
     // 5. The server.
     let network = docker.ensure_network(&cfg.env).await?;
@@ -816,6 +781,161 @@ pub async fn restore_and_start(docker: &Docker, cfg: &DbConfig) -> Result<DbRunt
     timings.server_attempts = attempts;
     timings.ready = t.elapsed();
     finish(docker, cfg, &names, &plan, info, outcome, cid, timings, t0).await
+}
+
+/// Refuse names Docker cannot use and an empty master user or password.
+fn check_config(cfg: &DbConfig) -> Result<(), DbError> {
+    let id = cfg.identifier.as_str();
+    check_name(id, "environment name", &cfg.env)?;
+    check_name(id, "DB instance identifier", id)?;
+    if cfg.password.is_empty() {
+        return Err(DbError::Config {
+            identifier: id.to_string(),
+            reason: "the master password is empty: set one".to_string(),
+        });
+    }
+    if cfg.username.is_empty() {
+        return Err(DbError::Config {
+            identifier: id.to_string(),
+            reason: "the master username is empty: set one".to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// [`detect`] the backup of `cfg`, if it has one, off the async runtime.
+async fn read_backup(cfg: &DbConfig, timings: &mut Timings) -> Result<Option<BackupInfo>, DbError> {
+    let Some(p) = &cfg.backup else {
+        return Ok(None);
+    };
+    let p = p.clone();
+    let t = Instant::now();
+    let info = tokio::task::spawn_blocking(move || detect(&p))
+        .await
+        .map_err(|e| DbError::Config {
+            identifier: cfg.identifier.clone(),
+            reason: format!("reading the backup was interrupted: {e}"),
+        })??;
+    timings.detect = t.elapsed();
+    Ok(Some(info))
+}
+
+/// The data volume, if it exists, must belong to the environment and hold
+/// the data of `source`.
+async fn check_volume(
+    docker: &Docker,
+    cfg: &DbConfig,
+    names: &DbNames,
+    source: &str,
+) -> Result<(), DbError> {
+    let Some(l) = docker.volume_labels(&names.volume).await? else {
+        return Ok(());
+    };
+    if l.get(LABEL_ENVIRONMENT) != Some(&cfg.env) {
+        return Err(DockerError::Foreign {
+            what: "volume",
+            name: names.volume.clone(),
+            env: cfg.env.clone(),
+            labels: format!("{l:?}"),
+        }
+        .into());
+    }
+    let found = l
+        .get(LABEL_DB_SOURCE)
+        .cloned()
+        .unwrap_or_else(|| "(unlabelled)".to_string());
+    if found != source {
+        return Err(DbError::SourceChanged {
+            identifier: cfg.identifier.clone(),
+            volume: names.volume.clone(),
+            found: describe_source(&found),
+            wanted: describe_source(source),
+        });
+    }
+    Ok(())
+}
+
+/// The id of the server container if it already runs this data with this
+/// image (once it answers); a stopped, crashed or outdated one is removed,
+/// to be recreated with the current settings.
+async fn adopt_server(
+    docker: &Docker,
+    cfg: &DbConfig,
+    names: &DbNames,
+    plan: &Plan,
+    source: &str,
+    timings: &mut Timings,
+) -> Result<Option<String>, DbError> {
+    let Some(c) = docker.inspect(&names.server).await? else {
+        return Ok(None);
+    };
+    if c.labels.get(LABEL_ENVIRONMENT) != Some(&cfg.env) {
+        return Err(DockerError::Foreign {
+            what: "container",
+            name: names.server.clone(),
+            env: cfg.env.clone(),
+            labels: format!("{:?}", c.labels),
+        }
+        .into());
+    }
+    if c.running
+        && c.labels.get(LABEL_DB_SOURCE).map(String::as_str) == Some(source)
+        && c.image == plan.serve_image
+    {
+        let t = Instant::now();
+        wait_ready(docker, cfg, &names.server, plan.flavor).await?;
+        timings.ready = t.elapsed();
+        return Ok(Some(c.id));
+    }
+    // Stopped, crashed or outdated: recreated below with the current settings.
+    docker.remove_container(&names.server).await?;
+    Ok(None)
+}
+
+/// Make the data volume and restore the backup into it, unless it already
+/// holds the prepared data; a restore that did not finish starts again from
+/// an empty volume, and a failed one leaves nothing half-restored behind.
+async fn restore_volume(
+    docker: &Docker,
+    cfg: &DbConfig,
+    names: &DbNames,
+    plan: &Plan,
+    info: Option<&BackupInfo>,
+    extra: &BTreeMap<String, String>,
+    timings: &mut Timings,
+) -> Result<Outcome, DbError> {
+    let ensure_volume = || {
+        docker.ensure_volume(
+            &cfg.env,
+            &names.volume,
+            "db-data",
+            Some(&cfg.address),
+            extra,
+        )
+    };
+    let created = ensure_volume().await?;
+    let Some(info) = info else {
+        return Ok(if created {
+            Outcome::Created
+        } else {
+            Outcome::Restarted
+        });
+    };
+    if !created && volume_is_prepared(docker, cfg, names, plan, info).await? {
+        return Ok(Outcome::Restarted);
+    }
+    if !created {
+        // A restore that did not finish: start again from an empty volume.
+        docker.remove_volume(&names.volume).await?;
+        ensure_volume().await?;
+    }
+    if let Err(e) = prepare(docker, cfg, names, plan, info, timings).await {
+        // Leave nothing half-restored behind.
+        let _ = docker.remove_container(&names.helper).await;
+        let _ = docker.remove_volume(&names.volume).await;
+        return Err(e);
+    }
+    Ok(Outcome::Restored)
 }
 
 /// Create and start the server and wait until it answers. chronous/mariadb's
