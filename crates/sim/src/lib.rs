@@ -94,6 +94,55 @@ pub struct SimProvider {
 /// The image the simulated bastion runs (a shell on the private network).
 pub const BASTION_IMAGE: &str = "chronous/debian-base:bookworm";
 
+/// What the docker runtime runs for an object of a kind: the one table of it,
+/// read by create (start it), read (is it still there) and delete (stop it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Runs {
+    /// The database container, restored from the backup.
+    Database,
+    /// The bastion's container.
+    Bastion,
+    /// Nothing runs, but the task definition's image must be in the local store.
+    ImageCheck,
+    /// The control plane alone holds it.
+    Nothing,
+}
+
+fn runs(kind: Kind) -> Runs {
+    match kind {
+        Kind::DbInstance => Runs::Database,
+        Kind::Instance => Runs::Bastion,
+        Kind::EcsTaskDefinition => Runs::ImageCheck,
+        Kind::Vpc
+        | Kind::Subnet
+        | Kind::InternetGateway
+        | Kind::Eip
+        | Kind::NatGateway
+        | Kind::RouteTable
+        | Kind::RouteTableAssociation
+        | Kind::SecurityGroup
+        | Kind::SecurityGroupRule
+        | Kind::KeyPair
+        | Kind::AmiLookup
+        | Kind::IamRole
+        | Kind::IamRolePolicyAttachment
+        | Kind::IamRolePolicy
+        | Kind::IamInstanceProfile
+        | Kind::LaunchTemplate
+        | Kind::AutoScalingGroup
+        | Kind::EcsCluster
+        | Kind::EcrRepository
+        | Kind::EcsService
+        | Kind::Elb
+        | Kind::CloudwatchLogGroup
+        | Kind::S3Bucket
+        | Kind::S3Object
+        | Kind::DbSubnetGroup
+        | Kind::SsmParameter
+        | Kind::Data => Runs::Nothing,
+    }
+}
+
 fn err(e: CloudError) -> ProviderError {
     match e {
         CloudError::Store(s) => ProviderError::of(ErrorKind::Local, format!("simulator store: {s}"))
@@ -285,7 +334,34 @@ impl SimProvider {
                     ));
                 }
             }
-            _ => {}
+            // Nothing runs for these kinds: the control plane alone holds them.
+            Spec::Vpc(_)
+            | Spec::Subnet(_)
+            | Spec::InternetGateway(_)
+            | Spec::Eip(_)
+            | Spec::NatGateway(_)
+            | Spec::RouteTable(_)
+            | Spec::RouteTableAssociation(_)
+            | Spec::SecurityGroup(_)
+            | Spec::SecurityGroupRule(_)
+            | Spec::KeyPair(_)
+            | Spec::AmiLookup(_)
+            | Spec::IamRole(_)
+            | Spec::IamRolePolicyAttachment(_)
+            | Spec::IamRolePolicy(_)
+            | Spec::IamInstanceProfile(_)
+            | Spec::LaunchTemplate(_)
+            | Spec::AutoScalingGroup(_)
+            | Spec::EcsCluster(_)
+            | Spec::EcrRepository(_)
+            | Spec::EcsService(_)
+            | Spec::Elb(_)
+            | Spec::CloudwatchLogGroup(_)
+            | Spec::S3Bucket(_)
+            | Spec::S3Object(_)
+            | Spec::DbSubnetGroup(_)
+            | Spec::SsmParameter(_)
+            | Spec::Data(_) => {}
         }
         Ok(())
     }
@@ -295,14 +371,14 @@ impl SimProvider {
         if self.opts.runtime != Runtime::Docker {
             return Ok(());
         }
-        match record.kind {
-            Kind::DbInstance => {
+        match runs(record.kind) {
+            Runs::Database => {
                 let docker = self.docker(&record.address).await?;
                 db::stop_and_remove(docker, &self.env_name, &record.id)
                     .await
                     .map_err(|e| ProviderError::new(format!("{}: {e}", record.address)))?;
             }
-            Kind::Instance => {
+            Runs::Bastion => {
                 let docker = self.docker(&record.address).await?;
                 let cs = docker
                     .list(&self.env_name, Some("bastion"))
@@ -318,7 +394,7 @@ impl SimProvider {
                         .map_err(|e| ProviderError::new(format!("{}: {e}", record.address)))?;
                 }
             }
-            _ => {}
+            Runs::ImageCheck | Runs::Nothing => {}
         }
         Ok(())
     }
@@ -412,14 +488,12 @@ impl Provider for SimProvider {
     async fn read(&self, record: &ResourceRecord) -> Result<Option<Observed>, ProviderError> {
         // A database or bastion whose container is gone (removed with docker)
         // is, to the simulated cloud, an instance deleted outside chronous.
-        if self.opts.runtime == Runtime::Docker
-            && matches!(record.kind, Kind::DbInstance | Kind::Instance)
-        {
-            let role = if record.kind == Kind::DbInstance {
-                "db"
-            } else {
-                "bastion"
-            };
+        let role = match runs(record.kind) {
+            Runs::Database => Some("db"),
+            Runs::Bastion => Some("bastion"),
+            Runs::ImageCheck | Runs::Nothing => None,
+        };
+        if let (Runtime::Docker, Some(role)) = (self.opts.runtime, role) {
             let docker = self.docker(&record.address).await?;
             let cs = docker
                 .list(&self.env_name, Some(role))
@@ -452,12 +526,7 @@ impl Provider for SimProvider {
         {
             let mut o = existing;
             o.attrs = attrs;
-            if self.opts.runtime == Runtime::Docker
-                && matches!(
-                    req.spec.kind(),
-                    Kind::DbInstance | Kind::Instance | Kind::EcsTaskDefinition
-                )
-            {
+            if self.opts.runtime == Runtime::Docker && runs(req.spec.kind()) != Runs::Nothing {
                 // What the runtime runs for it is (re)started: idempotent when it already runs.
                 drop(cloud);
                 self.run_for(req.address, req.spec, &mut o.outputs).await?;
@@ -473,12 +542,7 @@ impl Provider for SimProvider {
                     .with_hint("another environment or a manual change uses that name: rename it in the environment file or remove the other object"));
             }
         }
-        if self.opts.runtime == Runtime::Docker
-            && matches!(
-                req.spec.kind(),
-                Kind::DbInstance | Kind::Instance | Kind::EcsTaskDefinition
-            )
-        {
+        if self.opts.runtime == Runtime::Docker && runs(req.spec.kind()) != Runs::Nothing {
             // The runtime work takes a while: the control plane is not held meanwhile.
             drop(cloud);
             self.run_for(req.address, req.spec, &mut outputs).await?;
@@ -526,7 +590,34 @@ impl Provider for SimProvider {
             }
             Spec::DbInstance(d) => self.check_password(&record.address, &d.password_source)?,
             Spec::SsmParameter(p) => self.check_password(&record.address, &p.value_source)?,
-            _ => {}
+            // The ASG without a new template or capacity, and every other kind: attributes only.
+            Spec::AutoScalingGroup(_) => {}
+            Spec::Vpc(_)
+            | Spec::Subnet(_)
+            | Spec::InternetGateway(_)
+            | Spec::Eip(_)
+            | Spec::NatGateway(_)
+            | Spec::RouteTable(_)
+            | Spec::RouteTableAssociation(_)
+            | Spec::SecurityGroup(_)
+            | Spec::SecurityGroupRule(_)
+            | Spec::KeyPair(_)
+            | Spec::AmiLookup(_)
+            | Spec::IamRole(_)
+            | Spec::IamRolePolicyAttachment(_)
+            | Spec::IamRolePolicy(_)
+            | Spec::IamInstanceProfile(_)
+            | Spec::LaunchTemplate(_)
+            | Spec::EcsCluster(_)
+            | Spec::EcrRepository(_)
+            | Spec::EcsTaskDefinition(_)
+            | Spec::EcsService(_)
+            | Spec::Elb(_)
+            | Spec::CloudwatchLogGroup(_)
+            | Spec::S3Bucket(_)
+            | Spec::DbSubnetGroup(_)
+            | Spec::Instance(_)
+            | Spec::Data(_) => {}
         }
         o.attrs = attrs;
         cloud.put(o.clone()).map_err(err)?;
