@@ -79,36 +79,50 @@ pub(crate) async fn read(
     Ok(Some(observed(id, &spec, out(&[("id", json!(id))]))))
 }
 
-pub(crate) async fn create(
-    p: &AwsProvider,
-    address: &str,
-    r: &SecurityGroupRuleSpec,
-) -> Result<Observed, ProviderError> {
-    let ec2 = &p.c.ec2;
-    let attrs = attrs_of(r);
-    let mk = |e: CallError| e.provider(address, "create it");
-    let id: String = {
-        let id = rule_id(r);
-        let perm = permission(r);
-        let res = if r.direction == "egress" {
-            p.call(|| {
-                ec2.authorize_security_group_egress()
-                    .group_id(&r.security_group_id)
-                    .ip_permissions(perm.clone())
+/// Send the ingress or the egress form of an EC2 security-group call (two
+/// operations of the API) for the rule's direction; `Ok(())` or the failure.
+macro_rules! by_direction {
+    ($p:expr, $rule:expr, $perm:expr, $ingress:ident, $egress:ident) => {{
+        let ec2 = &$p.c.ec2;
+        if $rule.direction == "egress" {
+            $p.call(|| {
+                ec2.$egress()
+                    .group_id(&$rule.security_group_id)
+                    .ip_permissions($perm.clone())
                     .send()
             })
             .await
             .map(|_| ())
         } else {
-            p.call(|| {
-                ec2.authorize_security_group_ingress()
-                    .group_id(&r.security_group_id)
-                    .ip_permissions(perm.clone())
+            $p.call(|| {
+                ec2.$ingress()
+                    .group_id(&$rule.security_group_id)
+                    .ip_permissions($perm.clone())
                     .send()
             })
             .await
             .map(|_| ())
-        };
+        }
+    }};
+}
+
+pub(crate) async fn create(
+    p: &AwsProvider,
+    address: &str,
+    r: &SecurityGroupRuleSpec,
+) -> Result<Observed, ProviderError> {
+    let attrs = attrs_of(r);
+    let mk = |e: CallError| e.provider(address, "create it");
+    let id: String = {
+        let id = rule_id(r);
+        let perm = permission(r);
+        let res = by_direction!(
+            p,
+            r,
+            perm,
+            authorize_security_group_ingress,
+            authorize_security_group_egress
+        );
         match res {
             Ok(()) => {}
             // Already there (an interrupted apply, or AWS's own default egress): adopt it.
@@ -133,31 +147,19 @@ pub(crate) async fn update(
     r: &ResourceRecord,
     rule: &SecurityGroupRuleSpec,
 ) -> Result<Observed, ProviderError> {
-    let ec2 = &p.c.ec2;
     let address = r.address.as_str();
     let id = r.id.clone();
     let up = |e: CallError| e.provider(address, "change it");
     if r.attrs.get("description") != Some(&json!(rule.description)) {
         let perm = permission(rule);
-        if rule.direction == "egress" {
-            p.call(|| {
-                ec2.update_security_group_rule_descriptions_egress()
-                    .group_id(&rule.security_group_id)
-                    .ip_permissions(perm.clone())
-                    .send()
-            })
-            .await
-            .map_err(up)?;
-        } else {
-            p.call(|| {
-                ec2.update_security_group_rule_descriptions_ingress()
-                    .group_id(&rule.security_group_id)
-                    .ip_permissions(perm.clone())
-                    .send()
-            })
-            .await
-            .map_err(up)?;
-        }
+        by_direction!(
+            p,
+            rule,
+            perm,
+            update_security_group_rule_descriptions_ingress,
+            update_security_group_rule_descriptions_egress
+        )
+        .map_err(up)?;
     }
     settled!(p, address, Kind::SecurityGroupRule, &id, attrs_of(rule))
 }
@@ -167,28 +169,15 @@ pub(crate) async fn delete(
     r: &ResourceRecord,
     rule: &SecurityGroupRuleSpec,
 ) -> Result<(), ProviderError> {
-    let ec2 = &p.c.ec2;
     let address = r.address.as_str();
     let perm = permission(rule);
-    let res = if rule.direction == "egress" {
-        p.call(|| {
-            ec2.revoke_security_group_egress()
-                .group_id(&rule.security_group_id)
-                .ip_permissions(perm.clone())
-                .send()
-        })
-        .await
-        .map(|_| ())
-    } else {
-        p.call(|| {
-            ec2.revoke_security_group_ingress()
-                .group_id(&rule.security_group_id)
-                .ip_permissions(perm.clone())
-                .send()
-        })
-        .await
-        .map(|_| ())
-    };
+    let res = by_direction!(
+        p,
+        rule,
+        perm,
+        revoke_security_group_ingress,
+        revoke_security_group_egress
+    );
     match res {
         Err(e) if e.code().starts_with("InvalidPermission") => Ok(()),
         other => gone(address, other, "revoke the rule"),
