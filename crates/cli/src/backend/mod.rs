@@ -168,6 +168,14 @@ impl Backend {
     }
 }
 
+/// The last line of a completed rollout under `--json`, the same on both backends.
+fn print_rollout_completed(seconds: f64, task_definition: &str) {
+    println!(
+        "{}",
+        serde_json::json!({"event": "rollout", "outcome": "completed", "seconds": seconds, "task_definition": task_definition})
+    );
+}
+
 /// The `Provider` of one command: core drives it through the one trait; this
 /// enum only dispatches.
 pub enum Provider<'a> {

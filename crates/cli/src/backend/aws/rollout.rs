@@ -193,9 +193,9 @@ impl AwsBackend {
         match res {
             Ok(done) => {
                 if json {
-                    println!(
-                        "{}",
-                        serde_json::json!({"event": "rollout", "outcome": "completed", "seconds": t.elapsed().as_secs_f64(), "task_definition": done.task_definition})
+                    crate::backend::print_rollout_completed(
+                        t.elapsed().as_secs_f64(),
+                        &done.task_definition,
                     );
                 } else {
                     println!(

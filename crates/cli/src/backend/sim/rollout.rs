@@ -97,9 +97,9 @@ impl SimBackend {
                     });
                 if done {
                     if ctx.json {
-                        println!(
-                            "{}",
-                            serde_json::json!({"event": "rollout", "outcome": "completed", "seconds": t.elapsed().as_secs_f64(), "task_definition": svc.task_definition})
+                        crate::backend::print_rollout_completed(
+                            t.elapsed().as_secs_f64(),
+                            &svc.task_definition,
                         );
                     } else {
                         println!(
