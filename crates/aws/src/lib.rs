@@ -308,7 +308,7 @@ impl AwsProvider {
                 return Ok(v);
             }
             if start.elapsed() >= self.opts.wait_timeout {
-                return Err(ProviderError::new(format!("{address}: gave up waiting after {}s for {what}", start.elapsed().as_secs()))
+                return Err(ProviderError::of(chronous_core::provider::ErrorKind::Timeout, format!("{address}: gave up waiting after {}s for {what}", start.elapsed().as_secs()))
                     .with_hint("look at the object in the AWS console; when it is ready, run apply again: chronous adopts it")
                     .retryable());
             }

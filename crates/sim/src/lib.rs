@@ -229,7 +229,7 @@ impl SimProvider {
             .to_string();
         let env = self.env_name.clone();
         self.docker.get_or_try_init(|| async move { chronous_docker::Docker::connect().await?.owned_by(&env, &dir).await }).await.map_err(|e| {
-            ProviderError::new(format!("{address}: {e}"))
+            ProviderError::of(ErrorKind::Unreachable, format!("{address}: {e}"))
                 .with_hint("start the Docker daemon, or rehearse the control plane only with CHRONOUS_SIM_RUNTIME=model")
         })
     }
