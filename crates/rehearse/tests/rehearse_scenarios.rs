@@ -169,3 +169,26 @@ fn faults_parse_from_flags() {
     let e = "explode".parse::<FaultSpec>().unwrap_err();
     assert!(e.to_string().contains("unknown fault"), "{e}");
 }
+
+/// A fault after the deployment has completed (the seed's deploy completes at
+/// about +5m) is rehearsed, not silently dropped: the crash at +40m shows in
+/// the timeline and the run goes on until the service is steady again.
+#[test]
+fn a_fault_after_the_deployment_completed_is_rehearsed() {
+    let plain = rehearse_deploy(&input(0, 100, 1)).unwrap();
+    let mut i = input(0, 100, 1);
+    i.faults = vec![FaultSpec::Crash { at_ms: 2_400_000 }];
+    let r = rehearse_deploy(&i).unwrap();
+    assert_ne!(
+        r.render_text(),
+        plain.render_text(),
+        "crash@40m gave the same rehearsal as no fault"
+    );
+    assert!(
+        r.timeline
+            .iter()
+            .any(|e| e.kind == "fault" && e.at_ms == 2_400_000),
+        "no fault at +40m in the timeline"
+    );
+    assert!(r.duration_ms > 2_400_000, "{}", r.duration_ms);
+}
