@@ -284,12 +284,14 @@ struct Target {
 #[derive(Debug, Clone)]
 struct RtTask {
     instance: String,
-    td: String,
     alive: bool,
     running: bool,
     stopping: bool,
     fail_checks_until: Millis,
     target: Option<Target>,
+    /// How its task definition behaved when it started (a behaviour set
+    /// later applies to the tasks started after it).
+    behaviour: Behaviour,
 }
 
 /// What one [`Model::step`] did.
@@ -375,7 +377,7 @@ impl Model {
     pub fn events_processed(&self) -> u64 {
         self.processed
     }
-    /// How tasks of this task definition behave.
+    /// How tasks of this task definition started from now on behave.
     pub fn set_behaviour(&mut self, task_definition: &str, b: Behaviour) {
         self.behaviours.insert(task_definition.to_string(), b);
     }
@@ -490,11 +492,10 @@ impl Model {
                 if let Some(elb) = self.cfg.elb.clone() {
                     if let Some(t) = self.tasks.get(&task) {
                         if t.target.as_ref().is_some_and(|g| g.gen == gen) {
-                            let b = self.behaviour(&t.td);
                             let pass = t.alive
                                 && t.running
                                 && now >= t.fail_checks_until
-                                && b != Behaviour::FailsHealthCheck;
+                                && t.behaviour != Behaviour::FailsHealthCheck;
                             let at = if pass { now } else { now + elb.timeout_ms };
                             self.push(
                                 at,
@@ -698,7 +699,15 @@ impl Model {
                 self.tasks.remove(&id);
             }
             FaultKind::FailingHealthChecks { duration_ms } => {
-                let running = self.running_tasks();
+                // A task already failing is hit again only when every one is.
+                let all = self.running_tasks();
+                let now = self.now;
+                let fine: Vec<String> = all
+                    .iter()
+                    .filter(|id| self.tasks[*id].fail_checks_until <= now)
+                    .cloned()
+                    .collect();
+                let running = if fine.is_empty() { all } else { fine };
                 if running.is_empty() {
                     self.note(
                         LogKind::Fault,
@@ -741,10 +750,6 @@ impl Model {
                     .filter(|(_, t)| t.instance == lost)
                     .map(|(id, _)| id.clone())
                     .collect();
-                for id in &on {
-                    self.set_in_service(id, false);
-                    self.tasks.remove(id);
-                }
                 self.note(
                     LogKind::Fault,
                     None,
@@ -754,6 +759,16 @@ impl Model {
                         on.len()
                     ),
                 );
+                for id in &on {
+                    self.set_in_service(id, false);
+                    self.tasks.remove(id);
+                    self.note(
+                        LogKind::TaskStopped,
+                        Some(id),
+                        Some(&lost),
+                        format!("STOPPED: Host EC2 (instance {lost}) terminated."),
+                    );
+                }
                 self.observe(Observation::InstanceLost { instance: lost })?;
                 if self.cfg.replace_lost_instances {
                     self.instance_counter += 1;
@@ -783,12 +798,12 @@ impl Model {
             task.clone(),
             RtTask {
                 instance: instance.clone(),
-                td: task_definition.clone(),
                 alive: true,
                 running: false,
                 stopping: false,
                 fail_checks_until: 0,
                 target: None,
+                behaviour: b,
             },
         );
         self.note(

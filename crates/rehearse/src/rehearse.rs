@@ -6,102 +6,22 @@
 //!
 //! Times in a [`Rehearsal`] are milliseconds since the deployment started.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::str::FromStr;
 
 use chronous_core::ecs::registered_memory;
 use chronous_core::ecs::{
-    CircuitBreaker, ContainerInstance, EventKind, Millis, RolloutState, ServiceConfig,
-    TaskDefinition, TaskStatus,
+    CircuitBreaker, ContainerInstance, EventKind, Millis, ServiceConfig, TaskDefinition,
 };
 use chronous_core::env::{instance_type, Environment};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{
-    Behaviour, ElbModel, Fault, FaultKind, LogEntry, LogKind, Model, ModelConfig, ModelError,
-    Timings,
-};
-
-/// A fault to inject, as `--fault` spells it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "fault", rename_all = "snake_case")]
-pub enum FaultSpec {
-    /// `crash@90s`: a running task's essential container exits.
-    Crash { at_ms: Millis },
-    /// `failing-health@60s+300s`: a running task fails its health checks for a while.
-    FailingHealthChecks { at_ms: Millis, duration_ms: Millis },
-    /// `instance-lost@2m`: a container instance is lost (and replaced 3 min later).
-    InstanceLost { at_ms: Millis },
-    /// `bad-image`: the new image cannot start (CannotPullContainerError).
-    BadImage,
-    /// `unhealthy-image`: the new image starts but fails its health check.
-    UnhealthyImage,
-    /// `slow-start=4`: the new image takes 4 times as long to start.
-    SlowStart { factor: u32 },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid fault `{input}`: {why} (use crash@90s, failing-health@60s+300s, instance-lost@2m, bad-image, unhealthy-image or slow-start=4)")]
-pub struct FaultParseError {
-    pub input: String,
-    pub why: String,
-}
-
-/// `90s`, `2m`, `1500ms`, `1h`, or plain seconds.
-pub fn parse_duration_ms(s: &str) -> Option<Millis> {
-    let s = s.trim();
-    let (num, mul) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 1)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1_000)
-    } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60_000)
-    } else if let Some(n) = s.strip_suffix('h') {
-        (n, 3_600_000)
-    } else {
-        (s, 1_000)
-    };
-    num.parse::<u64>().ok().map(|n| n * mul)
-}
-
-impl FromStr for FaultSpec {
-    type Err = FaultParseError;
-    fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let err = |why: &str| FaultParseError {
-            input: input.to_string(),
-            why: why.to_string(),
-        };
-        let at = |rest: Option<&str>| -> Result<Millis, FaultParseError> {
-            let r = rest.ok_or_else(|| err("needs @TIME"))?;
-            parse_duration_ms(r).ok_or_else(|| err("bad time"))
-        };
-        let (name, rest) = match input.split_once('@') {
-            Some((n, r)) => (n, Some(r)),
-            None => (input, None),
-        };
-        match name {
-            "crash" => Ok(FaultSpec::Crash { at_ms: at(rest)? }),
-            "instance-lost" => Ok(FaultSpec::InstanceLost { at_ms: at(rest)? }),
-            "failing-health" | "unhealthy" => {
-                let r = rest.ok_or_else(|| err("needs @TIME+DURATION"))?;
-                let (a, d) = r.split_once('+').unwrap_or((r, "300s"));
-                Ok(FaultSpec::FailingHealthChecks {
-                    at_ms: parse_duration_ms(a).ok_or_else(|| err("bad time"))?,
-                    duration_ms: parse_duration_ms(d).ok_or_else(|| err("bad duration"))?,
-                })
-            }
-            "bad-image" => Ok(FaultSpec::BadImage),
-            "unhealthy-image" => Ok(FaultSpec::UnhealthyImage),
-            _ => match input.split_once('=') {
-                Some(("slow-start", f)) => Ok(FaultSpec::SlowStart {
-                    factor: f.parse().map_err(|_| err("bad factor"))?,
-                }),
-                _ => Err(err("unknown fault")),
-            },
-        }
-    }
-}
+use crate::fault::{self};
+pub use crate::fault::{parse_duration_ms, FaultParseError, FaultSpec};
+use crate::model::{ElbModel, LogKind, Model, ModelConfig, ModelError, Timings};
+pub use crate::render::fmt_ms;
+use crate::render::{esc, write_downtime, write_timeline, Picture};
+use crate::trace::{last_reason, past, settings_line, steady, warm_up, Setup, Trace};
+pub use crate::trace::{Lane, TimelineEvent, SETTLE_MS};
 
 /// What to rehearse.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,11 +37,22 @@ pub struct RehearseInput {
     pub timings: Timings,
     pub seed: u64,
     pub faults: Vec<FaultSpec>,
-    /// Give up (outcome Stuck) this long after the deployment started.
+    /// Give up (outcome Stuck) this long after the deployment started; with
+    /// timed faults, this long after the last one has played out.
     pub horizon_ms: Millis,
 }
 
 impl RehearseInput {
+    pub(crate) fn setup(&self) -> Setup<'_> {
+        Setup {
+            service: &self.service,
+            current: &self.current,
+            instance_type: &self.instance_type,
+            instances: &self.instances,
+            elb: self.elb.as_ref(),
+        }
+    }
+
     /// The service, cluster and ELB as the validated environment describes
     /// them; `new_image` (default: the same image, a forced new deployment)
     /// becomes revision 2 of the task family. Seed 0, no faults, a 1-hour horizon.
@@ -187,32 +118,11 @@ impl RehearseInput {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TimelineEvent {
-    /// Since the deployment started.
-    pub at_ms: Millis,
-    pub kind: String,
-    pub task: Option<String>,
-    pub instance: Option<String>,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
     Completed,
     Stuck { reason: String },
     Failed { reason: String, rolled_back: bool },
-}
-
-/// One task's states over the rehearsal, for pictures.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Lane {
-    pub task: String,
-    pub instance: String,
-    pub task_definition: String,
-    /// (from_ms, to_ms, state): `provisioning`, `pending`, `running`,
-    /// `in_service`, `out_of_service`, `stopping`.
-    pub segments: Vec<(Millis, Millis, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -230,6 +140,12 @@ pub struct Rehearsal {
     pub down_at_end: bool,
     /// From the deployment's start to the end of the rehearsal.
     pub duration_ms: Millis,
+    /// When the deployment reached its outcome. The rehearsal goes on after
+    /// it while a fault has not played out yet.
+    pub outcome_at_ms: Millis,
+    /// Since when the service is steady (its deployment completed, every
+    /// task running and healthy); none when it was not at the end.
+    pub steady_at_ms: Option<Millis>,
     pub outcome: Outcome,
     pub suggestions: Vec<String>,
     pub lanes: Vec<Lane>,
@@ -242,303 +158,171 @@ pub struct Rehearsal {
 pub enum RehearseError {
     #[error(transparent)]
     Model(#[from] ModelError),
-}
-
-fn steady(m: &Model) -> bool {
-    let s = m.service();
-    let c = s.counts();
-    let d = s.config().desired_count;
-    s.primary().rollout_state == RolloutState::Completed
-        && c.active == d
-        && c.healthy == d
-        && !s.tasks().any(|t| t.last_status == TaskStatus::Stopping)
+    /// `rehearse incident` with no timed fault: nothing would happen.
+    #[error("nothing to rehearse: no fault with a time (crash@TIME, failing-health@TIME+DURATION or instance-lost@TIME)")]
+    NoTimedFault,
+    /// A fault at or after the end the caller fixed for the run.
+    #[error("fault `{fault}` falls after the end of the rehearsal at {}", crate::fault::fmt_flag_ms(*.end_ms))]
+    FaultAfterEnd { fault: FaultSpec, end_ms: Millis },
 }
 
 /// Stand the service up, let it settle, deploy `input.next`, and report.
+///
+/// The run lasts until the deployment has an outcome and every fault has
+/// played out (then until the service is steady again, for at most
+/// `horizon_ms`): a fault after the deployment completed is rehearsed too.
 pub fn rehearse_deploy(input: &RehearseInput) -> Result<Rehearsal, RehearseError> {
-    let cfg = ModelConfig {
-        service: input.service.clone(),
-        instances: input.instances.clone(),
-        elb: input.elb.clone(),
-        timings: input.timings.clone(),
-        replace_lost_instances: true,
-    };
-    let mut m = Model::new(cfg, input.current.clone(), input.seed)?;
-    // Warm-up: the current revision until steady (or an hour).
-    while !steady(&m) && m.now() < 3_600_000 {
-        if m.step()?.is_none() {
-            break;
-        }
-    }
+    let mut m = warm_up(
+        ModelConfig {
+            service: input.service.clone(),
+            instances: input.instances.clone(),
+            elb: input.elb.clone(),
+            timings: input.timings.clone(),
+            replace_lost_instances: true,
+        },
+        &input.current,
+        input.seed,
+    )?;
     let t0 = m.now();
     m.schedule_deploy(t0, input.next.clone());
-    for f in &input.faults {
-        match f {
-            FaultSpec::Crash { at_ms } => m.inject(Fault {
-                at_ms: t0 + at_ms,
-                kind: FaultKind::TaskCrash { exit_code: 137 },
-            }),
-            FaultSpec::FailingHealthChecks { at_ms, duration_ms } => m.inject(Fault {
-                at_ms: t0 + at_ms,
-                kind: FaultKind::FailingHealthChecks {
-                    duration_ms: *duration_ms,
-                },
-            }),
-            FaultSpec::InstanceLost { at_ms } => m.inject(Fault {
-                at_ms: t0 + at_ms,
-                kind: FaultKind::InstanceLost,
-            }),
-            FaultSpec::BadImage => m.set_behaviour(&input.next.arn, Behaviour::CannotStart),
-            FaultSpec::UnhealthyImage => {
-                m.set_behaviour(&input.next.arn, Behaviour::FailsHealthCheck)
-            }
-            FaultSpec::SlowStart { factor } => {
-                m.set_behaviour(&input.next.arn, Behaviour::SlowStart { factor: *factor })
-            }
-        }
-    }
+    fault::inject(&mut m, &input.faults, t0, &input.next.arn);
     // The deployment itself.
     let log_start = m.log().len();
     m.run_until(t0)?;
-    let dep_id = m.service().primary().id.clone();
-    let end_limit = t0 + input.horizon_ms;
-    let mut failed: Option<String> = None;
-    let mut log_seen = 0usize;
-    let outcome = loop {
-        // New service events since last look.
-        let log = m.log();
-        for e in &log[log_seen..] {
-            if e.at_ms >= t0
-                && e.kind == LogKind::Service(EventKind::DeploymentFailed)
-                && failed.is_none()
-            {
-                failed = Some(e.message.clone());
-            }
+    let played_out = t0 + fault::played_out_ms(&input.faults, &input.timings);
+    let end_limit = played_out + input.horizon_ms;
+    let mut watch = Watch {
+        t0,
+        deployment: m.service().primary().id.clone(),
+        failed: None,
+        log_seen: 0,
+    };
+    let mut outcome: Option<(Outcome, Millis)> = None;
+    let mut steady_since: Option<Millis> = None;
+    loop {
+        steady_since = if steady(&m) {
+            steady_since.or(Some(m.now()))
+        } else {
+            None
+        };
+        if outcome.is_none() {
+            outcome = watch.outcome(&m).map(|o| (o, m.now()));
         }
-        log_seen = log.len();
-        let p = m.service().primary();
-        if let Some(reason) = &failed {
-            let rolling_back = p.rollback_of.is_some();
-            if !rolling_back {
-                break Outcome::Failed {
-                    reason: reason.clone(),
-                    rolled_back: false,
-                };
+        if let Some((_, at)) = &outcome {
+            if past(&m, played_out) {
+                // Nothing after the outcome: stop there, as before any fault.
+                if *at >= played_out || steady_since.is_some() {
+                    break;
+                }
+            } else if m.peek().is_none_or(|t| t > played_out) {
+                m.run_until(played_out)?;
+                continue;
             }
-            if steady(&m) {
-                break Outcome::Failed {
-                    reason: reason.clone(),
-                    rolled_back: true,
-                };
-            }
-        } else if p.id == dep_id && steady(&m) {
-            break Outcome::Completed;
         }
         if m.peek().is_none_or(|t| t > end_limit) {
             m.run_until(end_limit)?;
-            if let Some(reason) = failed {
-                break Outcome::Failed {
-                    reason,
-                    rolled_back: false,
-                };
+            if outcome.is_none() {
+                outcome = Some((watch.give_up(&m, end_limit - t0), m.now()));
             }
-            let reason = m
-                .log()
-                .iter()
-                .rev()
-                .filter(|e| e.at_ms >= t0)
-                .find(|e| {
-                    matches!(
-                        e.kind,
-                        LogKind::Service(
-                            EventKind::UnableToPlace
-                                | EventKind::UnableToDeploy
-                                | EventKind::StartThrottled
-                        )
-                    )
-                })
-                .map(|e| e.message.clone())
-                .unwrap_or_else(|| {
-                    format!(
-                        "the deployment did not reach a steady state within {}",
-                        fmt_ms(input.horizon_ms)
-                    )
-                });
-            break Outcome::Stuck { reason };
+            break;
         }
         m.step()?;
-    };
+    }
+    let (outcome, outcome_at) = outcome.expect("set before the loop ends");
     let end = m.now().max(t0);
-    let (zero_healthy, down_at_end) = zero_intervals(m.in_service_series(), t0, end);
-    let predicted_downtime_ms = zero_healthy.iter().map(|(a, b)| b - a).sum();
-    let timeline: Vec<TimelineEvent> = m.log()[log_start..]
-        .iter()
-        .map(|e| TimelineEvent {
-            at_ms: e.at_ms - t0,
-            kind: e.kind.as_str().to_string(),
-            task: e.task.clone(),
-            instance: e.instance.clone(),
-            message: e.message.clone(),
-        })
-        .collect();
-    let lanes = lanes(m.log(), t0, end);
+    let steady_at_ms = steady(&m)
+        .then_some(steady_since)
+        .flatten()
+        .map(|t| t.saturating_sub(t0));
+    let trace = Trace::of(&m, log_start, t0, end);
     let mut r = Rehearsal {
         service: input.service.name.clone(),
         from_task_definition: input.current.arn.clone(),
         to_task_definition: input.next.arn.clone(),
         seed: input.seed,
-        settings: settings_line(input),
-        timeline,
-        zero_healthy,
-        predicted_downtime_ms,
-        down_at_end,
-        duration_ms: end - t0,
+        settings: settings_line(&input.setup()),
+        timeline: trace.timeline,
+        zero_healthy: trace.zero_healthy,
+        predicted_downtime_ms: trace.predicted_downtime_ms,
+        down_at_end: trace.down_at_end,
+        duration_ms: trace.duration_ms,
+        outcome_at_ms: outcome_at.saturating_sub(t0),
+        steady_at_ms,
         outcome,
         suggestions: Vec::new(),
-        lanes,
+        lanes: trace.lanes,
         model_events: m.events_processed(),
     };
     r.suggestions = suggest(input, &r);
     Ok(r)
 }
 
-fn zero_intervals(
-    series: &[(Millis, u32)],
+/// Watches a deployment for its outcome.
+struct Watch {
     t0: Millis,
-    end: Millis,
-) -> (Vec<(Millis, Millis)>, bool) {
-    let mut out = Vec::new();
-    let mut cur = series
-        .iter()
-        .take_while(|(t, _)| *t <= t0)
-        .last()
-        .map(|(_, n)| *n)
-        .unwrap_or(0);
-    let mut start: Option<Millis> = (cur == 0).then_some(t0);
-    for &(t, n) in series.iter().filter(|(t, _)| *t > t0 && *t <= end) {
-        if cur == 0 && n > 0 {
-            if let Some(s) = start.take() {
-                if t > s {
-                    out.push((s - t0, t - t0));
-                }
-            }
-        } else if cur > 0 && n == 0 {
-            start = Some(t);
-        }
-        cur = n;
-    }
-    let open = start.is_some();
-    if let Some(s) = start {
-        if end > s {
-            out.push((s - t0, end - t0));
-        }
-    }
-    (out, open)
+    deployment: String,
+    /// The deployment-failed event's message, once seen.
+    failed: Option<String>,
+    log_seen: usize,
 }
 
-fn lanes(log: &[LogEntry], t0: Millis, end: Millis) -> Vec<Lane> {
-    let mut lanes: BTreeMap<String, (Lane, Option<(Millis, String)>, Millis)> = BTreeMap::new();
-    let mut order: Vec<String> = Vec::new();
-    for e in log {
-        let Some(task) = &e.task else { continue };
-        let state = match e.kind {
-            LogKind::TaskProvisioning => "provisioning",
-            LogKind::TaskPending => "pending",
-            LogKind::TaskRunning => "running",
-            LogKind::InService => "in_service",
-            LogKind::OutOfService => "out_of_service",
-            LogKind::TaskStopping => "stopping",
-            LogKind::TaskStopped => "stopped",
-            _ => continue,
-        };
-        let entry = lanes.entry(task.clone()).or_insert_with(|| {
-            order.push(task.clone());
-            let td = e
-                .message
-                .strip_prefix("PROVISIONING: task definition ")
-                .and_then(|r| r.split(' ').next())
-                .unwrap_or("")
-                .to_string();
-            (
-                Lane {
-                    task: task.clone(),
-                    instance: e.instance.clone().unwrap_or_default(),
-                    task_definition: td,
-                    segments: Vec::new(),
-                },
-                None,
-                e.at_ms,
+impl Watch {
+    /// The outcome, once the deployment has one.
+    fn outcome(&mut self, m: &Model) -> Option<Outcome> {
+        let log = m.log();
+        for e in &log[self.log_seen..] {
+            if e.at_ms >= self.t0
+                && e.kind == LogKind::Service(EventKind::DeploymentFailed)
+                && self.failed.is_none()
+            {
+                self.failed = Some(e.message.clone());
+            }
+        }
+        self.log_seen = log.len();
+        let p = m.service().primary();
+        if let Some(reason) = &self.failed {
+            let rolling_back = p.rollback_of.is_some();
+            if !rolling_back || steady(m) {
+                return Some(Outcome::Failed {
+                    reason: reason.clone(),
+                    rolled_back: rolling_back,
+                });
+            }
+        } else if p.id == self.deployment && steady(m) {
+            return Some(Outcome::Completed);
+        }
+        None
+    }
+
+    /// The outcome when the run ends without one: failed, or stuck with
+    /// ECS's last reason.
+    fn give_up(&self, m: &Model, after: Millis) -> Outcome {
+        if let Some(reason) = &self.failed {
+            return Outcome::Failed {
+                reason: reason.clone(),
+                rolled_back: false,
+            };
+        }
+        let reason = last_reason(m, self.t0).unwrap_or_else(|| {
+            format!(
+                "the deployment did not reach a steady state within {}",
+                fmt_ms(after)
             )
         });
-        if let Some((from, st)) = entry.1.take() {
-            entry.0.segments.push((from, e.at_ms, st));
-        }
-        if state != "stopped" {
-            entry.1 = Some((e.at_ms, state.to_string()));
-        }
+        Outcome::Stuck { reason }
     }
-    let mut out = Vec::new();
-    for id in order {
-        let (mut lane, open, _) = lanes.remove(&id).expect("ordered");
-        if let Some((from, st)) = open {
-            lane.segments.push((from, end, st));
-        }
-        lane.segments = lane
-            .segments
-            .into_iter()
-            .filter(|(a, b, _)| *b > t0 && *a < end || (*a == *b && *a >= t0 && *a <= end))
-            .map(|(a, b, s)| (a.max(t0) - t0, b.min(end) - t0, s))
-            .collect();
-        if !lane.segments.is_empty() {
-            out.push(lane);
-        }
-    }
-    out
 }
 
-fn settings_line(i: &RehearseInput) -> String {
-    let s = &i.service;
-    let port = match i.current.host_port {
-        0 => "dynamic host ports".to_string(),
-        p => format!("static host port {p}"),
-    };
-    let mem = i.instances.first().map(|x| x.memory_mib).unwrap_or(0);
-    let mut line = format!(
-        "desired {}, minimum {}%, maximum {}% (at least {} healthy, at most {} running), {} x {} ({} MiB registered), task {} MiB, {port}",
-        s.desired_count,
-        s.minimum_healthy_percent,
-        s.maximum_percent,
-        s.min_healthy(),
-        s.max_tasks(),
-        i.instances.len(),
-        i.instance_type,
-        mem,
-        i.current.memory_mib,
-    );
-    if let Some(e) = &i.elb {
-        let _ = write!(
-            line,
-            ", ELB checks every {} (timeout {}, healthy {}, unhealthy {})",
-            fmt_ms(e.interval_ms),
-            fmt_ms(e.timeout_ms),
-            e.healthy_threshold,
-            e.unhealthy_threshold
-        );
-    }
-    if s.health_check_grace_ms > 0 {
-        let _ = write!(line, ", grace {}", fmt_ms(s.health_check_grace_ms));
-    }
-    match s.circuit_breaker {
-        Some(cb) => {
-            let _ = write!(
-                line,
-                ", circuit breaker on{}",
-                if cb.rollback { " with rollback" } else { "" }
-            );
-        }
-        None => line.push_str(", circuit breaker off"),
-    }
-    line
+/// When a new task waits more than a minute for enough passing checks, how to shorten it.
+pub(crate) fn slow_elb_suggestion(elb: Option<&ElbModel>) -> Option<String> {
+    let e = elb?;
+    let wait = e.healthy_threshold as u64 * e.interval_ms;
+    (wait > 60_000).then(|| format!(
+        "a new task takes traffic only after healthy_threshold x interval = {} x {} = {} of passing checks: load_balancer.health_check healthy_threshold = 2 with interval = 10 brings that to about 20 s and shortens every outage",
+        e.healthy_threshold,
+        fmt_ms(e.interval_ms),
+        fmt_ms(wait)
+    ))
 }
 
 /// Concrete settings that would avoid what the rehearsal ran into.
@@ -615,52 +399,9 @@ pub fn suggest(i: &RehearseInput, r: &Rehearsal) -> Vec<String> {
         }
     }
     if r.predicted_downtime_ms > 0 {
-        if let Some(e) = &i.elb {
-            let wait = e.healthy_threshold as u64 * e.interval_ms;
-            if wait > 60_000 {
-                out.push(format!(
-                    "a new task takes traffic only after healthy_threshold x interval = {} x {} = {} of passing checks: load_balancer.health_check healthy_threshold = 2 with interval = 10 brings that to about 20 s and shortens every outage",
-                    e.healthy_threshold,
-                    fmt_ms(e.interval_ms),
-                    fmt_ms(wait)
-                ));
-            }
-        }
+        out.extend(slow_elb_suggestion(i.elb.as_ref()));
     }
     out
-}
-
-/// `5m 12.3s`, `42s`, `1500ms` style.
-pub fn fmt_ms(ms: Millis) -> String {
-    if ms < 1000 {
-        return format!("{ms}ms");
-    }
-    let s = ms / 1000;
-    let frac = ms % 1000;
-    let secs = |x: u64| {
-        if frac == 0 {
-            format!("{x}s")
-        } else {
-            format!("{x}.{:03}s", frac)
-                .trim_end_matches('0')
-                .to_string()
-        }
-    };
-    if s < 60 {
-        secs(s)
-    } else if s < 3600 {
-        format!("{}m {}", s / 60, secs(s % 60))
-    } else {
-        format!("{}h {}m {}", s / 3600, (s % 3600) / 60, secs(s % 60))
-    }
-}
-
-fn short(id: &str) -> &str {
-    if id.len() > 12 && !id.starts_with("i-") {
-        &id[..8]
-    } else {
-        id
-    }
 }
 
 impl Rehearsal {
@@ -674,48 +415,21 @@ impl Rehearsal {
         );
         let _ = writeln!(o, "settings: {}", self.settings);
         let _ = writeln!(o);
-        for e in &self.timeline {
-            let _ = writeln!(
-                o,
-                "{:>12}  {:<24} {:<8} {:<19} {}",
-                format!("+{}", fmt_ms(e.at_ms)),
-                e.kind,
-                e.task.as_deref().map(short).unwrap_or("-"),
-                e.instance.as_deref().unwrap_or("-"),
-                e.message
-            );
-        }
-        let _ = writeln!(o);
-        if self.zero_healthy.is_empty() {
-            let _ = writeln!(o, "zero healthy targets: never");
-        } else {
-            for (i, (a, b)) in self.zero_healthy.iter().enumerate() {
-                let open = self.down_at_end && i + 1 == self.zero_healthy.len();
-                let _ = writeln!(
-                    o,
-                    "zero healthy targets: +{} .. +{} ({}){}",
-                    fmt_ms(*a),
-                    fmt_ms(*b),
-                    fmt_ms(b - a),
-                    if open {
-                        ", still down when the rehearsal ended"
-                    } else {
-                        ""
-                    }
-                );
-            }
-        }
-        let _ = writeln!(
-            o,
-            "predicted downtime: {}",
-            fmt_ms(self.predicted_downtime_ms)
+        write_timeline(&mut o, &self.timeline);
+        write_downtime(
+            &mut o,
+            &self.zero_healthy,
+            self.down_at_end,
+            self.predicted_downtime_ms,
         );
         let _ = match &self.outcome {
-            Outcome::Completed => writeln!(o, "outcome: completed in {}", fmt_ms(self.duration_ms)),
+            Outcome::Completed => {
+                writeln!(o, "outcome: completed in {}", fmt_ms(self.outcome_at_ms))
+            }
             Outcome::Stuck { reason } => writeln!(
                 o,
                 "outcome: stuck after {}: {reason}",
-                fmt_ms(self.duration_ms)
+                fmt_ms(self.outcome_at_ms)
             ),
             Outcome::Failed {
                 reason,
@@ -726,6 +440,20 @@ impl Rehearsal {
                 if *rolled_back { ", rolled back" } else { "" }
             ),
         };
+        if self.duration_ms > self.outcome_at_ms {
+            let _ = match self.steady_at_ms {
+                Some(t) => writeln!(
+                    o,
+                    "after the outcome: every fault played out; the service was steady again at +{}",
+                    fmt_ms(t)
+                ),
+                None => writeln!(
+                    o,
+                    "after the outcome: every fault played out; the service was not steady when the rehearsal ended at +{}",
+                    fmt_ms(self.duration_ms)
+                ),
+            };
+        }
         if !self.suggestions.is_empty() {
             let _ = writeln!(o, "suggestions:");
             for s in &self.suggestions {
@@ -738,212 +466,30 @@ impl Rehearsal {
     /// A timeline picture: one lane per task, the ELB's healthy-target count,
     /// the zero-healthy intervals shaded.
     pub fn render_svg(&self) -> String {
-        let f = Frame {
-            left: 190.0,
-            plot: 980.0 - 190.0 - 20.0,
-            span: self.duration_ms.max(1) as f64,
-            top: 60.0,
-            lane_h: 22.0,
-            rows: self.lanes.len() + 1,
-        };
-        let width = 980.0;
-        let (top, lane_h, rows) = (f.top, f.lane_h, f.rows);
-        let height = top + rows as f64 * lane_h + 70.0;
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="monospace" font-size="11">"#
-        );
-        let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
-        let _ = writeln!(
-            s,
-            r#"<text x="10" y="18" font-size="13">{} {} &#8594; {} (seed {}): predicted downtime {}</text>"#,
-            esc(&self.service),
-            esc(&self.from_task_definition),
-            esc(&self.to_task_definition),
-            self.seed,
-            fmt_ms(self.predicted_downtime_ms)
-        );
-        // Axis ticks.
-        let step = nice_step(self.duration_ms);
-        let mut t = 0;
-        while t <= self.duration_ms {
-            let _ = writeln!(
-                s,
-                r##"<line x1="{0:.1}" y1="{1}" x2="{0:.1}" y2="{2}" stroke="#ddd"/><text x="{0:.1}" y="{3}" text-anchor="middle">+{4}</text>"##,
-                f.x(t),
-                top - 8.0,
-                top + rows as f64 * lane_h,
-                top - 12.0,
-                fmt_ms(t)
-            );
-            t += step;
-        }
-        // Zero-healthy shading.
-        for (a, b) in &self.zero_healthy {
-            let _ = writeln!(
-                s,
-                r##"<rect x="{:.1}" y="{}" width="{:.1}" height="{}" fill="#e53935" fill-opacity="0.15"><title>zero healthy targets +{} .. +{}</title></rect>"##,
-                f.x(*a),
-                top - 8.0,
-                (f.x(*b) - f.x(*a)).max(1.0),
-                rows as f64 * lane_h + 8.0,
-                fmt_ms(*a),
-                fmt_ms(*b)
-            );
-        }
-        self.svg_elb_lane(&mut s, &f);
-        self.svg_task_lanes(&mut s, &f);
-        self.svg_legend(&mut s, &f);
-        s.push_str("</svg>\n");
-        s
-    }
-
-    /// The ELB lane: green while a target is healthy, red while none is.
-    fn svg_elb_lane(&self, s: &mut String, f: &Frame) {
-        let y0 = f.top;
-        let _ = writeln!(
-            s,
-            r#"<text x="10" y="{:.1}">ELB healthy targets</text>"#,
-            y0 + 15.0
-        );
-        let mut edges: Vec<Millis> = vec![0];
-        for (a, b) in &self.zero_healthy {
-            edges.push(*a);
-            edges.push(*b);
-        }
-        edges.push(self.duration_ms);
-        edges.sort();
-        edges.dedup();
-        for w in edges.windows(2) {
-            let (a, b) = (w[0], w[1]);
-            let zero = self
-                .zero_healthy
-                .iter()
-                .any(|(za, zb)| a >= *za && b <= *zb);
-            let _ = writeln!(
-                s,
-                r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="14" fill="{}"/>"##,
-                f.x(a),
-                y0 + 4.0,
-                (f.x(b) - f.x(a)).max(0.5),
-                if zero { "#e53935" } else { "#43a047" }
-            );
-        }
-    }
-
-    /// One lane per task, a segment per state.
-    fn svg_task_lanes(&self, s: &mut String, f: &Frame) {
-        for (i, lane) in self.lanes.iter().enumerate() {
-            let y = f.top + (i + 1) as f64 * f.lane_h;
-            let _ = writeln!(
-                s,
-                r#"<text x="10" y="{:.1}">{} {}</text>"#,
-                y + 15.0,
-                esc(short(&lane.task)),
-                esc(lane
-                    .task_definition
-                    .rsplit(':')
-                    .next()
-                    .map(|r| format!("rev {r}"))
-                    .as_deref()
-                    .unwrap_or(""))
-            );
-            for (a, b, st) in &lane.segments {
-                let color = match st.as_str() {
-                    "provisioning" | "pending" => "#bdbdbd",
-                    "running" => "#fdd835",
-                    "in_service" => "#43a047",
-                    "out_of_service" => "#e53935",
-                    "stopping" => "#fb8c00",
-                    _ => "#9e9e9e",
-                };
-                let _ = writeln!(
-                    s,
-                    r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="14" fill="{color}"><title>{} +{} .. +{}</title></rect>"#,
-                    f.x(*a),
-                    y + 4.0,
-                    (f.x(*b) - f.x(*a)).max(1.0),
-                    st,
-                    fmt_ms(*a),
-                    fmt_ms(*b)
-                );
-            }
-        }
-    }
-
-    /// The colours' legend and the outcome, under the lanes.
-    fn svg_legend(&self, s: &mut String, f: &Frame) {
-        let ly = f.top + f.rows as f64 * f.lane_h + 25.0;
-        let legend = [
-            ("#bdbdbd", "provisioning/pending"),
-            ("#fdd835", "running, not InService"),
-            ("#43a047", "InService"),
-            ("#e53935", "OutOfService / no healthy target"),
-            ("#fb8c00", "stopping"),
-        ];
-        let mut lx = 10.0;
-        for (c, label) in legend {
-            let _ = writeln!(
-                s,
-                r#"<rect x="{lx:.1}" y="{:.1}" width="12" height="12" fill="{c}"/><text x="{:.1}" y="{:.1}">{label}</text>"#,
-                ly - 10.0,
-                lx + 16.0,
-                ly
-            );
-            lx += 30.0 + label.len() as f64 * 6.6;
-        }
-        let _ = writeln!(
-            s,
-            r#"<text x="10" y="{:.1}">outcome: {}</text>"#,
-            ly + 22.0,
-            esc(&match &self.outcome {
+        Picture {
+            heading: format!(
+                "{} {} &#8594; {} (seed {})",
+                esc(&self.service),
+                esc(&self.from_task_definition),
+                esc(&self.to_task_definition),
+                self.seed
+            ),
+            duration_ms: self.duration_ms,
+            predicted_downtime_ms: self.predicted_downtime_ms,
+            zero_healthy: &self.zero_healthy,
+            lanes: &self.lanes,
+            outcome: match &self.outcome {
                 Outcome::Completed => "completed".to_string(),
                 Outcome::Stuck { .. } => "stuck".to_string(),
-                Outcome::Failed { rolled_back, .. } =>
-                    format!("failed{}", if *rolled_back { ", rolled back" } else { "" }),
-            })
-        );
+                Outcome::Failed { rolled_back, .. } => {
+                    format!("failed{}", if *rolled_back { ", rolled back" } else { "" })
+                }
+            },
+        }
+        .svg()
     }
 
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).expect("plain data")
     }
-}
-
-/// Where the SVG timeline draws: the plot's left edge and width, the time
-/// it spans, the first lane's top, the lanes' height and count.
-struct Frame {
-    left: f64,
-    plot: f64,
-    span: f64,
-    top: f64,
-    lane_h: f64,
-    rows: usize,
-}
-
-impl Frame {
-    /// The x of a time since the deployment started.
-    fn x(&self, t: Millis) -> f64 {
-        self.left + self.plot * (t as f64 / self.span)
-    }
-}
-
-fn nice_step(span: Millis) -> Millis {
-    let target = span / 8;
-    for s in [
-        1_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000,
-        1_800_000, 3_600_000,
-    ] {
-        if s >= target {
-            return s;
-        }
-    }
-    7_200_000
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
