@@ -168,6 +168,30 @@ pub struct DeployArgs {
 pub enum RehearseCmd {
     /// Rehearse a deployment: a timeline, the predicted downtime, settings that avoid it.
     Deploy(RehearseArgs),
+    /// Rehearse an incident with no deployment: faults on the running service,
+    /// what happens to traffic and when the service is steady again.
+    Incident(IncidentArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct IncidentArgs {
+    /// Faults to inject (at least one with a time; repeatable): crash@2m,
+    /// failing-health@2m+5m (one task fails its health checks for 5 minutes),
+    /// instance-lost@10m; bad-image, unhealthy-image, slow-start=4 say how the
+    /// tasks started during the incident behave. Each timed fault hits one
+    /// task or instance chosen by the seed; repeat it to hit more.
+    #[arg(long = "fault", value_name = "FAULT")]
+    pub faults: Vec<String>,
+    /// How long to rehearse, e.g. 1h (default: until every fault has played
+    /// out and the service is steady again, at most an hour more).
+    #[arg(long = "for", value_name = "DURATION")]
+    pub for_: Option<String>,
+    /// Seed of every random choice (default: drawn and printed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Also write the timeline as an SVG picture.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -1,6 +1,7 @@
 //! What a user reads, pinned: `plan` of the seed and production fixtures
 //! (text and `--json`), `rehearse deploy` (text and `--json`) for a few
-//! settings and faults, and the shape of `status --json` after an apply.
+//! settings and faults, `rehearse incident` and the usage errors of both,
+//! and the shape of `status --json` after an apply.
 //!
 //! Written before the redesign of the crates' insides (issue 9) so that it can
 //! show the redesign changed nothing a user reads. A snapshot diff here is a
@@ -146,6 +147,81 @@ fn rehearse_deploy_with_better_settings() {
             "failing-health@60s+300s",
         ],
     );
+}
+
+/// `rehearse deploy` with a fault after the deployment completed (at about
+/// +5m): the crash at +40m is rehearsed and reported, not dropped.
+#[test]
+fn rehearse_deploy_with_a_fault_after_it_completed() {
+    let env = Env::new("seed");
+    pin_text(
+        "rehearse-seed-crash-after-deploy",
+        &env,
+        &["rehearse", "deploy", "--seed", "5", "--fault", "crash@40m"],
+    );
+}
+
+#[test]
+fn rehearse_incident_of_the_seed() {
+    let env = Env::new("seed");
+    let args = [
+        "rehearse",
+        "incident",
+        "--seed",
+        "5",
+        "--fault",
+        "crash@2m",
+        "--fault",
+        "instance-lost@10m",
+        "--for",
+        "1h",
+    ];
+    pin_text("rehearse-incident-seed", &env, &args);
+    pin_json("rehearse-incident-seed-json", &env, &args);
+    // Failing health checks on one of two tasks on two instances: no downtime.
+    env.edit("instance_count = 1", "instance_count = 2");
+    env.edit("desired_count = 1", "desired_count = 2");
+    pin_text(
+        "rehearse-incident-two-instances-failing-health",
+        &env,
+        &[
+            "rehearse",
+            "incident",
+            "--seed",
+            "5",
+            "--fault",
+            "failing-health@2m+5m",
+        ],
+    );
+}
+
+/// What a user reads when a rehearsal cannot run as asked: one line with a
+/// hint on stderr, exit 64 (usage), nothing on stdout.
+#[test]
+fn rehearse_usage_errors() {
+    let env = Env::new("seed");
+    let cases: [&[&str]; 8] = [
+        &["rehearse", "incident", "--fault", "explode@2m"],
+        &["rehearse", "incident", "--fault", "crash"],
+        &["rehearse", "incident", "--fault", "crash@soon"],
+        &["rehearse", "incident"],
+        &["rehearse", "incident", "--fault", "slow-start=4"],
+        &["rehearse", "incident", "--fault", "crash@2h", "--for", "1h"],
+        &[
+            "rehearse", "incident", "--fault", "crash@2m", "--for", "a while",
+        ],
+        &["rehearse", "deploy", "--fault", "failing-health"],
+    ];
+    let mut out = String::new();
+    for args in cases {
+        let o = env.run(args);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(common::code(&o), 64, "{args:?}: {stderr}");
+        assert!(o.stdout.is_empty(), "{args:?} printed on stdout");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        out.push_str(&format!("$ chronous {}\n{stderr}", args.join(" ")));
+    }
+    insta::assert_snapshot!("rehearse-usage-errors", out);
 }
 
 /// Every key of a JSON value with the type of its value (ids, times and counts

@@ -41,6 +41,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Cmd::Ssh { instance } => ctx.backend.ssh(&ctx, instance.as_deref()),
         Cmd::Deploy(a) => deploy::run(&mut ctx, a),
         Cmd::Rehearse(RehearseCmd::Deploy(a)) => rehearse::run(&mut ctx, a),
+        Cmd::Rehearse(RehearseCmd::Incident(a)) => rehearse::incident(&mut ctx, a),
         Cmd::Controller => ctx.backend.controller(&ctx),
     }
 }

@@ -2,43 +2,119 @@
 //! timeline, the predicted downtime, settings that avoid it), and with
 //! `--runtime docker` the same deployment for real on the simulator's
 //! containers under load, measured next to the prediction.
+//! `chronous rehearse incident`: faults with no deployment on the modelled
+//! runtime, what happens to traffic and when the service is steady again.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _, Result};
 use chronous_core::resources::Kind;
 use chronous_core::state;
-use chronous_rehearse::rehearse::{fmt_ms, rehearse_deploy, FaultSpec, Rehearsal, RehearseInput};
+use chronous_rehearse::fault::fmt_flag_ms;
+use chronous_rehearse::incident::{rehearse_incident, IncidentInput};
+use chronous_rehearse::rehearse::{
+    fmt_ms, parse_duration_ms, rehearse_deploy, FaultSpec, Rehearsal, RehearseError, RehearseInput,
+};
 use chronous_sim::load::{self, LoadConfig};
 
 use crate::backend::sim::controller;
-use crate::cli::{DeployArgs, RehearseArgs};
+use crate::cli::{DeployArgs, IncidentArgs, RehearseArgs};
 use crate::context::Ctx;
 use crate::planning::{apply_plan, refresh_and_plan};
 use crate::ui::{exit, EXIT_FAILURE, EXIT_USAGE};
 
-pub fn run(ctx: &mut Ctx, a: &RehearseArgs) -> Result<u8> {
-    let seed = a.seed.unwrap_or_else(|| {
+/// The seed given, or one drawn from the clock (printed with the report).
+fn seed_or_drawn(seed: Option<u64>) -> u64 {
+    seed.unwrap_or_else(|| {
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(1);
         t % 1_000_000_007
-    });
+    })
+}
+
+/// `--fault` values, or a usage error naming the first one that is wrong.
+fn parse_faults(faults: &[String]) -> Result<Vec<FaultSpec>> {
+    faults
+        .iter()
+        .map(|f| {
+            f.parse::<FaultSpec>()
+                .map_err(|e| exit(EXIT_USAGE, e.to_string()))
+        })
+        .collect()
+}
+
+/// A rehearsal's error: what the caller asked that cannot be rehearsed is a
+/// usage error, anything else a failure to reproduce with the seed.
+fn rehearse_error(e: RehearseError, seed: u64) -> anyhow::Error {
+    match e {
+        RehearseError::NoTimedFault => {
+            exit(EXIT_USAGE, format!("{e}; add one, e.g. --fault crash@2m"))
+        }
+        RehearseError::FaultAfterEnd { ref fault, .. } => {
+            let at = fault.at_ms().unwrap_or(0);
+            exit(
+                EXIT_USAGE,
+                format!(
+                    "{e}: make --for longer than {}, or leave it out and the rehearsal runs until every fault has played out",
+                    fmt_flag_ms(at)
+                ),
+            )
+        }
+        e => anyhow!("the rehearsal failed: {e} (reproduce with --seed {seed})"),
+    }
+}
+
+fn write_svg(path: Option<&std::path::Path>, svg: impl FnOnce() -> String) -> Result<()> {
+    if let Some(p) = path {
+        std::fs::write(p, svg()).with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    Ok(())
+}
+
+/// `rehearse incident`: faults with no deployment, on the modelled runtime.
+pub fn incident(ctx: &mut Ctx, a: &IncidentArgs) -> Result<u8> {
+    let seed = seed_or_drawn(a.seed);
+    let mut input = IncidentInput::from_environment(&ctx.env);
+    input.seed = seed;
+    input.faults = parse_faults(&a.faults)?;
+    if input.faults.is_empty() {
+        return Err(exit(
+            EXIT_USAGE,
+            "rehearse incident needs a --fault: crash@2m, failing-health@2m+5m or instance-lost@10m (repeatable)",
+        ));
+    }
+    if let Some(f) = &a.for_ {
+        let ms = parse_duration_ms(f).filter(|ms| *ms > 0).ok_or_else(|| {
+            exit(
+                EXIT_USAGE,
+                format!("invalid --for `{f}`: not a duration (use 90s, 30m or 1h)"),
+            )
+        })?;
+        input.horizon_ms = Some(ms);
+    }
+    let r = rehearse_incident(&input).map_err(|e| rehearse_error(e, seed))?;
+    write_svg(a.svg.as_deref(), || r.render_svg())?;
+    if ctx.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        print!("{}", r.render_text());
+        println!("(reproduce with --seed {seed})");
+        if let Some(svg) = &a.svg {
+            println!("timeline picture: {}", svg.display());
+        }
+    }
+    Ok(0)
+}
+
+pub fn run(ctx: &mut Ctx, a: &RehearseArgs) -> Result<u8> {
+    let seed = seed_or_drawn(a.seed);
     let mut input = RehearseInput::from_environment(&ctx.env, a.image.as_deref());
     input.seed = seed;
-    for f in &a.faults {
-        input.faults.push(
-            f.parse::<FaultSpec>()
-                .map_err(|e| exit(EXIT_USAGE, e.to_string()))?,
-        );
-    }
-    let predicted = rehearse_deploy(&input)
-        .map_err(|e| anyhow::anyhow!("the rehearsal failed: {e} (reproduce with --seed {seed})"))?;
-    if let Some(svg) = &a.svg {
-        std::fs::write(svg, predicted.render_svg())
-            .with_context(|| format!("cannot write {}", svg.display()))?;
-    }
+    input.faults = parse_faults(&a.faults)?;
+    let predicted = rehearse_deploy(&input).map_err(|e| rehearse_error(e, seed))?;
+    write_svg(a.svg.as_deref(), || predicted.render_svg())?;
     match a.runtime.as_str() {
         "model" => {
             if ctx.json {
