@@ -227,13 +227,13 @@ fn relay(
     );
     let mut from_client = stream.try_clone()?;
     std::thread::spawn(move || {
-        let _ = std::io::copy(&mut from_client, &mut to_relay);
+        pump(&mut from_client, &mut to_relay);
         // End of the client's input: the relay half-closes toward the target.
     });
     let mut to_client = stream;
     let conns = conns.clone();
     std::thread::spawn(move || {
-        let _ = std::io::copy(&mut from_relay, &mut to_client);
+        pump(&mut from_relay, &mut to_client);
         let _ = to_client.shutdown(Shutdown::Both);
         let mut why = String::new();
         let _ = errors.read_to_string(&mut why);
@@ -247,6 +247,23 @@ fn relay(
         }
     });
     Ok(())
+}
+
+/// Copy until end of input, each read written at once. (Not `io::copy`:
+/// between a socket and a pipe it splices, and a MySQL client's login then
+/// stalled in this relay.)
+fn pump(from: &mut impl Read, to: &mut impl Write) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).and_then(|_| to.flush()).is_err() {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 impl Relay {
