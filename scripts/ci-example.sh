@@ -50,7 +50,7 @@ c status --wait-healthy --timeout 300
 ELB_URL="http://$(c output elb_dns)"
 
 step "tunnel to the database through the bastion (1: no bastion or database reachable)"
-c --json tunnel rds > "$work/tunnel.json" &
+"$CHRONOUS" --env "$ENV_DIR" --json tunnel rds > "$work/tunnel.json" &   # not through c(): $! is chronous
 TUNNEL_PID=$!
 # The first line is written once the port accepts; the command exits 1 if it cannot.
 until [ -s "$work/tunnel.json" ]; do

@@ -119,7 +119,10 @@ fn restored_database_matches_the_backup_and_the_app_serves_its_rows() {
     // One task was started, it runs, nothing was stopped on the way, and the
     // first deployment is COMPLETED.
     let st = env.json(&["status"]).unwrap();
-    let tasks = st["runtime"]["tasks"].as_array().cloned().unwrap_or_default();
+    let tasks = st["runtime"]["tasks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(tasks.len(), 1, "{st}");
     assert_eq!(tasks[0]["last_status"], "RUNNING", "{st}");
     let deployments = &st["runtime"]["service"]["deployments"];
@@ -132,8 +135,12 @@ fn restored_database_matches_the_backup_and_the_app_serves_its_rows() {
             .unwrap(),
     )
     .unwrap();
-    let db = env.json(&["state", "show", "aws_db_instance.main"]).unwrap();
-    let container = db["outputs"]["container"].as_str().expect("the database container is recorded");
+    let db = env
+        .json(&["state", "show", "aws_db_instance.main"])
+        .unwrap();
+    let container = db["outputs"]["container"]
+        .as_str()
+        .expect("the database container is recorded");
     assert_eq!(checksums(container), expected["tables"]);
 
     // Through the load balancer: a token read through the database, and rows from the backup.
@@ -154,7 +161,13 @@ fn restored_database_matches_the_backup_and_the_app_serves_its_rows() {
     assert!(text.contains("time scale 30"), "{text}");
 
     // ssh: a shell on the private side, where the database answers by its RDS name.
-    let rds = env.output("rds_endpoint").unwrap().rsplit_once(':').unwrap().0.to_string();
+    let rds = env
+        .output("rds_endpoint")
+        .unwrap()
+        .rsplit_once(':')
+        .unwrap()
+        .0
+        .to_string();
     let mut child = env
         .command(&["ssh"])
         .stdin(std::process::Stdio::piped())

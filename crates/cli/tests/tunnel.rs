@@ -41,7 +41,14 @@ fn mysql(env: &Running, url: &str, sql: &str) -> std::process::Output {
     Command::new("docker")
         .args(["run", "--rm", "--network", "host", "--label"])
         .arg(format!("chronous.environment={}", env.name()))
-        .args(["-e", "MYSQL_PWD", "chronous/debian-base:bookworm", "mariadb", "--batch", "--skip-column-names"])
+        .args([
+            "-e",
+            "MYSQL_PWD",
+            "chronous/debian-base:bookworm",
+            "mariadb",
+            "--batch",
+            "--skip-column-names",
+        ])
         .args(["-h", host, "-P", port, "-u", user, "-D", db, "-e", sql])
         .env("MYSQL_PWD", PASSWORD)
         .output()
@@ -72,11 +79,19 @@ fn a_tunnel_reaches_the_database_and_a_task_through_the_bastion_and_ssh_passes_e
         let b = s.spawn(|| mysql(&env, &db.url, "SELECT COUNT(*) FROM paymentsdb.tokens"));
         (a.join().unwrap(), b.join().unwrap())
     });
-    assert!(a.status.success() && b.status.success(), "{:?} {:?}", text(&a), text(&b));
+    assert!(
+        a.status.success() && b.status.success(),
+        "{:?} {:?}",
+        text(&a),
+        text(&b)
+    );
 
     // A task, by the id `status` shows: its HTTP port through the bastion.
     let st = env.json(&["status"]).unwrap();
-    let task = st["runtime"]["tasks"][0]["id"].as_str().unwrap().to_string();
+    let task = st["runtime"]["tasks"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let t = env.tunnel(&task).unwrap();
     assert_eq!(t.url, format!("http://127.0.0.1:{}", t.port));
     let (s, body) = http_get(&t.addr(), "/gettoken");
@@ -86,7 +101,13 @@ fn a_tunnel_reaches_the_database_and_a_task_through_the_bastion_and_ssh_passes_e
     let taken = db.port.to_string();
     let o = env.command(&["tunnel", "--port", &taken]).output().unwrap();
     assert_eq!(code(&o), 1);
-    assert!(text(&o).1.contains(&format!("cannot listen on 127.0.0.1:{taken}")), "{:?}", text(&o));
+    assert!(
+        text(&o)
+            .1
+            .contains(&format!("cannot listen on 127.0.0.1:{taken}")),
+        "{:?}",
+        text(&o)
+    );
 
     // Text mode: the URL alone on stdout; SIGTERM closes it cleanly (exit 0).
     let mut child = env
@@ -96,9 +117,14 @@ fn a_tunnel_reaches_the_database_and_a_task_through_the_bastion_and_ssh_passes_e
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     assert!(line.trim().starts_with("mysql://dev@127.0.0.1:"), "{line}");
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     let t0 = Instant::now();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
@@ -113,7 +139,11 @@ fn a_tunnel_reaches_the_database_and_a_task_through_the_bastion_and_ssh_passes_e
     let rds = env.output("rds_endpoint").unwrap();
     let host = rds.rsplit_once(':').unwrap().0;
     let o = env.ssh(&["getent", "hosts", host]).unwrap();
-    assert!(o.status.success() && text(&o).0.contains(host), "{:?}", text(&o));
+    assert!(
+        o.status.success() && text(&o).0.contains(host),
+        "{:?}",
+        text(&o)
+    );
 
     drop((db, t));
     drop(env);
@@ -128,7 +158,10 @@ fn the_guard_cleans_up_after_a_panic() {
         let env = seed("panic").prepare().unwrap();
         name = env.name().to_string();
         env.run(&["apply", "--auto-approve"]).unwrap();
-        assert!(!labelled(&name).0.is_empty(), "the apply started containers");
+        assert!(
+            !labelled(&name).0.is_empty(),
+            "the apply started containers"
+        );
         panic!("the test fails half-way");
     }));
     assert!(r.is_err());
@@ -141,7 +174,10 @@ fn tunnel_and_ssh_say_clearly_when_the_environment_is_not_up() {
     let o = env.run(&["tunnel"]);
     assert_eq!(code(&o), 1);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("no database is recorded") && err.contains("chronous apply"), "{err}");
+    assert!(
+        err.contains("no database is recorded") && err.contains("chronous apply"),
+        "{err}"
+    );
     let o = env.run(&["ssh", "--", "true"]);
     assert_eq!(code(&o), 1);
     let err = String::from_utf8_lossy(&o.stderr);
@@ -152,9 +188,18 @@ fn tunnel_and_ssh_say_clearly_when_the_environment_is_not_up() {
     let o = env.run(&["--backend", "aws", "ssh", "--", "true"]);
     assert_eq!(code(&o), 1);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("no bastion with a public IP is recorded"), "{err}");
+    assert!(
+        err.contains("no bastion with a public IP is recorded"),
+        "{err}"
+    );
     let o = env.run(&["--backend", "aws", "--json", "tunnel"]);
     assert_eq!(code(&o), 1);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(v["error"].as_str().unwrap().contains("no database is recorded"), "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("no database is recorded"),
+        "{v}"
+    );
 }

@@ -115,27 +115,48 @@ impl Environment {
         let root = tempfile::Builder::new()
             .prefix("chronous-env-")
             .tempdir()
-            .map_err(|source| Error::Copy { dir: self.src.clone(), source })?;
-        let base = self.src.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "env".into());
+            .map_err(|source| Error::Copy {
+                dir: self.src.clone(),
+                source,
+            })?;
+        let base = self
+            .src
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_else(|| "env".into());
         let dir = root.path().join(base);
-        copy_dir(&self.src, &dir).map_err(|source| Error::Copy { dir: self.src.clone(), source })?;
+        copy_dir(&self.src, &dir).map_err(|source| Error::Copy {
+            dir: self.src.clone(),
+            source,
+        })?;
         let file = dir.join("chronous.toml");
-        let text = std::fs::read_to_string(&file)
-            .map_err(|e| Error::File { file: file.clone(), why: e.to_string() })?;
-        let mut doc: toml_edit::DocumentMut = absolute_paths(&text, &self.src)
-            .parse()
-            .map_err(|e: toml_edit::TomlError| Error::File { file: file.clone(), why: e.to_string() })?;
+        let text = std::fs::read_to_string(&file).map_err(|e| Error::File {
+            file: file.clone(),
+            why: e.to_string(),
+        })?;
+        let mut doc: toml_edit::DocumentMut =
+            absolute_paths(&text, &self.src)
+                .parse()
+                .map_err(|e: toml_edit::TomlError| Error::File {
+                    file: file.clone(),
+                    why: e.to_string(),
+                })?;
         let name = match self.name {
             Some(n) => n,
             None => {
                 let n = N.fetch_add(1, Ordering::SeqCst);
-                let stem = doc["environment"]["name"].as_str().unwrap_or("env").to_string();
+                let stem = doc["environment"]["name"]
+                    .as_str()
+                    .unwrap_or("env")
+                    .to_string();
                 format!("{stem}-t{}x{n}", std::process::id())
             }
         };
         doc["environment"]["name"] = toml_edit::value(name.as_str());
-        std::fs::write(&file, doc.to_string())
-            .map_err(|e| Error::File { file: file.clone(), why: e.to_string() })?;
+        std::fs::write(&file, doc.to_string()).map_err(|e| Error::File {
+            file: file.clone(),
+            why: e.to_string(),
+        })?;
         let bin = self
             .bin
             .or_else(|| std::env::var_os("CHRONOUS_BIN").map(PathBuf::from))
@@ -205,7 +226,10 @@ impl Running {
 
     /// Run a chronous command; its stdout when it exits 0.
     pub fn run(&self, args: &[&str]) -> Result<String, Error> {
-        let o = self.command(args).output().map_err(|source| Error::Spawn { bin: self.bin.clone(), source })?;
+        let o = self.command(args).output().map_err(|source| Error::Spawn {
+            bin: self.bin.clone(),
+            source,
+        })?;
         if !o.status.success() {
             return Err(Error::Command {
                 args: args.join(" "),
@@ -221,7 +245,10 @@ impl Running {
         let mut a = vec!["--json"];
         a.extend_from_slice(args);
         let out = self.run(&a)?;
-        serde_json::from_str(&out).map_err(|e| Error::Output { args: a.join(" "), why: e.to_string() })
+        serde_json::from_str(&out).map_err(|e| Error::Output {
+            args: a.join(" "),
+            why: e.to_string(),
+        })
     }
 
     /// One of `chronous output`'s values (`elb_dns`, `rds_endpoint`, ...).
@@ -237,7 +264,10 @@ impl Running {
         self.command(&a)
             .stdin(Stdio::null())
             .output()
-            .map_err(|source| Error::Spawn { bin: self.bin.clone(), source })
+            .map_err(|source| Error::Spawn {
+                bin: self.bin.clone(),
+                source,
+            })
     }
 
     /// A port on 127.0.0.1 forwarded to the database through the bastion.
@@ -255,7 +285,10 @@ impl Running {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|source| Error::Spawn { bin: self.bin.clone(), source })?;
+            .map_err(|source| Error::Spawn {
+                bin: self.bin.clone(),
+                source,
+            })?;
         let stdout = child.stdout.take().expect("piped");
         let mut line = String::new();
         let read = BufReader::new(stdout).read_line(&mut line);
@@ -270,7 +303,9 @@ impl Running {
             _ => {
                 let _ = child.kill();
                 let o = child.wait_with_output();
-                let stderr = o.map(|o| String::from_utf8_lossy(&o.stderr).into_owned()).unwrap_or_default();
+                let stderr = o
+                    .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+                    .unwrap_or_default();
                 Err(Error::Command {
                     args: args.join(" "),
                     code: None,
@@ -282,7 +317,9 @@ impl Running {
 
     /// Destroy now and report how it went (dropping destroys too, silently).
     pub fn down(mut self) -> Result<(), Error> {
-        let r = self.run(&["destroy", "--auto-approve", "--allow-production"]).map(|_| ());
+        let r = self
+            .run(&["destroy", "--auto-approve", "--allow-production"])
+            .map(|_| ());
         self.sweep();
         self.done = true;
         r
@@ -293,7 +330,10 @@ impl Running {
         let name = self.name.clone();
         // Its own thread and runtime: Drop may run inside a test's runtime.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             rt.block_on(async {
                 let d = chronous_docker::Docker::connect().await.ok()?;
                 d.sweep(&name).await.ok()
@@ -310,7 +350,11 @@ impl Drop for Running {
         }
         if std::env::var_os("CHRONOUS_KEEP").is_some() {
             if let Some(root) = self.root.take() {
-                eprintln!("CHRONOUS_KEEP: environment `{}` kept in {}", self.name, root.keep().display());
+                eprintln!(
+                    "CHRONOUS_KEEP: environment `{}` kept in {}",
+                    self.name,
+                    root.keep().display()
+                );
             }
             return;
         }
@@ -342,7 +386,10 @@ impl Tunnel {
 
 impl Drop for Tunnel {
     fn drop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         for _ in 0..50 {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return;
@@ -403,11 +450,15 @@ mod tests {
         std::fs::write(d.path().join("backup/b.tar.gz"), "x").unwrap();
         let src = d.path().join("env");
         std::fs::create_dir_all(&src).unwrap();
-        let text = "backup_file = \"../backup/b.tar.gz\"\nkey = \"aws-ssh.pub\"\nmissing = \"../nope\"\n";
+        let text =
+            "backup_file = \"../backup/b.tar.gz\"\nkey = \"aws-ssh.pub\"\nmissing = \"../nope\"\n";
         let abs = d.path().join("backup/b.tar.gz").canonicalize().unwrap();
         assert_eq!(
             absolute_paths(text, &src),
-            format!("backup_file = \"{}\"\nkey = \"aws-ssh.pub\"\nmissing = \"../nope\"\n", abs.display())
+            format!(
+                "backup_file = \"{}\"\nkey = \"aws-ssh.pub\"\nmissing = \"../nope\"\n",
+                abs.display()
+            )
         );
     }
 
@@ -415,16 +466,26 @@ mod tests {
     fn a_prepared_copy_has_its_own_name_and_leaves_the_source_alone() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/seed");
         let before = std::fs::read_to_string(root.join("chronous.toml")).unwrap();
-        let a = Environment::from_dir(&root).binary("/nonexistent").prepare().unwrap();
+        let a = Environment::from_dir(&root)
+            .binary("/nonexistent")
+            .prepare()
+            .unwrap();
         let mine = format!("testing-unit-{}", std::process::id());
-        let b = Environment::from_dir(&root).name(&mine).binary("/nonexistent").prepare().unwrap();
+        let b = Environment::from_dir(&root)
+            .name(&mine)
+            .binary("/nonexistent")
+            .prepare()
+            .unwrap();
         assert_ne!(a.name(), b.name());
         assert!(a.name().starts_with("seed-t"), "{}", a.name());
         assert_eq!(b.name(), mine);
         let copied = std::fs::read_to_string(b.dir().join("chronous.toml")).unwrap();
         assert!(copied.contains(&format!("name = \"{mine}\"")), "{copied}");
         assert!(!copied.contains("\"../backup"), "{copied}");
-        assert_eq!(std::fs::read_to_string(root.join("chronous.toml")).unwrap(), before);
+        assert_eq!(
+            std::fs::read_to_string(root.join("chronous.toml")).unwrap(),
+            before
+        );
         // The binary does not exist: a clear error, and dropping still works.
         let e = b.run(&["validate"]).unwrap_err();
         assert!(e.to_string().contains("cannot run /nonexistent"), "{e}");

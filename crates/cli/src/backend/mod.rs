@@ -156,7 +156,10 @@ impl Backend {
                 let port = port
                     .or(ctx.env.service.host_port.filter(|p| *p != 0))
                     .ok_or_else(|| exit(crate::ui::EXIT_USAGE, format!("the service's host port is dynamic: say which port, as `{target}:PORT`")))?;
-                Ok(Remote { host: target.to_string(), port })
+                Ok(Remote {
+                    host: target.to_string(),
+                    port,
+                })
             }
         }
     }

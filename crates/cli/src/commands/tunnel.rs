@@ -26,7 +26,11 @@ struct Target {
 
 impl Target {
     fn url(&self, port: u16) -> String {
-        let user = self.user.as_ref().map(|u| format!("{u}@")).unwrap_or_default();
+        let user = self
+            .user
+            .as_ref()
+            .map(|u| format!("{u}@"))
+            .unwrap_or_default();
         format!("{}://{user}127.0.0.1:{port}{}", self.scheme, self.path)
     }
 }
@@ -34,7 +38,10 @@ impl Target {
 /// The database's endpoint as recorded by the last apply.
 fn rds(ctx: &Ctx, st: &State) -> Result<Target> {
     let db = ctx.env.database.as_ref().ok_or_else(|| {
-        exit(EXIT_FAILURE, "this environment has no [database]: tunnel to a task instead (`chronous tunnel TASK`)")
+        exit(
+            EXIT_FAILURE,
+            "this environment has no [database]: tunnel to a task instead (`chronous tunnel TASK`)",
+        )
     })?;
     let host = st
         .lookup("aws_db_instance.main", "address")
@@ -47,7 +54,10 @@ fn rds(ctx: &Ctx, st: &State) -> Result<Target> {
         })?;
     let port = st
         .lookup("aws_db_instance.main", "port")
-        .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+        .and_then(|v| {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
         .unwrap_or(3306) as u16;
     Ok(Target {
         name: "rds".into(),
@@ -61,9 +71,12 @@ fn rds(ctx: &Ctx, st: &State) -> Result<Target> {
 fn parse(target: &str) -> Result<(&str, Option<u16>)> {
     match target.rsplit_once(':') {
         Some((t, p)) => {
-            let port = p
-                .parse()
-                .map_err(|_| exit(EXIT_USAGE, format!("`{target}`: the port after `:` must be a number")))?;
+            let port = p.parse().map_err(|_| {
+                exit(
+                    EXIT_USAGE,
+                    format!("`{target}`: the port after `:` must be a number"),
+                )
+            })?;
             Ok((t, Some(port)))
         }
         None => Ok((target, None)),
@@ -95,7 +108,10 @@ pub fn run(ctx: &Ctx, a: &TunnelArgs) -> Result<u8> {
         );
     } else {
         println!("{url}");
-        eprintln!("Forwarding 127.0.0.1:{port} to {} ({remote}) through the bastion. Ctrl-C to close.", target.name);
+        eprintln!(
+            "Forwarding 127.0.0.1:{port} to {} ({remote}) through the bastion. Ctrl-C to close.",
+            target.name
+        );
     }
     let ended = wait(ctx, &mut fwd);
     fwd.close();
@@ -108,7 +124,10 @@ pub fn run(ctx: &Ctx, a: &TunnelArgs) -> Result<u8> {
             }
             Ok(0)
         }
-        Some(why) => Err(exit(EXIT_FAILURE, format!("the tunnel to {} ended: {why}", target.name))),
+        Some(why) => Err(exit(
+            EXIT_FAILURE,
+            format!("the tunnel to {} ended: {why}", target.name),
+        )),
     }
 }
 

@@ -42,7 +42,13 @@ pub fn via(ctx: &Ctx) -> Result<Via> {
         })?;
     Ok(Via {
         bastion,
-        key: private_key(&ctx.dir, ctx.env.key_pair.as_ref().map(|k| k.public_key_file.as_str())),
+        key: private_key(
+            &ctx.dir,
+            ctx.env
+                .key_pair
+                .as_ref()
+                .map(|k| k.public_key_file.as_str()),
+        ),
     })
 }
 
@@ -77,7 +83,15 @@ pub fn shell_args(via: &Via, instance: Option<&str>, command: &[String]) -> Vec<
     if !command.is_empty() {
         // Not interactive: fail rather than ask (CI), and take a new
         // bastion's host key the first time.
-        a.extend(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new"].map(String::from));
+        a.extend(
+            [
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=accept-new",
+            ]
+            .map(String::from),
+        );
     }
     // `--`: the host and the command after it are never read as ssh options.
     a.push("--".into());
@@ -104,7 +118,10 @@ pub fn forward_args(via: &Via, local_port: u16, remote: &Remote) -> Vec<String> 
         ]
         .map(String::from),
     );
-    a.push(format!("127.0.0.1:{local_port}:{}:{}", remote.host, remote.port));
+    a.push(format!(
+        "127.0.0.1:{local_port}:{}:{}",
+        remote.host, remote.port
+    ));
     a.push("--".into());
     a.push(format!("{USER}@{}", via.bastion));
     a
@@ -163,7 +180,9 @@ pub fn forward(ctx: &Ctx, remote: &Remote, port: u16) -> Result<SshForward> {
                 ),
             ));
         }
-        if TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200)).is_ok() {
+        if TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200))
+            .is_ok()
+        {
             return Ok(SshForward { port, child });
         }
         if t.elapsed() > Duration::from_secs(60) {
@@ -171,7 +190,10 @@ pub fn forward(ctx: &Ctx, remote: &Remote, port: u16) -> Result<SshForward> {
             let _ = child.wait();
             return Err(exit(
                 EXIT_FAILURE,
-                format!("ssh -L through the bastion {} did not open 127.0.0.1:{port} within 60 s", via.bastion),
+                format!(
+                    "ssh -L through the bastion {} did not open 127.0.0.1:{port} within 60 s",
+                    via.bastion
+                ),
             ));
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -209,7 +231,10 @@ mod tests {
 
     #[test]
     fn ssh_forward_is_a_local_forward_through_the_bastion() {
-        let r = Remote { host: "cak.abc.us-east-2.rds.amazonaws.com".into(), port: 3306 };
+        let r = Remote {
+            host: "cak.abc.us-east-2.rds.amazonaws.com".into(),
+            port: 3306,
+        };
         assert_eq!(
             forward_args(&via(true), 40123, &r).join(" "),
             "-N -i /env/aws-ssh -o IdentitiesOnly=yes -o ExitOnForwardFailure=yes -o BatchMode=yes \
@@ -237,7 +262,10 @@ mod tests {
         std::fs::write(d.path().join("aws-ssh.pub"), "ssh-ed25519 AAAA").unwrap();
         assert_eq!(private_key(d.path(), Some("aws-ssh.pub")), None);
         std::fs::write(d.path().join("aws-ssh"), "key").unwrap();
-        assert_eq!(private_key(d.path(), Some("aws-ssh.pub")), Some(d.path().join("aws-ssh")));
+        assert_eq!(
+            private_key(d.path(), Some("aws-ssh.pub")),
+            Some(d.path().join("aws-ssh"))
+        );
         assert_eq!(private_key(d.path(), None), None);
     }
 }

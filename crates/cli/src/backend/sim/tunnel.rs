@@ -128,8 +128,11 @@ pub fn probe(ctx: &Ctx, bastion: &str, remote: &Remote) -> Result<()> {
     let out = ctx.rt()?.block_on(async {
         let d = Docker::connect().await?;
         Ok::<_, anyhow::Error>(
-            d.exec(bastion, &["python3", "-c", RELAY, &remote.host, &port, "probe"])
-                .await?,
+            d.exec(
+                bastion,
+                &["python3", "-c", RELAY, &remote.host, &port, "probe"],
+            )
+            .await?,
         )
     })?;
     if out.exit_code == 0 {
@@ -140,7 +143,11 @@ pub fn probe(ctx: &Ctx, bastion: &str, remote: &Remote) -> Result<()> {
         EXIT_FAILURE,
         format!(
             "{}; is the environment up? (`chronous status`)",
-            if why.is_empty() { format!("the relay in the bastion failed (exit {})", out.exit_code) } else { why.to_string() }
+            if why.is_empty() {
+                format!("the relay in the bastion failed (exit {})", out.exit_code)
+            } else {
+                why.to_string()
+            }
         ),
     ))
 }
@@ -271,10 +278,8 @@ impl Relay {
     pub fn close(mut self) {
         self.stop.store(true, Ordering::SeqCst);
         // Wake the listener so it sees `stop`.
-        let _ = TcpStream::connect_timeout(
-            &([127, 0, 0, 1], self.port).into(),
-            Duration::from_secs(1),
-        );
+        let _ =
+            TcpStream::connect_timeout(&([127, 0, 0, 1], self.port).into(), Duration::from_secs(1));
         if let Some(t) = self.accept.take() {
             let _ = t.join();
         }
