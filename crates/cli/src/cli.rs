@@ -82,11 +82,16 @@ pub enum Cmd {
         #[arg(long, value_name = "DURATION")]
         since: Option<String>,
     },
-    /// Open a shell on the private side through the bastion.
+    /// Open a shell on the private side through the bastion, or run one command there (`ssh -- CMD...`).
     Ssh {
         /// A container instance to reach (default: the bastion itself).
         instance: Option<String>,
+        /// One command to run instead of a shell, after `--`; chronous exits with its exit code.
+        #[arg(last = true, value_name = "CMD")]
+        command: Vec<String>,
     },
+    /// Forward a 127.0.0.1 port to the database (`rds`, the default) or to a task, through the bastion.
+    Tunnel(TunnelArgs),
     /// Deploy a new image: a new task-definition revision and a rolling update of the service.
     Deploy(DeployArgs),
     /// Rehearse a change in the simulator and say what it will do.
@@ -95,6 +100,17 @@ pub enum Cmd {
     /// Run the environment's controller in the foreground (the CLI starts it on demand).
     #[command(hide = true)]
     Controller,
+}
+
+#[derive(Args, Debug)]
+pub struct TunnelArgs {
+    /// `rds` (the database), or TARGET[:PORT]: on the simulator a task id or
+    /// container name (port: the container's), on AWS a private host.
+    #[arg(default_value = "rds", value_name = "rds|TARGET[:PORT]")]
+    pub target: String,
+    /// The local port on 127.0.0.1 (default: a free one, printed).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
 }
 
 #[derive(Args, Debug)]

@@ -104,8 +104,30 @@ fn db_container(env: &Env) -> String {
 
 #[test]
 fn restored_database_matches_the_backup_and_the_app_serves_its_rows() {
-    let env = Env::docker("seed");
-    let addr = up(&env);
+    // Brought up and always cleaned up by chronous-testing's guard.
+    common::ensure_images();
+    let env = chronous_testing::Environment::from_dir(common::repo().join("fixtures/seed"))
+        .name(format!("restore-{}", std::process::id()))
+        .binary(common::BIN)
+        .env("CHRONOUS_DB_PASSWORD", "test-password-not-a-secret")
+        .env("CHRONOUS_SIM_RUNTIME", "docker")
+        .env("CHRONOUS_SIM_TIME_SCALE", "30")
+        .healthy_timeout(Duration::from_secs(120))
+        .up()
+        .unwrap();
+    let addr = env.elb_url().trim_start_matches("http://").to_string();
+    // One task was started, it runs, nothing was stopped on the way, and the
+    // first deployment is COMPLETED.
+    let st = env.json(&["status"]).unwrap();
+    let tasks = st["runtime"]["tasks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(tasks.len(), 1, "{st}");
+    assert_eq!(tasks[0]["last_status"], "RUNNING", "{st}");
+    let deployments = &st["runtime"]["service"]["deployments"];
+    assert_eq!(deployments.as_array().map(Vec::len), Some(1), "{st}");
+    assert_eq!(deployments[0]["rollout_state"], "COMPLETED", "{st}");
 
     // Every table as it was at backup time.
     let expected: serde_json::Value = serde_json::from_str(
@@ -113,7 +135,13 @@ fn restored_database_matches_the_backup_and_the_app_serves_its_rows() {
             .unwrap(),
     )
     .unwrap();
-    assert_eq!(checksums(&db_container(&env)), expected["tables"]);
+    let db = env
+        .json(&["state", "show", "aws_db_instance.main"])
+        .unwrap();
+    let container = db["outputs"]["container"]
+        .as_str()
+        .expect("the database container is recorded");
+    assert_eq!(checksums(container), expected["tables"]);
 
     // Through the load balancer: a token read through the database, and rows from the backup.
     let (s, body) = http_get(&addr, "/gettoken");
@@ -127,22 +155,21 @@ fn restored_database_matches_the_backup_and_the_app_serves_its_rows() {
     assert_eq!(p["id"], 1);
 
     // Status says where the backup came from and that the database is ready.
-    let st = status(&env);
     assert_eq!(st["database"]["ready"], true, "{st}");
     assert!(st["runtime"]["time_scale"].as_f64().unwrap() == 30.0);
-    let text = env.ok(&["status"]);
+    let text = env.run(&["status"]).unwrap();
     assert!(text.contains("time scale 30"), "{text}");
 
     // ssh: a shell on the private side, where the database answers by its RDS name.
     let rds = env
-        .ok(&["output", "rds_endpoint"])
-        .trim()
+        .output("rds_endpoint")
+        .unwrap()
         .rsplit_once(':')
         .unwrap()
         .0
         .to_string();
     let mut child = env
-        .cmd(&["ssh"])
+        .command(&["ssh"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -157,20 +184,21 @@ fn restored_database_matches_the_backup_and_the_app_serves_its_rows() {
     assert!(o.status.success() && text.contains(&rds), "{text}");
 
     // Logs of the task: the app's request lines.
-    let logs = env.ok(&["logs"]);
+    let logs = env.run(&["logs"]).unwrap();
     assert!(logs.contains("GET /gettoken"), "{logs}");
 
     // Destroy removes every container, volume and network of the environment, and only those.
+    let name = env.name().to_string();
     let other = docker(&[
         "volume",
         "create",
         "--label",
         "chronous.environment=someone-else",
-        &format!("keep-{}", env.name),
+        &format!("keep-{name}"),
     ]);
     assert!(other.status.success());
-    env.ok(&["destroy", "--auto-approve"]);
-    assert_eq!(labelled(&env.name), (vec![], vec![], vec![]));
+    env.down().unwrap();
+    assert_eq!(labelled(&name), (vec![], vec![], vec![]));
     let still = docker(&[
         "volume",
         "ls",
@@ -178,8 +206,8 @@ fn restored_database_matches_the_backup_and_the_app_serves_its_rows() {
         "--filter",
         "label=chronous.environment=someone-else",
     ]);
-    assert!(String::from_utf8_lossy(&still.stdout).contains(&format!("keep-{}", env.name)));
-    docker(&["volume", "rm", &format!("keep-{}", env.name)]);
+    assert!(String::from_utf8_lossy(&still.stdout).contains(&format!("keep-{name}")));
+    docker(&["volume", "rm", &format!("keep-{name}")]);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! the simulator and on AWS, behind one enum whose methods dispatch with an
 //! exhaustive `match`: the `Provider` that plan and apply drive, what follows
 //! an apply, the wait for a rollout, the push of `deploy --image`, what
-//! `status` observes, `logs`, `ssh` and the controller. Each arm calls its
+//! `status` observes, `logs`, `ssh`, `tunnel` and the controller. Each arm calls its
 //! backend's module: [`sim`] (the simulated cloud and its containers) or
 //! [`aws`] (the SDK).
 
@@ -139,11 +139,37 @@ impl Backend {
         }
     }
 
-    /// `chronous ssh [INSTANCE]`.
-    pub fn ssh(&self, ctx: &Ctx, instance: Option<&str>) -> Result<u8> {
+    /// `chronous ssh [INSTANCE] [-- CMD...]`: a shell, or one command and its exit code.
+    pub fn ssh(&self, ctx: &Ctx, instance: Option<&str>, command: &[String]) -> Result<u8> {
         match self {
-            Backend::Sim(s) => s.ssh(ctx, instance),
-            Backend::Aws(_) => aws::ssh(ctx, instance),
+            Backend::Sim(s) => s.ssh(ctx, instance, command),
+            Backend::Aws(_) => aws::ssh::ssh(ctx, instance, command),
+        }
+    }
+
+    /// `chronous tunnel TARGET[:PORT]` other than `rds`: where the bastion
+    /// reaches it (a task on the simulator, a private host on AWS).
+    pub fn tunnel_target(&self, ctx: &Ctx, target: &str, port: Option<u16>) -> Result<Remote> {
+        match self {
+            Backend::Sim(s) => s.task_target(ctx, target, port),
+            Backend::Aws(_) => {
+                let port = port
+                    .or(ctx.env.service.host_port.filter(|p| *p != 0))
+                    .ok_or_else(|| exit(crate::ui::EXIT_USAGE, format!("the service's host port is dynamic: say which port, as `{target}:PORT`")))?;
+                Ok(Remote {
+                    host: target.to_string(),
+                    port,
+                })
+            }
+        }
+    }
+
+    /// `chronous tunnel`: 127.0.0.1:`port` (0: a free one) forwarded to
+    /// `remote` through the bastion, accepting when this returns.
+    pub fn tunnel(&self, ctx: &Ctx, remote: &Remote, port: u16) -> Result<Forward> {
+        match self {
+            Backend::Sim(s) => Ok(Forward::Sim(s.tunnel(ctx, remote, port)?)),
+            Backend::Aws(_) => Ok(Forward::Aws(aws::ssh::forward(ctx, remote, port)?)),
         }
     }
 
@@ -164,6 +190,46 @@ impl Backend {
         match self {
             Backend::Sim(s) => s.docker(),
             Backend::Aws(_) => false,
+        }
+    }
+}
+
+/// Where a tunnel leads, as the bastion reaches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remote {
+    pub host: String,
+    pub port: u16,
+}
+
+/// An open tunnel: a port on 127.0.0.1 forwarded through the bastion.
+pub enum Forward {
+    /// Each connection relayed by a `docker exec` into the bastion's container.
+    Sim(sim::tunnel::Relay),
+    /// `ssh -N -L` through the bastion's public IP.
+    Aws(aws::ssh::SshForward),
+}
+
+impl Forward {
+    pub fn port(&self) -> u16 {
+        match self {
+            Forward::Sim(r) => r.port,
+            Forward::Aws(f) => f.port,
+        }
+    }
+
+    /// Why the tunnel ended on its own, if it did (ssh exited).
+    pub fn ended(&mut self) -> Option<String> {
+        match self {
+            Forward::Sim(_) => None,
+            Forward::Aws(f) => f.ended(),
+        }
+    }
+
+    /// Stop accepting and end the connections.
+    pub fn close(self) {
+        match self {
+            Forward::Sim(r) => r.close(),
+            Forward::Aws(f) => f.close(),
         }
     }
 }

@@ -13,6 +13,7 @@ mod replace;
 mod sim;
 mod state;
 mod status;
+mod tunnel;
 mod validate;
 
 use anyhow::Result;
@@ -38,7 +39,8 @@ pub fn run(cli: Cli) -> Result<u8> {
             timeout,
         } => status::run(&ctx, *wait_healthy, *timeout),
         Cmd::Logs { follow, since } => ctx.backend.logs(&ctx, *follow, since.as_deref()),
-        Cmd::Ssh { instance } => ctx.backend.ssh(&ctx, instance.as_deref()),
+        Cmd::Ssh { instance, command } => ctx.backend.ssh(&ctx, instance.as_deref(), command),
+        Cmd::Tunnel(a) => tunnel::run(&ctx, a),
         Cmd::Deploy(a) => deploy::run(&mut ctx, a),
         Cmd::Rehearse(RehearseCmd::Deploy(a)) => rehearse::run(&mut ctx, a),
         Cmd::Rehearse(RehearseCmd::Incident(a)) => rehearse::incident(&mut ctx, a),

@@ -1,18 +1,18 @@
 //! AWS as the CLI sees it ([`AwsBackend`]): the `AwsOptions` of the command,
 //! built in one place, and the `AwsProvider` connected once on the command's
 //! runtime and shared by plan, apply, the rollout wait, `status`, `logs` and
-//! the push of `deploy --image`; `ssh` through the bastion. The rollout wait
+//! the push of `deploy --image`; `ssh` and `tunnel` through the bastion ([`ssh`]). The rollout wait
 //! and `status`'s view of the service are in [`rollout`], the push in [`push`].
 
 pub mod push;
 pub mod rollout;
+pub mod ssh;
 
 use std::cell::OnceCell;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use chronous_aws::{AwsOptions, AwsProvider};
 use chronous_core::env::Environment;
 
@@ -95,37 +95,4 @@ impl AwsBackend {
             std::thread::sleep(Duration::from_secs(2));
         }
     }
-}
-
-/// `chronous ssh` on AWS: as the seed document says, agent forwarding through the bastion.
-pub fn ssh(ctx: &Ctx, instance: Option<&str>) -> Result<u8> {
-    let st = ctx.recorded()?;
-    let bastion = st
-        .lookup("aws_instance.bastion", "public_ip")
-        .and_then(|x| x.as_str().map(str::to_string))
-        .ok_or_else(|| {
-            exit(
-                EXIT_FAILURE,
-                "no bastion with a public IP is recorded: apply the environment first",
-            )
-        })?;
-    let mut cmd = Command::new("ssh");
-    cmd.arg("-A");
-    match instance {
-        Some(target) => {
-            cmd.arg("-J")
-                .arg(format!("ec2-user@{bastion}"))
-                .arg(format!("ec2-user@{target}"));
-        }
-        None => {
-            cmd.arg(format!("ec2-user@{bastion}"));
-        }
-    }
-    if !ctx.json {
-        eprintln!("If the bastion refuses you: `ssh-add` your key, and check that operator_cidr is still your public IP (then apply).");
-    }
-    let status = cmd
-        .status()
-        .context("cannot run ssh (is OpenSSH installed?)")?;
-    Ok(status.code().unwrap_or(1) as u8)
 }

@@ -7,6 +7,7 @@
 pub mod controller;
 pub mod rollout;
 pub mod status;
+pub mod tunnel;
 
 use std::io::Write as _;
 use std::process::Command;
@@ -18,6 +19,7 @@ use chronous_sim::controller::Request;
 use chronous_sim::{Runtime, SimOptions, SimProvider};
 
 use super::docker::Docker;
+use super::Remote;
 use crate::context::Ctx;
 use crate::ui::{exit, EXIT_FAILURE};
 
@@ -171,32 +173,16 @@ impl SimBackend {
         Ok(0)
     }
 
-    /// `chronous ssh`: a shell on the private side, through the simulated bastion.
-    pub fn ssh(&self, ctx: &Ctx, instance: Option<&str>) -> Result<u8> {
-        if !self.docker() {
-            return Err(exit(EXIT_FAILURE, "the model runtime runs no bastion: use the docker runtime (unset CHRONOUS_SIM_RUNTIME)"));
-        }
-        let id = ctx.rt()?.block_on(async {
-            let d = Docker::connect().await?;
-            Ok::<_, anyhow::Error>(
-                d.list(&ctx.env.name, Some("bastion"))
-                    .await?
-                    .into_iter()
-                    .find(|c| c.running)
-                    .map(|c| c.id),
-            )
-        })?;
-        let Some(id) = id else {
-            return Err(exit(
-                EXIT_FAILURE,
-                format!(
-                    "no bastion runs for `{}`: apply the environment first",
-                    ctx.env.name
-                ),
-            ));
-        };
+    /// `chronous ssh [-- CMD...]`: a shell on the private side, through the
+    /// simulated bastion, or one command there (its exit code).
+    pub fn ssh(&self, ctx: &Ctx, instance: Option<&str>, command: &[String]) -> Result<u8> {
+        self.needs_bastion()?;
+        let id = tunnel::bastion(ctx)?;
         if let Some(i) = instance {
-            eprintln!("note: container instances are modelled in the simulator; {i} has no shell of its own. This shell is on the bastion, on the environment's private network: the tasks and the database are reachable from here.");
+            eprintln!("note: container instances are modelled in the simulator; {i} has no shell of its own. This runs on the bastion, on the environment's private network: the tasks and the database are reachable from here.");
+        }
+        if !command.is_empty() {
+            return tunnel::run_command(&id, command);
         }
         let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
         let mut cmd = Command::new("docker");
@@ -211,5 +197,29 @@ impl SimBackend {
             .status()
             .context("cannot run `docker exec` (is the docker command installed?)")?;
         Ok(status.code().unwrap_or(1) as u8)
+    }
+
+    /// `chronous tunnel`: `remote` reached through the bastion's container.
+    pub fn tunnel(&self, ctx: &Ctx, remote: &Remote, port: u16) -> Result<tunnel::Relay> {
+        self.needs_bastion()?;
+        let id = tunnel::bastion(ctx)?;
+        tunnel::probe(ctx, &id, remote)?;
+        tunnel::open(&id, remote, port, ctx.json)
+    }
+
+    /// A task of the service as the bastion reaches it (`tunnel TASK[:PORT]`).
+    pub fn task_target(&self, ctx: &Ctx, target: &str, port: Option<u16>) -> Result<Remote> {
+        self.needs_bastion()?;
+        Ok(Remote {
+            host: tunnel::task_host(ctx, target)?,
+            port: port.unwrap_or(ctx.env.service.container_port),
+        })
+    }
+
+    fn needs_bastion(&self) -> Result<()> {
+        if self.docker() {
+            return Ok(());
+        }
+        Err(exit(EXIT_FAILURE, "the model runtime runs no bastion: use the docker runtime (unset CHRONOUS_SIM_RUNTIME)"))
     }
 }
