@@ -521,4 +521,7 @@ fn a_forced_new_deployment_of_the_same_revision_replaces_every_task() {
     assert_eq!(s.primary().rollout_state, RolloutState::Completed);
     assert_eq!(s.deployments().len(), 1);
     assert_eq!(s.primary().task_definition, "fam:1");
+    // The same again through the named call.
+    let o = s.force_new_deployment(30_000);
+    assert_eq!(started(&o).len(), 2);
 }
