@@ -548,3 +548,104 @@ impl Cloud {
         Ok(ids)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::time::{Duration, SystemTime};
+
+    fn object(id: &str, kind: Kind, address: &str, attrs: Value) -> Object {
+        Object {
+            id: id.into(),
+            kind,
+            address: address.into(),
+            name: None,
+            attrs,
+            outputs: BTreeMap::new(),
+        }
+    }
+
+    /// A deregistered task definition stays INACTIVE (DescribeTaskDefinition
+    /// still answers), through the log and through a compaction; a service
+    /// rolled back to it refers to it.
+    #[test]
+    fn a_deleted_task_definition_stays_inactive_and_a_rollback_points_the_service_at_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let td1 = "arn:aws:ecs:us-east-2:123456789012:task-definition/f:1";
+        let td2 = "arn:aws:ecs:us-east-2:123456789012:task-definition/f:2";
+        let mut c = Cloud::open(dir.path(), "e").unwrap();
+        for td in [td1, td2] {
+            c.put(object(
+                td,
+                Kind::EcsTaskDefinition,
+                "aws_ecs_task_definition.t",
+                json!({"family": "f"}),
+            ))
+            .unwrap();
+        }
+        c.put(object(
+            "svc",
+            Kind::EcsService,
+            "aws_ecs_service.s",
+            json!({"task_definition": td2}),
+        ))
+        .unwrap();
+        c.delete(td1).unwrap();
+        assert!(c.get(td1).is_none());
+        assert!(c.objects().all(|o| o.id != td1));
+        assert_eq!(c.task_definition(td1).map(|o| o.id.as_str()), Some(td1));
+        c.ecs_set_task_definition("svc", td1).unwrap();
+        assert_eq!(c.force_new_deployment("svc").unwrap(), 1);
+        let c = Cloud::open(dir.path(), "e").unwrap();
+        assert_eq!(c.task_definition(td1).map(|o| o.id.as_str()), Some(td1));
+        assert_eq!(c.get("svc").unwrap().attrs["task_definition"], td1);
+        assert_eq!(c.get("svc").unwrap().outputs[FORCED_DEPLOYMENTS], 1);
+        let mut c = c;
+        c.compact().unwrap();
+        let c = Cloud::open(dir.path(), "e").unwrap();
+        assert!(c.get(td1).is_none());
+        assert_eq!(c.task_definition(td1).map(|o| o.id.as_str()), Some(td1));
+    }
+
+    /// A lost instance leaves its group at once; the replacement joins when due.
+    #[test]
+    fn a_lost_instance_is_replaced_when_due() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Cloud::open(dir.path(), "e").unwrap();
+        let mut asg = object(
+            "asg",
+            Kind::AutoScalingGroup,
+            "aws_autoscaling_group.g",
+            json!({}),
+        );
+        asg.outputs
+            .insert("instance_ids".into(), json!(["i-1", "i-2"]));
+        c.put(asg).unwrap();
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        assert!(matches!(
+            c.instance_lost("i-9", t0),
+            Err(CloudError::NoObject(_))
+        ));
+        assert_eq!(
+            c.instance_lost("i-1", t0 + Duration::from_secs(6)).unwrap(),
+            "asg"
+        );
+        assert_eq!(
+            c.get("asg").unwrap().outputs["instance_ids"],
+            json!(["i-2"])
+        );
+        assert!(c.replace_due_instances(t0).unwrap().is_empty());
+        let new = c
+            .replace_due_instances(t0 + Duration::from_secs(6))
+            .unwrap();
+        assert_eq!(new.len(), 1);
+        let o = c.get("asg").unwrap();
+        assert_eq!(o.outputs["instance_ids"], json!(["i-2", new[0]]));
+        assert!(!o.outputs.contains_key(PENDING_INSTANCES));
+        assert!(c
+            .replace_due_instances(t0 + Duration::from_secs(60))
+            .unwrap()
+            .is_empty());
+    }
+}
