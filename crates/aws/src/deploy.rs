@@ -259,9 +259,12 @@ impl AwsProvider {
         let deployments = svc.deployments();
         let primary = deployments.iter().find(|d| d.status() == Some("PRIMARY"));
         let ours = match &target.task_definition {
+            // A forced new deployment runs the same revision as the one it
+            // replaces: the PRIMARY of them is the one to follow.
             Some(td) => deployments
                 .iter()
-                .find(|d| d.task_definition() == Some(td.as_str())),
+                .filter(|d| d.task_definition() == Some(td.as_str()))
+                .max_by_key(|d| d.status() == Some("PRIMARY")),
             None => primary,
         };
         let failure = ours
@@ -349,6 +352,34 @@ impl AwsProvider {
             failure,
             events,
         })
+    }
+
+    /// UpdateService with forceNewDeployment: a new PRIMARY deployment of the
+    /// revision the service runs, every task replaced under the service's
+    /// deployment settings (a mutable tag is pulled again). Returns the task
+    /// definition the new deployment runs; [`AwsProvider::wait_rollout`] with
+    /// `task_definition: None` then follows it (ECS lists the PRIMARY first).
+    pub async fn force_new_deployment(
+        &self,
+        target: &RolloutTarget,
+    ) -> Result<String, RolloutError> {
+        let address = format!("service {}", target.service);
+        let o = self
+            .call(|| {
+                self.c
+                    .ecs
+                    .update_service()
+                    .cluster(&target.cluster)
+                    .service(&target.service)
+                    .force_new_deployment(true)
+                    .send()
+            })
+            .await
+            .map_err(|e| RolloutError::Aws(e.provider(&address, "force a new deployment of it")))?;
+        Ok(o.service()
+            .and_then(|s| s.task_definition())
+            .unwrap_or_default()
+            .to_string())
     }
 
     /// Poll [`AwsProvider::observe_service`] every `poll_interval` until the

@@ -388,3 +388,80 @@ async fn registry_credentials_come_from_the_authorization_token_and_never_print_
     let e = p.registry_auth().await.expect_err("unusable");
     assert!(e.to_string().contains("not USER:PASSWORD"), "{e}");
 }
+
+/// `deploy --force-new-deployment`: UpdateService with forceNewDeployment
+/// and no new task definition; the wait then follows the new PRIMARY
+/// deployment of the same revision, not the COMPLETED one it replaces.
+#[tokio::test]
+async fn a_forced_new_deployment_is_followed_to_its_own_completion() {
+    use aws_sdk_ecs::operation::update_service::UpdateServiceOutput;
+    let update = mock!(aws_sdk_ecs::Client::update_service)
+        .match_requests(|r| {
+            r.force_new_deployment() == Some(true)
+                && r.task_definition().is_none()
+                && r.service() == Some("payments_api-service")
+                && r.cluster() == Some("cak-cluster-1")
+        })
+        .then_output(|| {
+            UpdateServiceOutput::builder()
+                .service(
+                    Service::builder()
+                        .service_name("payments_api-service")
+                        .task_definition(TD_NEW)
+                        .build(),
+                )
+                .build()
+        });
+    let describe = mock!(aws_sdk_ecs::Client::describe_services)
+        .sequence()
+        .output(|| {
+            services(
+                1,
+                vec![
+                    deployment("PRIMARY", TD_NEW, "IN_PROGRESS", 0, 0),
+                    deployment("ACTIVE", TD_NEW, "COMPLETED", 1, 0),
+                ],
+                &[(
+                    1,
+                    "(service payments_api-service) has reached a steady state.",
+                )],
+            )
+        })
+        .times(2)
+        .output(|| {
+            services(
+                1,
+                vec![deployment("PRIMARY", TD_NEW, "COMPLETED", 1, 0)],
+                &[(
+                    2,
+                    "(service payments_api-service) deployment ecs-svc/2 completed.",
+                )],
+            )
+        })
+        .repeatedly()
+        .build();
+    let elb_rule = mock!(aws_sdk_elasticloadbalancing::Client::describe_instance_health)
+        .then_output(|| health(&["InService"]));
+    let mut c = unused_clients();
+    c.ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&update, &describe]);
+    c.elb = mock_client!(
+        aws_sdk_elasticloadbalancing,
+        RuleMode::MatchAny,
+        [&elb_rule]
+    );
+    let p = AwsProvider::with_clients(c, opts());
+    let td = p
+        .force_new_deployment(&target())
+        .await
+        .expect("UpdateService with forceNewDeployment");
+    assert_eq!(td, TD_NEW);
+    assert_eq!(update.num_calls(), 1);
+    let (_, mut on) = recorder();
+    let done = p
+        .wait_rollout(&target(), Duration::from_secs(10), &mut on)
+        .await
+        .expect("the forced rollout completes");
+    assert_eq!(done.task_definition, TD_NEW);
+    // Two polls saw the PRIMARY IN_PROGRESS beside the COMPLETED one it replaces.
+    assert!(describe.num_calls() >= 3, "{}", describe.num_calls());
+}

@@ -168,8 +168,17 @@ pub struct DestroyArgs {
 pub struct DeployArgs {
     /// The image, as REPOSITORY:TAG, from the local Docker image store (on AWS,
     /// pushed to the environment's ECR repository first).
-    #[arg(long, value_name = "REPO:TAG")]
-    pub image: String,
+    #[arg(
+        long,
+        value_name = "REPO:TAG",
+        required_unless_present = "force_new_deployment"
+    )]
+    pub image: Option<String>,
+    /// Start a new deployment of the service's revision even when nothing
+    /// changed (ECS's forceNewDeployment): every task is replaced under the
+    /// deployment settings, pulling the image again (a mutable tag redeployed).
+    #[arg(long)]
+    pub force_new_deployment: bool,
     /// Deploy without asking.
     #[arg(long)]
     pub auto_approve: bool,
@@ -257,6 +266,38 @@ pub enum SimCmd {
     ConsoleDelete { address: String },
     /// List the objects of the simulated cloud.
     Objects,
+    /// Inject a fault into the running simulation (real containers); the
+    /// controller and the load balancer react as ECS and a classic ELB would.
+    #[command(subcommand)]
+    Fault(FaultCmd),
+}
+
+/// The faults of `chronous sim fault`, named as `rehearse deploy --fault` names them.
+#[derive(Subcommand, Debug)]
+pub enum FaultCmd {
+    /// Kill a task's container (exit 137): ECS stops the task and starts a replacement.
+    Crash {
+        /// The task id, or its beginning (default: the oldest running task).
+        task: Option<String>,
+    },
+    /// Make the load balancer's health checks of a task fail for a while.
+    FailingHealth {
+        /// The task id, or its beginning (default: the oldest running task).
+        task: Option<String>,
+        /// How long, in AWS time (divided by the time scale, as health checks are).
+        #[arg(long = "for", value_name = "DURATION", default_value = "2m")]
+        for_: String,
+    },
+    /// Lose a container instance and its tasks; its auto scaling group replaces it later.
+    InstanceLost {
+        /// The instance id, or its beginning (default: the instance of the oldest running task).
+        instance: Option<String>,
+        /// When the auto scaling group's replacement is launched, in AWS time.
+        #[arg(long, value_name = "DURATION", default_value = "3m")]
+        replace_after: String,
+    },
+    /// Restart the database container.
+    RestartDb,
 }
 
 /// `--since DURATION` (30s, 10m, 1h) as the Unix time, in seconds, that long ago.

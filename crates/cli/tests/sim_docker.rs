@@ -457,6 +457,7 @@ fn a_deploy_whose_image_fails_its_health_check_trips_the_circuit_breaker_and_rol
         "environment = { DB_NAME = \"paymentsdb\" }\ncircuit_breaker = { enable = true, rollback = true }",
     );
     let addr = up(&env);
+    let good = status(&env)["runtime"]["service"]["task_definition"].clone();
     // An image that runs but answers 404 on the health check's path.
     let tag = format!("broken-{}", env.name);
     let image = format!("chronous-payments-web-api:{tag}");
@@ -509,11 +510,38 @@ fn a_deploy_whose_image_fails_its_health_check_trips_the_circuit_breaker_and_rol
     wait_for("the rollback to serve", Duration::from_secs(90), || {
         http_get(&addr, "/gettoken").0 == 200
     });
+    // As on AWS, the control plane holds the revision rolled back to
+    // (DescribeServices shows it): `status` says so ...
+    let failed_td = env.json(&["state", "show", "aws_ecs_task_definition.payments_api"])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(good.as_str(), Some(failed_td.as_str()));
     let st = status(&env);
     let svc = &st["runtime"]["service"];
-    assert_ne!(
-        svc["task_definition"], svc["requested_task_definition"],
-        "{st}"
+    assert_eq!(svc["task_definition"], good, "{st}");
+    assert_eq!(svc["requested_task_definition"], good, "{st}");
+    // ... and the next plan shows the service drifted back to it and offers
+    // to update it to the failed revision again, as terraform would.
+    let o = env.run(&["plan", "--detailed-exitcode"]);
+    let plan = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        code(&o),
+        2,
+        "{plan}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        plan.contains("aws_ecs_service.payments_api") && plan.contains(&failed_td),
+        "{plan}"
+    );
+    let change = plan
+        .lines()
+        .find(|l| l.contains("task_definition") && l.contains("->"))
+        .unwrap_or_else(|| panic!("no task_definition change in:\n{plan}"));
+    assert!(
+        change.contains(good.as_str().unwrap()) && change.contains(&failed_td),
+        "{change}"
     );
     let failed = st["runtime"]["tasks"]
         .as_array()

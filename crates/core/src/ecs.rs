@@ -560,12 +560,58 @@ impl Service {
 
     /// UpdateService with a new task definition (or a forced new deployment
     /// with the same one): a new PRIMARY deployment; the previous ones become ACTIVE.
+    /// With the primary's own revision, every task is replaced under the
+    /// deployment settings, as with a new one.
     pub fn update(&mut self, now: Millis, task_definition: TaskDefinition) -> Output {
         let mut out = Output::default();
+        if task_definition.arn == self.deployments[0].task_definition {
+            self.set_apart_primary_tasks();
+        }
         self.new_deployment(now, task_definition, None);
         self.steady = false;
         self.reconcile(now, &mut out);
         out
+    }
+
+    /// UpdateService with forceNewDeployment: a new deployment of the
+    /// primary's revision (see [`Service::update`]).
+    pub fn force_new_deployment(&mut self, now: Millis) -> Output {
+        let p = &self.deployments[0].task_definition;
+        let td = self.task_definitions[p].clone();
+        self.update(now, td)
+    }
+
+    /// Before a new deployment of the revision the primary already runs: the
+    /// scheduler tells deployments apart by revision, so the tasks and the
+    /// deployment being replaced keep it under the name `ARN@DEPLOYMENT`
+    /// (the runtime runs the same revision for them).
+    fn set_apart_primary_tasks(&mut self) {
+        let p = &self.deployments[0];
+        let arn = p.task_definition.clone();
+        let alias = format!("{arn}@{}", p.id);
+        let Some(td) = self.task_definitions.get(&arn).cloned() else {
+            return;
+        };
+        self.task_definitions.insert(
+            alias.clone(),
+            TaskDefinition {
+                arn: alias.clone(),
+                ..td
+            },
+        );
+        for t in self.tasks.values_mut() {
+            if t.task_definition == arn && t.last_status.is_active() {
+                t.task_definition = alias.clone();
+            }
+        }
+        for d in &mut self.deployments {
+            if d.task_definition == arn {
+                d.task_definition = alias.clone();
+            }
+        }
+        if self.last_completed.as_deref() == Some(arn.as_str()) {
+            self.last_completed = Some(alias);
+        }
     }
 
     /// Feed one observation; returns what to do about it.

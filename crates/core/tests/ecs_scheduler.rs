@@ -479,3 +479,49 @@ fn update_config_scales_without_a_new_deployment() {
     ));
     assert_eq!(s.config().maximum_percent, 100);
 }
+
+/// UpdateService with forceNewDeployment and the revision the service already
+/// runs (a mutable tag pushed again): a new PRIMARY deployment that replaces
+/// every task under the deployment settings, as a new revision would, and
+/// completes once the new tasks are healthy.
+#[test]
+fn a_forced_new_deployment_of_the_same_revision_replaces_every_task() {
+    let (mut s, old) = steady(cfg(2, 50, 200), 2, 0);
+    let first = s.primary().id.clone();
+    let o = s.update(10_000, td(1, 0));
+    assert_ne!(s.primary().id, first, "a new deployment");
+    assert_eq!(s.primary().rollout_state, RolloutState::InProgress);
+    assert_eq!(s.primary().task_definition, "fam:1");
+    assert_eq!(s.deployments().len(), 2, "{:?}", s.deployments());
+    let new = started(&o);
+    assert_eq!(new.len(), 2, "start-first with maximum 200%: {o:?}");
+    assert!(new.iter().all(|t| !old.contains(t)));
+    // The old tasks are stopped as far as minimumHealthyPercent allows, the
+    // rest once the new ones are healthy.
+    let mut stops = stopped(&o);
+    assert_eq!(stops.len(), 1, "50 % of 2 may stop at once: {o:?}");
+    for t in &new {
+        stops.extend(stopped(&up(&mut s, t, 20_000)));
+    }
+    let mut now = 21_000;
+    while stops.len() < old.len() && now < 60_000 {
+        stops.extend(stopped(&s.tick(now)));
+        now += 1_000;
+    }
+    let mut stops_sorted = stops.clone();
+    stops_sorted.sort();
+    let mut old_sorted = old.clone();
+    old_sorted.sort();
+    assert_eq!(stops_sorted, old_sorted, "every old task is stopped");
+    for t in &old {
+        s.observe(now, Observation::TaskStopped { task: t.clone() })
+            .unwrap();
+    }
+    s.tick(now + 1_000);
+    assert_eq!(s.primary().rollout_state, RolloutState::Completed);
+    assert_eq!(s.deployments().len(), 1);
+    assert_eq!(s.primary().task_definition, "fam:1");
+    // The same again through the named call.
+    let o = s.force_new_deployment(30_000);
+    assert_eq!(started(&o).len(), 2);
+}

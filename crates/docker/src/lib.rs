@@ -18,9 +18,9 @@ use std::fmt;
 use std::pin::Pin;
 
 use bollard::container::{
-    Config, CreateContainerOptions, DownloadFromContainerOptions, ListContainersOptions, LogOutput,
-    LogsOptions, NetworkingConfig, RemoveContainerOptions, StopContainerOptions,
-    UploadToContainerOptions, WaitContainerOptions,
+    Config, CreateContainerOptions, DownloadFromContainerOptions, KillContainerOptions,
+    ListContainersOptions, LogOutput, LogsOptions, NetworkingConfig, RemoveContainerOptions,
+    StopContainerOptions, UploadToContainerOptions, WaitContainerOptions,
 };
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::image::CreateImageOptions;
@@ -854,6 +854,20 @@ impl Docker {
                 ..
             }) => Ok(()),
             Err(e) => Err(self.map(format!("stop container {container}"), e)),
+        }
+    }
+
+    /// Kill a running container with SIGKILL (exit code 137), as a crash or
+    /// the OOM killer would. A stopped or missing container is not an error.
+    pub async fn kill_container(&self, container: &str) -> Result<(), DockerError> {
+        let opts = KillContainerOptions { signal: "SIGKILL" };
+        match self.inner.kill_container(container, Some(opts)).await {
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404 | 409,
+                ..
+            }) => Ok(()),
+            Err(e) => Err(self.map(format!("kill container {container}"), e)),
         }
     }
 

@@ -17,6 +17,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+/// The output of a service counting the deployments forced on it
+/// (UpdateService with forceNewDeployment).
+pub const FORCED_DEPLOYMENTS: &str = "forced_deployments";
+/// The output of an auto scaling group listing the replacements of lost
+/// instances still to launch.
+pub const PENDING_INSTANCES: &str = "pending_instances";
+
 /// One object of the simulated cloud.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Object {
@@ -33,8 +40,18 @@ pub struct Object {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 enum LogRecord {
-    Put { object: Object, seq: u64 },
-    Delete { id: String },
+    Put {
+        object: Object,
+        seq: u64,
+    },
+    Delete {
+        id: String,
+    },
+    /// A task definition deregistered: INACTIVE, still described (a service
+    /// rolled back to it runs it), never listed among the live objects.
+    Deregister {
+        object: Object,
+    },
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -42,6 +59,8 @@ struct Snapshot {
     environment: String,
     seq: u64,
     objects: BTreeMap<String, Object>,
+    #[serde(default)]
+    inactive: BTreeMap<String, Object>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +101,8 @@ pub struct Cloud {
     by_address: HashMap<String, Vec<String>>,
     /// name -> ids of objects of any kind with that name (references by name).
     by_name: HashMap<String, Vec<String>>,
+    /// Deregistered task definitions (INACTIVE), by ARN.
+    inactive: BTreeMap<String, Object>,
     log: Option<Log>,
 }
 
@@ -121,6 +142,7 @@ impl Cloud {
             referrers: HashMap::new(),
             by_address: HashMap::new(),
             by_name: HashMap::new(),
+            inactive: snap.inactive,
             log: None,
         };
         for o in snap.objects.into_values() {
@@ -135,6 +157,10 @@ impl Cloud {
                 }
                 LogRecord::Delete { id } => {
                     c.remove(&id);
+                }
+                LogRecord::Deregister { object } => {
+                    c.remove(&object.id);
+                    c.inactive.insert(object.id.clone(), object);
                 }
             }
         }
@@ -170,6 +196,7 @@ impl Cloud {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            inactive: self.inactive.clone(),
         };
         atomic_write(
             &self.dir.join("objects.json"),
@@ -317,9 +344,153 @@ impl Cloud {
                 other_address: other.address.clone(),
             });
         }
+        if o.kind == Kind::EcsTaskDefinition {
+            // DeregisterTaskDefinition: the revision stays, INACTIVE.
+            let object = o.clone();
+            self.logged(LogRecord::Deregister {
+                object: object.clone(),
+            })?;
+            self.remove(id);
+            self.inactive.insert(object.id.clone(), object);
+            return Ok(());
+        }
         self.logged(LogRecord::Delete { id: id.to_string() })?;
         self.remove(id);
         Ok(())
+    }
+
+    /// A task definition by ARN, ACTIVE or deregistered (INACTIVE), as
+    /// DescribeTaskDefinition answers: a service can run an INACTIVE revision.
+    pub fn task_definition(&self, arn: &str) -> Option<&Object> {
+        self.objects
+            .get(arn)
+            .filter(|o| o.kind == Kind::EcsTaskDefinition)
+            .or_else(|| self.inactive.get(arn))
+    }
+
+    /// The service's task definition set by ECS itself, as a circuit-breaker
+    /// rollback does: DescribeServices then shows the revision rolled back to.
+    pub fn ecs_set_task_definition(
+        &mut self,
+        service_id: &str,
+        task_definition: &str,
+    ) -> Result<(), CloudError> {
+        let mut o = self
+            .objects
+            .get(service_id)
+            .cloned()
+            .ok_or_else(|| CloudError::NoObject(service_id.to_string()))?;
+        let obj = o.attrs.as_object_mut().ok_or(CloudError::NoAttributes)?;
+        obj.insert(
+            "task_definition".into(),
+            Value::String(task_definition.into()),
+        );
+        self.put(o)
+    }
+
+    /// UpdateService with forceNewDeployment: the service's count of forced
+    /// deployments goes up by one (the controller starts a new deployment of
+    /// the same revision when it sees it move). Returns the new count.
+    pub fn force_new_deployment(&mut self, service_id: &str) -> Result<u64, CloudError> {
+        let mut o = self
+            .objects
+            .get(service_id)
+            .cloned()
+            .ok_or_else(|| CloudError::NoObject(service_id.to_string()))?;
+        let n = o
+            .outputs
+            .get(FORCED_DEPLOYMENTS)
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+            + 1;
+        o.outputs.insert(FORCED_DEPLOYMENTS.into(), Value::from(n));
+        self.put(o)?;
+        Ok(n)
+    }
+
+    /// A container instance of an auto scaling group is lost (terminated):
+    /// it leaves the group's instances now and a replacement is launched at
+    /// `replace_at` (the group's own health check finds it gone). Returns the
+    /// group's id.
+    pub fn instance_lost(
+        &mut self,
+        instance: &str,
+        replace_at: std::time::SystemTime,
+    ) -> Result<String, CloudError> {
+        let mut asg = self
+            .objects
+            .values()
+            .find(|o| {
+                o.kind == Kind::AutoScalingGroup
+                    && o.outputs
+                        .get("instance_ids")
+                        .and_then(Value::as_array)
+                        .is_some_and(|ids| ids.iter().any(|i| i == instance))
+            })
+            .cloned()
+            .ok_or_else(|| CloudError::NoObject(instance.to_string()))?;
+        if let Some(Value::Array(ids)) = asg.outputs.get_mut("instance_ids") {
+            ids.retain(|i| i != instance);
+        }
+        let at = replace_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default();
+        let pending = asg
+            .outputs
+            .entry(PENDING_INSTANCES.into())
+            .or_insert_with(|| Value::Array(vec![]));
+        if let Value::Array(v) = pending {
+            v.push(serde_json::json!({"replaces": instance, "at_unix_ms": at}));
+        }
+        let id = asg.id.clone();
+        self.put(asg)?;
+        Ok(id)
+    }
+
+    /// Launch the replacements of lost instances that are due at `now`: the
+    /// ids of the new instances.
+    pub fn replace_due_instances(
+        &mut self,
+        now: std::time::SystemTime,
+    ) -> Result<Vec<String>, CloudError> {
+        let now = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default();
+        let due = |p: &Value| p.get("at_unix_ms").and_then(Value::as_u64).unwrap_or(0) <= now;
+        let groups: Vec<Object> = self
+            .objects
+            .values()
+            .filter(|o| o.kind == Kind::AutoScalingGroup)
+            .filter(|o| {
+                o.outputs
+                    .get(PENDING_INSTANCES)
+                    .and_then(Value::as_array)
+                    .is_some_and(|v| v.iter().any(due))
+            })
+            .cloned()
+            .collect();
+        let mut launched = Vec::new();
+        for mut asg in groups {
+            let Some(Value::Array(pending)) = asg.outputs.remove(PENDING_INSTANCES) else {
+                continue;
+            };
+            let (now_due, later): (Vec<Value>, Vec<Value>) = pending.into_iter().partition(due);
+            if !later.is_empty() {
+                asg.outputs
+                    .insert(PENDING_INSTANCES.into(), Value::Array(later));
+            }
+            for _ in now_due {
+                let id = self.new_id("i");
+                if let Some(Value::Array(ids)) = asg.outputs.get_mut("instance_ids") {
+                    ids.push(Value::String(id.clone()));
+                }
+                launched.push(id);
+            }
+            self.put(asg)?;
+        }
+        Ok(launched)
     }
 
     /// Remove an object that is gone from the runtime (a database container
@@ -375,5 +546,106 @@ impl Cloud {
             self.remove(id);
         }
         Ok(ids)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::time::{Duration, SystemTime};
+
+    fn object(id: &str, kind: Kind, address: &str, attrs: Value) -> Object {
+        Object {
+            id: id.into(),
+            kind,
+            address: address.into(),
+            name: None,
+            attrs,
+            outputs: BTreeMap::new(),
+        }
+    }
+
+    /// A deregistered task definition stays INACTIVE (DescribeTaskDefinition
+    /// still answers), through the log and through a compaction; a service
+    /// rolled back to it refers to it.
+    #[test]
+    fn a_deleted_task_definition_stays_inactive_and_a_rollback_points_the_service_at_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let td1 = "arn:aws:ecs:us-east-2:123456789012:task-definition/f:1";
+        let td2 = "arn:aws:ecs:us-east-2:123456789012:task-definition/f:2";
+        let mut c = Cloud::open(dir.path(), "e").unwrap();
+        for td in [td1, td2] {
+            c.put(object(
+                td,
+                Kind::EcsTaskDefinition,
+                "aws_ecs_task_definition.t",
+                json!({"family": "f"}),
+            ))
+            .unwrap();
+        }
+        c.put(object(
+            "svc",
+            Kind::EcsService,
+            "aws_ecs_service.s",
+            json!({"task_definition": td2}),
+        ))
+        .unwrap();
+        c.delete(td1).unwrap();
+        assert!(c.get(td1).is_none());
+        assert!(c.objects().all(|o| o.id != td1));
+        assert_eq!(c.task_definition(td1).map(|o| o.id.as_str()), Some(td1));
+        c.ecs_set_task_definition("svc", td1).unwrap();
+        assert_eq!(c.force_new_deployment("svc").unwrap(), 1);
+        let c = Cloud::open(dir.path(), "e").unwrap();
+        assert_eq!(c.task_definition(td1).map(|o| o.id.as_str()), Some(td1));
+        assert_eq!(c.get("svc").unwrap().attrs["task_definition"], td1);
+        assert_eq!(c.get("svc").unwrap().outputs[FORCED_DEPLOYMENTS], 1);
+        let mut c = c;
+        c.compact().unwrap();
+        let c = Cloud::open(dir.path(), "e").unwrap();
+        assert!(c.get(td1).is_none());
+        assert_eq!(c.task_definition(td1).map(|o| o.id.as_str()), Some(td1));
+    }
+
+    /// A lost instance leaves its group at once; the replacement joins when due.
+    #[test]
+    fn a_lost_instance_is_replaced_when_due() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Cloud::open(dir.path(), "e").unwrap();
+        let mut asg = object(
+            "asg",
+            Kind::AutoScalingGroup,
+            "aws_autoscaling_group.g",
+            json!({}),
+        );
+        asg.outputs
+            .insert("instance_ids".into(), json!(["i-1", "i-2"]));
+        c.put(asg).unwrap();
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        assert!(matches!(
+            c.instance_lost("i-9", t0),
+            Err(CloudError::NoObject(_))
+        ));
+        assert_eq!(
+            c.instance_lost("i-1", t0 + Duration::from_secs(6)).unwrap(),
+            "asg"
+        );
+        assert_eq!(
+            c.get("asg").unwrap().outputs["instance_ids"],
+            json!(["i-2"])
+        );
+        assert!(c.replace_due_instances(t0).unwrap().is_empty());
+        let new = c
+            .replace_due_instances(t0 + Duration::from_secs(6))
+            .unwrap();
+        assert_eq!(new.len(), 1);
+        let o = c.get("asg").unwrap();
+        assert_eq!(o.outputs["instance_ids"], json!(["i-2", new[0]]));
+        assert!(!o.outputs.contains_key(PENDING_INSTANCES));
+        assert!(c
+            .replace_due_instances(t0 + Duration::from_secs(60))
+            .unwrap()
+            .is_empty());
     }
 }

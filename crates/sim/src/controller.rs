@@ -133,8 +133,12 @@ pub struct ServiceStatus {
     pub minimum_healthy_percent: u32,
     pub maximum_percent: u32,
     pub steady: bool,
-    /// The revision the control plane asks for (the primary differs after a rollback).
+    /// The revision the control plane holds for the service (after a
+    /// circuit-breaker rollback, the one rolled back to, as on AWS).
     pub requested_task_definition: String,
+    /// The forced deployments (`deploy --force-new-deployment`) the scheduler has acted on.
+    #[serde(default)]
+    pub forced_deployments: u64,
     /// Newest first, as `describe-services` lists them.
     pub deployments: Vec<DeploymentStatus>,
 }
@@ -173,6 +177,99 @@ pub enum Request {
     Status,
     Reconcile,
     Shutdown,
+    /// Inject a fault into the running simulation (`chronous sim fault`);
+    /// answered with a [`FaultReport`] or `{"error": ...}`.
+    Fault {
+        fault: Fault,
+    },
+}
+
+/// A fault injected into the running simulation, named as `rehearse deploy
+/// --fault` names them where they overlap. Durations are AWS time (divided
+/// by the time scale here, as health checks are).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "fault", rename_all = "kebab-case")]
+pub enum Fault {
+    /// The task's container is killed (SIGKILL, exit 137); default: the
+    /// oldest running task.
+    Crash { task: Option<String> },
+    /// The load balancer's health checks of the task fail for `for_ms`.
+    FailingHealth { task: Option<String>, for_ms: u64 },
+    /// The container instance is lost with its tasks; its auto scaling group
+    /// launches a replacement `replace_ms` later. Default: the instance of
+    /// the oldest running task.
+    InstanceLost {
+        instance: Option<String>,
+        replace_ms: u64,
+    },
+    /// The database container restarts (stop, then start).
+    RestartDb,
+}
+
+impl Fault {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Fault::Crash { .. } => "crash",
+            Fault::FailingHealth { .. } => "failing-health",
+            Fault::InstanceLost { .. } => "instance-lost",
+            Fault::RestartDb => "restart-db",
+        }
+    }
+}
+
+/// What an injected fault hit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultReport {
+    pub fault: String,
+    /// The task, container instance or container hit.
+    pub target: String,
+    /// The tasks it hit (their containers are killed or fail their checks).
+    pub tasks: Vec<String>,
+    /// The container instance hit (or that ran the task hit).
+    pub instance: Option<String>,
+    /// The container hit.
+    pub container: Option<String>,
+    /// When the fault ends (failing checks) or the replacement instance is
+    /// launched (instance lost), RFC 3339.
+    pub until: Option<String>,
+    /// One sentence of what was done.
+    pub message: String,
+}
+
+/// Why a fault could not be injected.
+#[derive(Debug, thiserror::Error)]
+pub enum FaultError {
+    #[error("no service runs: apply the environment first")]
+    NoService,
+    #[error("no task `{wanted}` runs; running tasks: {}", list(.running))]
+    NoSuchTask {
+        wanted: String,
+        running: Vec<String>,
+    },
+    #[error("no task runs: nothing to hit (see `chronous status`)")]
+    NoTask,
+    #[error("no container instance `{wanted}`; the cluster has: {}", list(.have))]
+    NoSuchInstance { wanted: String, have: Vec<String> },
+    #[error("the cluster has no container instance left to lose")]
+    NoInstance,
+    #[error(
+        "task {0} is not registered with the load balancer (not RUNNING yet, or no load balancer)"
+    )]
+    NotRegistered(String),
+    #[error("the environment has no database container running")]
+    NoDatabase,
+    #[error("the simulated control plane: {0}")]
+    ControlPlane(#[source] crate::cloud::CloudError),
+    #[error(transparent)]
+    Docker(#[from] chronous_docker::DockerError),
+}
+
+fn list(v: &[String]) -> String {
+    if v.is_empty() {
+        "none".to_string()
+    } else {
+        v.join(", ")
+    }
 }
 
 fn now_rfc3339() -> String {
@@ -192,6 +289,8 @@ struct SvcRt {
     /// The revision the control plane last asked for (a rollback by the
     /// circuit breaker makes the primary differ from it; that is not a new deploy).
     requested_td: String,
+    /// The control plane's count of forced deployments last acted on.
+    forced: u64,
     ecs: ecs::Service,
 }
 
@@ -423,8 +522,9 @@ impl Ctl {
     /// scheduler what Docker and the load balancer show, carry out its
     /// commands, stop drained tasks and tidy up.
     async fn reconcile(&mut self) -> Result<(), ControllerError> {
-        let cloud = Cloud::open(&self.cfg.state_dir.join("sim"), &self.cfg.env)
+        let mut cloud = Cloud::open(&self.cfg.state_dir.join("sim"), &self.cfg.env)
             .map_err(ControllerError::ControlPlane)?;
+        self.replace_lost_instances(&mut cloud)?;
         let d = desired::read(&cloud, self.cfg.time_scale);
         drop(cloud);
         self.reconcile_elb(&d).await;
@@ -465,6 +565,36 @@ impl Ctl {
                 .is_some_and(|t| t.last_status < ecs::TaskStatus::Running)
         });
         self.prune_stopped(&containers, 3).await?;
+        self.record_rollback()?;
+        Ok(())
+    }
+
+    /// The revision the circuit breaker rolled the service back to, when the
+    /// control plane does not hold it yet: (service id, task definition).
+    fn rolled_back_to(&self) -> Option<(String, String)> {
+        let s = self.svc.as_ref()?;
+        let p = s.ecs.primary();
+        p.rollback_of.as_ref()?;
+        // A revision the scheduler renamed for a forced deployment is the same revision.
+        let td = p.task_definition.split('@').next().unwrap_or_default();
+        (td != s.requested_td).then(|| (s.arn.clone(), td.to_string()))
+    }
+
+    /// A circuit-breaker rollback written into the control plane, as ECS
+    /// does: DescribeServices (and so `status`, refresh and the next plan)
+    /// shows the revision rolled back to.
+    fn record_rollback(&mut self) -> Result<(), ControllerError> {
+        let Some((arn, td)) = self.rolled_back_to() else {
+            return Ok(());
+        };
+        let mut cloud = Cloud::open(&self.cfg.state_dir.join("sim"), &self.cfg.env)
+            .map_err(ControllerError::ControlPlane)?;
+        cloud
+            .ecs_set_task_definition(&arn, &td)
+            .map_err(ControllerError::ControlPlane)?;
+        if let Some(s) = self.svc.as_mut() {
+            s.requested_td = td;
+        }
         Ok(())
     }
 
@@ -535,6 +665,7 @@ impl Ctl {
         self.svc = Some(SvcRt {
             arn: want.arn.clone(),
             requested_td: want.task_definition.clone(),
+            forced: want.forced_deployments,
             ecs: svc,
         });
         Ok(VecDeque::from([out]))
@@ -627,7 +758,10 @@ impl Ctl {
         if want.task_definition != s.requested_td {
             s.requested_td = want.task_definition.clone();
             work.push_back(s.ecs.update(now, task_definition(want)));
+        } else if want.forced_deployments != s.forced {
+            work.push_back(s.ecs.force_new_deployment(now));
         }
+        s.forced = want.forced_deployments;
         Ok(work)
     }
 
@@ -989,6 +1123,213 @@ impl Ctl {
     }
 }
 
+/// Faults injected into the running simulation (`chronous sim fault`): each
+/// acts on the runtime or the control plane as the failure itself would; the
+/// scheduler then reacts on its next tick, as ECS does.
+impl Ctl {
+    async fn inject(&mut self, f: Fault) -> Result<FaultReport, FaultError> {
+        let name = f.name().to_string();
+        let mut r = match f {
+            Fault::Crash { task } => self.crash(task.as_deref()).await?,
+            Fault::FailingHealth { task, for_ms } => self.fail_health(task.as_deref(), for_ms)?,
+            Fault::InstanceLost {
+                instance,
+                replace_ms,
+            } => self.lose_instance(instance.as_deref(), replace_ms).await?,
+            Fault::RestartDb => self.restart_db().await?,
+        };
+        r.fault = name;
+        Ok(r)
+    }
+
+    /// The running task `wanted` names (its id or the start of it), or the
+    /// oldest running task.
+    fn running_task(&self, wanted: Option<&str>) -> Result<ecs::Task, FaultError> {
+        let s = &self.svc.as_ref().ok_or(FaultError::NoService)?.ecs;
+        let mut running: Vec<&ecs::Task> = s
+            .tasks()
+            .filter(|t| t.last_status == ecs::TaskStatus::Running)
+            .collect();
+        running.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        let found = match wanted {
+            None => running.first().copied().ok_or(FaultError::NoTask)?,
+            Some(w) => running
+                .iter()
+                .copied()
+                .find(|t| !w.is_empty() && t.id.starts_with(w))
+                .ok_or_else(|| FaultError::NoSuchTask {
+                    wanted: w.to_string(),
+                    running: running.iter().map(|t| t.id.clone()).collect(),
+                })?,
+        };
+        Ok(found.clone())
+    }
+
+    /// The running containers of these tasks: (task, container id, name).
+    async fn task_containers(
+        &self,
+        tasks: &[String],
+    ) -> Result<Vec<(String, String, String)>, FaultError> {
+        let cs = self.docker.list(&self.cfg.env, Some(ROLE_TASK)).await?;
+        Ok(cs
+            .into_iter()
+            .filter(|c| c.running)
+            .filter_map(|c| {
+                let t = c.labels.get(LABEL_TASK)?.clone();
+                tasks.contains(&t).then_some((t, c.id, c.name))
+            })
+            .collect())
+    }
+
+    async fn crash(&mut self, wanted: Option<&str>) -> Result<FaultReport, FaultError> {
+        let t = self.running_task(wanted)?;
+        let cs = self.task_containers(std::slice::from_ref(&t.id)).await?;
+        let (_, id, name) = cs.into_iter().next().ok_or(FaultError::NoTask)?;
+        self.docker.kill_container(&id).await?;
+        Ok(FaultReport {
+            fault: String::new(),
+            target: t.id.clone(),
+            tasks: vec![t.id.clone()],
+            instance: Some(t.instance.clone()),
+            container: Some(name.clone()),
+            until: None,
+            message: format!(
+                "killed the container {name} of task {} on {} (exit code 137)",
+                t.id, t.instance
+            ),
+        })
+    }
+
+    fn fail_health(
+        &mut self,
+        wanted: Option<&str>,
+        for_ms: u64,
+    ) -> Result<FaultReport, FaultError> {
+        let t = self.running_task(wanted)?;
+        let target = self
+            .registered
+            .iter()
+            .find(|(task, _)| task == &t.id)
+            .map(|(_, i)| i.clone())
+            .ok_or_else(|| FaultError::NotRegistered(t.id.clone()))?;
+        let span = Duration::from_secs_f64(for_ms as f64 / 1000.0 / self.cfg.time_scale);
+        let hit = self
+            .elb
+            .as_ref()
+            .is_some_and(|(_, lb)| lb.fail_checks(&target.id, target.addr, span));
+        if !hit {
+            return Err(FaultError::NotRegistered(t.id.clone()));
+        }
+        let until = humantime::format_rfc3339_millis(SystemTime::now() + span).to_string();
+        Ok(FaultReport {
+            fault: String::new(),
+            target: t.id.clone(),
+            tasks: vec![t.id.clone()],
+            instance: Some(t.instance.clone()),
+            container: None,
+            until: Some(until.clone()),
+            message: format!(
+                "the load balancer's health checks of task {} on {} fail for {} s (AWS time) until {until}",
+                t.id,
+                t.instance,
+                for_ms / 1000
+            ),
+        })
+    }
+
+    /// The instance leaves its auto scaling group in the control plane (the
+    /// scheduler sees it gone on its next tick and its tasks with it), its
+    /// containers die with it, and the group's replacement is due later.
+    async fn lose_instance(
+        &mut self,
+        wanted: Option<&str>,
+        replace_ms: u64,
+    ) -> Result<FaultReport, FaultError> {
+        let s = &self.svc.as_ref().ok_or(FaultError::NoService)?.ecs;
+        let have: Vec<String> = s.instances().map(|i| i.id.clone()).collect();
+        let id = match wanted {
+            Some(w) => have
+                .iter()
+                .find(|i| !w.is_empty() && i.starts_with(w))
+                .cloned()
+                .ok_or_else(|| FaultError::NoSuchInstance {
+                    wanted: w.to_string(),
+                    have: have.clone(),
+                })?,
+            None => match self.running_task(None) {
+                Ok(t) => t.instance,
+                Err(_) => have.first().cloned().ok_or(FaultError::NoInstance)?,
+            },
+        };
+        let tasks: Vec<String> = s
+            .tasks()
+            .filter(|t| t.instance == id && t.last_status.is_active())
+            .map(|t| t.id.clone())
+            .collect();
+        let real = Duration::from_secs_f64(replace_ms as f64 / 1000.0 / self.cfg.time_scale);
+        let at = SystemTime::now() + real;
+        let mut cloud = Cloud::open(&self.cfg.state_dir.join("sim"), &self.cfg.env)
+            .map_err(FaultError::ControlPlane)?;
+        cloud
+            .instance_lost(&id, at)
+            .map_err(FaultError::ControlPlane)?;
+        drop(cloud);
+        for (_, c, _) in self.task_containers(&tasks).await? {
+            self.docker.kill_container(&c).await?;
+        }
+        let until = humantime::format_rfc3339_millis(at).to_string();
+        Ok(FaultReport {
+            fault: String::new(),
+            target: id.clone(),
+            tasks: tasks.clone(),
+            instance: Some(id.clone()),
+            container: None,
+            until: Some(until.clone()),
+            message: format!(
+                "container instance {id} was lost with {} task(s){}; its auto scaling group launches a replacement at {until}",
+                tasks.len(),
+                if tasks.is_empty() { String::new() } else { format!(" ({})", tasks.join(", ")) }
+            ),
+        })
+    }
+
+    async fn restart_db(&mut self) -> Result<FaultReport, FaultError> {
+        let db = self
+            .docker
+            .list(&self.cfg.env, Some("db"))
+            .await?
+            .into_iter()
+            .find(|c| c.running)
+            .ok_or(FaultError::NoDatabase)?;
+        self.docker.stop_container(&db.id, 10).await?;
+        self.docker.start_container(&db.id).await?;
+        Ok(FaultReport {
+            fault: String::new(),
+            target: db.name.clone(),
+            tasks: vec![],
+            instance: None,
+            container: Some(db.name.clone()),
+            until: None,
+            message: format!("restarted the database container {}", db.name),
+        })
+    }
+
+    /// Launch the replacements of lost container instances that are due (the
+    /// auto scaling group's), in the control plane; the scheduler registers
+    /// them on the tick that reads it.
+    fn replace_lost_instances(&mut self, cloud: &mut Cloud) -> Result<(), ControllerError> {
+        let launched = cloud
+            .replace_due_instances(SystemTime::now())
+            .map_err(ControllerError::ControlPlane)?;
+        for id in launched {
+            self.event(format!(
+                "(auto scaling group) launched container instance {id} to replace a lost one."
+            ));
+        }
+        Ok(())
+    }
+}
+
 fn hc_of(e: &ElbDesired) -> elb::HealthCheck {
     elb::HealthCheck {
         target: e.target.clone(),
@@ -1139,10 +1480,32 @@ async fn snapshot(ctl: &Ctl, started_at: &str, last_error: Option<String>) -> St
                 && e.tasks()
                     .all(|t| t.last_status != ecs::TaskStatus::Stopping),
             requested_task_definition: s.requested_td.clone(),
+            forced_deployments: s.forced,
             deployments,
         }
     });
     status_of(ctl, started_at, last_error, tasks, service)
+}
+
+/// A fault to inject and where to answer, from the socket to the controller's loop.
+type FaultCall = (
+    Fault,
+    tokio::sync::oneshot::Sender<Result<FaultReport, String>>,
+);
+
+/// The answer to a [`Request::Fault`]: the report, or `{"error": ...}`.
+async fn ask_fault(to: &tokio::sync::mpsc::Sender<FaultCall>, fault: Fault) -> String {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let answer = match to.send((fault, tx)).await {
+        Ok(()) => rx
+            .await
+            .unwrap_or_else(|_| Err("the controller stopped".to_string())),
+        Err(_) => Err("the controller stopped".to_string()),
+    };
+    match answer {
+        Ok(r) => serde_json::to_string(&r).unwrap_or_default(),
+        Err(e) => serde_json::json!({ "error": e }).to_string(),
+    }
 }
 
 /// Run the controller until it is told to stop.
@@ -1204,6 +1567,7 @@ pub async fn run(cfg: ControllerConfig) -> Result<(), ControllerError> {
         shutdown: false,
     }));
     let wake = Arc::new(Notify::new());
+    let (fault_tx, mut faults) = tokio::sync::mpsc::channel::<FaultCall>(4);
     {
         let shared = shared.clone();
         let wake = wake.clone();
@@ -1211,6 +1575,7 @@ pub async fn run(cfg: ControllerConfig) -> Result<(), ControllerError> {
             while let Ok((stream, _)) = listener.accept().await {
                 let shared = shared.clone();
                 let wake = wake.clone();
+                let fault_tx = fault_tx.clone();
                 tokio::spawn(async move {
                     let (r, mut w) = stream.into_split();
                     let mut line = String::new();
@@ -1231,6 +1596,7 @@ pub async fn run(cfg: ControllerConfig) -> Result<(), ControllerError> {
                             wake.notify_one();
                             "{\"ok\":true}".to_string()
                         }
+                        Ok(Request::Fault { fault }) => ask_fault(&fault_tx, fault).await,
                         Err(e) => serde_json::json!({"error": e.to_string()}).to_string(),
                     };
                     let _ = w.write_all(format!("{answer}\n").as_bytes()).await;
@@ -1252,6 +1618,9 @@ pub async fn run(cfg: ControllerConfig) -> Result<(), ControllerError> {
         tokio::select! {
             _ = wake.notified() => {}
             _ = tokio::time::sleep(tick) => {}
+            Some((fault, reply)) = faults.recv() => {
+                let _ = reply.send(ctl.inject(fault).await.map_err(|e| e.to_string()));
+            }
         }
         if shared.lock().expect("status lock").shutdown {
             break;

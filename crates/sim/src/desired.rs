@@ -54,6 +54,9 @@ pub struct ServiceDesired {
     pub revision: u64,
     pub container: chronous_core::resources::ContainerDefinition,
     pub behind_elb: bool,
+    /// How many deployments were forced on the service (UpdateService with
+    /// forceNewDeployment): each new one is a new deployment of the same revision.
+    pub forced_deployments: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -147,7 +150,8 @@ pub fn read(cloud: &Cloud, time_scale: f64) -> Desired {
     }
     if let Some(svc) = first(cloud, Kind::EcsService) {
         if let Ok(spec) = serde_json::from_value::<EcsServiceSpec>(svc.attrs.clone()) {
-            if let Some(td) = cloud.get(&spec.task_definition) {
+            // A service rolled back by ECS may run a deregistered (INACTIVE) revision.
+            if let Some(td) = cloud.task_definition(&spec.task_definition) {
                 if let Ok(tds) = serde_json::from_value::<EcsTaskDefinitionSpec>(td.attrs.clone()) {
                     d.stream_prefix = tds
                         .container
@@ -176,6 +180,11 @@ pub fn read(cloud: &Cloud, time_scale: f64) -> Desired {
                             .unwrap_or(0),
                         container: tds.container,
                         behind_elb: spec.load_balancer.is_some(),
+                        forced_deployments: svc
+                            .outputs
+                            .get(crate::cloud::FORCED_DEPLOYMENTS)
+                            .and_then(Value::as_u64)
+                            .unwrap_or(0),
                     });
                 }
             }

@@ -194,6 +194,8 @@ struct Entry {
     generation: u64,
     health: Health,
     last_error: Option<String>,
+    /// An injected fault: every check fails until then (`chronous sim fault failing-health`).
+    fail_until: Option<Instant>,
     checker: JoinHandle<()>,
 }
 
@@ -236,6 +238,12 @@ impl Inner {
         let mut reg = lock(&self.registry);
         let Some(e) = reg.entries.iter_mut().find(|e| e.generation == generation) else {
             return false;
+        };
+        let result = match e.fail_until {
+            Some(until) if Instant::now() < until => {
+                Err("injected fault: the health checks of this instance fail".to_string())
+            }
+            _ => result,
         };
         let check = if result.is_ok() {
             Check::Pass
@@ -643,6 +651,7 @@ impl LoadBalancer {
                 generation,
                 health,
                 last_error: None,
+                fail_until: None,
                 checker,
             });
         }
@@ -667,6 +676,27 @@ impl LoadBalancer {
                 last_error: e.last_error.clone(),
             })
             .collect()
+    }
+
+    /// Make every health check of the registered instance `id` at `addr`
+    /// fail for `span` from now (a fault injected by `chronous sim fault
+    /// failing-health`): it goes OutOfService after UnhealthyThreshold checks
+    /// and back InService after HealthyThreshold passes from then. False when
+    /// no such instance is registered.
+    pub fn fail_checks(&self, id: &str, addr: SocketAddr, span: Duration) -> bool {
+        let until = Instant::now() + span;
+        let mut reg = lock(&self.inner.registry);
+        match reg
+            .entries
+            .iter_mut()
+            .find(|e| e.id == id && e.addr == addr)
+        {
+            Some(e) => {
+                e.fail_until = Some(until);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Every state change from now on. The channel keeps the last 1,024; a

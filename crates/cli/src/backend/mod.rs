@@ -105,6 +105,25 @@ impl Backend {
         }
     }
 
+    /// `deploy --force-new-deployment`: a new deployment of the revision the
+    /// service runs (ECS's UpdateService with forceNewDeployment). Returns
+    /// what [`Backend::wait_forced`] waits for.
+    pub fn force_new_deployment(&self, ctx: &Ctx) -> Result<u64> {
+        match self {
+            Backend::Sim(s) => s.force_new_deployment(ctx),
+            Backend::Aws(a) => a.force_new_deployment(ctx).map(|()| 0),
+        }
+    }
+
+    /// Follow the rollout of the deployment [`Backend::force_new_deployment`]
+    /// started (`forced`: its number) to its end.
+    pub fn wait_forced(&self, ctx: &Ctx, timeout: u64, forced: u64) -> Result<u8> {
+        match self {
+            Backend::Sim(s) => s.wait_forced(ctx, timeout, forced),
+            Backend::Aws(a) => a.wait_rollout(ctx, timeout),
+        }
+    }
+
     /// `deploy --image`: make `repo:tag` available as `target_repo:tag` where the service pulls from.
     pub fn push(&self, ctx: &Ctx, repo: &str, tag: &str, target_repo: &str) -> Result<()> {
         match self {

@@ -1,11 +1,14 @@
 //! `chronous deploy --image REPO:TAG`: push the image where the service pulls
 //! from (the backend's push), set the tag in the environment file (the file
 //! stays the truth), plan and apply the new revision, then follow the rollout
-//! (the backend's wait).
+//! (the backend's wait). `--force-new-deployment` (alone, or with an image
+//! whose revision did not change) starts a new deployment of the same
+//! revision, as ECS's UpdateService with forceNewDeployment.
 
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
+use chronous_core::plan::{Action, Plan};
 
 use crate::cli::DeployArgs;
 use crate::context::{Ctx, ENV_FILE};
@@ -13,14 +16,21 @@ use crate::planning::{apply_plan, approve, refresh_and_plan, show_plan};
 use crate::ui::{exit, EXIT_USAGE};
 
 pub fn run(ctx: &mut Ctx, a: &DeployArgs) -> Result<u8> {
-    let Some((repo, tag)) = a
-        .image
+    let Some(image) = a.image.as_deref() else {
+        // `--force-new-deployment` alone: the revision the service runs, again.
+        let forced = {
+            let _lock = ctx.lock("chronous deploy")?;
+            ctx.backend.force_new_deployment(ctx)?
+        };
+        return ctx.backend.wait_forced(ctx, a.timeout, forced);
+    };
+    let Some((repo, tag)) = image
         .rsplit_once(':')
         .filter(|(r, t)| !r.is_empty() && !t.is_empty() && !t.contains('/'))
     else {
         return Err(exit(
             EXIT_USAGE,
-            format!("--image {}: give the image as REPOSITORY:TAG", a.image),
+            format!("--image {image}: give the image as REPOSITORY:TAG"),
         ));
     };
     let key = ctx.env.service.image.clone();
@@ -32,7 +42,7 @@ pub fn run(ctx: &mut Ctx, a: &DeployArgs) -> Result<u8> {
     ctx.backend.push(ctx, repo, tag, &target_repo)?;
     set_tag(&ctx.dir.join(ENV_FILE), &key, tag, ctx.json)?;
     ctx.reload()?;
-    {
+    let forced = {
         let _lock = ctx.lock("chronous deploy")?;
         let recorded = ctx.load_state()?;
         let p = refresh_and_plan(ctx, &recorded, false, &[], a.parallelism)?;
@@ -41,8 +51,24 @@ pub fn run(ctx: &mut Ctx, a: &DeployArgs) -> Result<u8> {
             approve(ctx, &format!("Deploy {repo}:{tag} to `{}`?", ctx.env.name))?;
         }
         apply_plan(ctx, recorded, &p, a.parallelism)?;
+        // A new revision already replaces every task; the same one (a mutable
+        // tag pushed again) needs a forced deployment to be pulled again.
+        (a.force_new_deployment && !touches_service(&p))
+            .then(|| ctx.backend.force_new_deployment(ctx))
+            .transpose()?
+    };
+    match forced {
+        Some(n) => ctx.backend.wait_forced(ctx, a.timeout, n),
+        None => ctx.backend.wait_rollout(ctx, a.timeout),
     }
-    ctx.backend.wait_rollout(ctx, a.timeout)
+}
+
+/// Whether applying `p` creates or changes the ECS service (a new revision included).
+fn touches_service(p: &Plan) -> bool {
+    p.changes.iter().any(|c| {
+        c.address.starts_with("aws_ecs_service.")
+            && !matches!(c.action, Action::NoOp | Action::Delete)
+    })
 }
 
 /// Set `images.KEY.tag` in the environment file `file`, keeping its layout,

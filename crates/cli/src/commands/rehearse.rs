@@ -234,7 +234,8 @@ fn rehearse_rollout(ctx: &mut Ctx, image: Option<&str>, timeout: u64) -> Result<
         Some(i) => super::deploy::run(
             ctx,
             &DeployArgs {
-                image: i.to_string(),
+                image: Some(i.to_string()),
+                force_new_deployment: false,
                 auto_approve: true,
                 timeout,
                 parallelism: 10,

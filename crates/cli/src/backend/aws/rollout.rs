@@ -115,6 +115,26 @@ impl AwsBackend {
         Ok(Some(view))
     }
 
+    /// `deploy --force-new-deployment`: UpdateService with forceNewDeployment
+    /// on the recorded service.
+    pub fn force_new_deployment(&self, ctx: &Ctx) -> Result<()> {
+        let st = ctx.recorded()?;
+        let Some(target) = target(&st) else {
+            return Err(exit(
+                EXIT_FAILURE,
+                "no ECS service is recorded: apply the environment first",
+            ));
+        };
+        let td = ctx
+            .rt()?
+            .block_on(self.provider(ctx)?.force_new_deployment(&target))
+            .map_err(|e| exit(EXIT_FAILURE, e.to_string()))?;
+        if !ctx.json {
+            println!("Forced a new deployment of {} ({td}).", target.service);
+        }
+        Ok(())
+    }
+
     /// Wait for the service's rollout; exit 1 with the service's last events when it fails.
     pub fn wait_rollout(&self, ctx: &Ctx, timeout: u64) -> Result<u8> {
         let st = ctx.recorded()?;

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{anyhow, Result};
 use chronous_core::resources::Kind;
 
 use super::{controller, SimBackend};
@@ -20,12 +20,64 @@ impl SimBackend {
             .values()
             .find(|r| r.kind == Kind::EcsTaskDefinition)
             .map(|r| r.id.clone());
-        self.watch_rollout(ctx, timeout, revision.as_deref())
+        self.watch_rollout(ctx, timeout, revision.as_deref(), 0)
+    }
+
+    /// `deploy --force-new-deployment`: the service's count of forced
+    /// deployments goes up in the control plane; the controller (started
+    /// first, so that it sees the count move) starts a new deployment of
+    /// the same revision. Returns the new count.
+    pub fn force_new_deployment(&self, ctx: &Ctx) -> Result<u64> {
+        let st = ctx.load_state()?;
+        let svc = st
+            .resources
+            .values()
+            .find(|r| r.kind == Kind::EcsService)
+            .ok_or_else(|| {
+                exit(
+                    EXIT_FAILURE,
+                    "no ECS service is recorded: apply the environment first",
+                )
+            })?;
+        if self.docker() {
+            controller::ensure(ctx)?;
+        }
+        let p = self.open(ctx)?;
+        let n = p
+            .with_cloud(|c| c.force_new_deployment(&svc.id))
+            .map_err(|e| exit(EXIT_FAILURE, format!("{}: {e}", svc.address)))?;
+        p.compact().map_err(|e| anyhow!("{e}"))?;
+        if self.docker() {
+            controller::ensure(ctx)?;
+        }
+        if !ctx.json {
+            println!(
+                "Forced a new deployment of {} ({}).",
+                svc.address,
+                svc.attrs
+                    .get("task_definition")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("its revision")
+            );
+        }
+        Ok(n)
+    }
+
+    /// Follow the rollout of the `forced`-th forced deployment.
+    pub fn wait_forced(&self, ctx: &Ctx, timeout: u64, forced: u64) -> Result<u8> {
+        self.watch_rollout(ctx, timeout, None, forced)
     }
 
     /// Follow a rollout until every task runs the service's newest revision and is
     /// healthy, printing the service's events as they come.
-    fn watch_rollout(&self, ctx: &Ctx, timeout: u64, revision: Option<&str>) -> Result<u8> {
+    /// With `forced` > 0, once the controller has acted on that many forced deployments.
+    fn watch_rollout(
+        &self,
+        ctx: &Ctx,
+        timeout: u64,
+        revision: Option<&str>,
+        forced: u64,
+    ) -> Result<u8> {
         if !self.docker() {
             if !ctx.json {
                 println!("Deployed to the control plane (the model runtime runs no tasks; `chronous rehearse deploy` shows what the rollout does).");
@@ -57,11 +109,15 @@ impl SimBackend {
                 }
             }
             seen = s.events.len();
-            if let Some(svc) = s
-                .service
-                .as_ref()
-                .filter(|svc| revision.is_none_or(|r| r == svc.requested_task_definition))
-            {
+            // The service as this rollout left it: the revision asked for (or,
+            // after a rollback, a failure seen), the forced deployment acted on.
+            if let Some(svc) = s.service.as_ref().filter(|svc| {
+                revision.is_none_or(|r| {
+                    r == svc.requested_task_definition
+                        || svc.deployments.iter().any(|d| d.task_definition == r)
+                        || failure.is_some()
+                }) && svc.forced_deployments >= forced
+            }) {
                 let primary = svc.deployments.first();
                 let wanted = revision.unwrap_or(&svc.requested_task_definition);
                 let failed = svc
