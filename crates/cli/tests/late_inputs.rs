@@ -1,0 +1,99 @@
+//! Inputs that used to be found late (issue #10, item 4): a backup file that
+//! does not exist, task counts that can never be placed, and a backup whose
+//! content changed under the same path. Each is reported before anything
+//! runs, at its place in chronous.toml.
+
+mod common;
+
+use common::{code, Env};
+
+/// `ui::EXIT_INVALID`.
+const EXIT_INVALID: i32 = 3;
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn a_missing_backup_file_is_an_error_located_at_backup_file_and_nothing_runs() {
+    let env = Env::new("seed");
+    env.edit(
+        "backup_file = \"../backup/db-backup.tar.gz\"",
+        "backup_file = \"../backup/no-such-backup.tar.gz\"",
+    );
+    let o = env.run(&["validate"]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), EXIT_INVALID, "{err}");
+    assert!(err.contains("no-such-backup.tar.gz"), "{err}");
+    assert!(err.contains("does not exist"), "{err}");
+    // Located at the value of backup_file: line 132 of the seed, column 15.
+    assert!(err.contains("chronous.toml:132:15"), "{err}");
+
+    // plan and apply refuse the same way, before any step: nothing is written.
+    for args in [&["plan"][..], &["apply", "--auto-approve"][..]] {
+        let o = env.run(args);
+        assert_eq!(code(&o), EXIT_INVALID, "{args:?}: {}", stderr(&o));
+        assert!(
+            !env.dir.join(".chronous").exists(),
+            "{args:?} wrote {}",
+            env.dir.join(".chronous").display()
+        );
+    }
+
+    // --json: the diagnostic with its code and place.
+    let o = env.run(&["--json", "validate"]);
+    assert_eq!(code(&o), EXIT_INVALID);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["valid"], false);
+    let errors: Vec<&serde_json::Value> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["severity"] == "error")
+        .collect();
+    assert_eq!(errors.len(), 1, "{v}");
+    assert_eq!(errors[0]["line"], 132, "{v}");
+    assert_eq!(errors[0]["column"], 15, "{v}");
+}
+
+#[test]
+fn two_tasks_with_a_static_host_port_on_one_instance_warn_like_ecs() {
+    let env = Env::new("seed");
+    env.edit("desired_count = 1", "desired_count = 2");
+    let o = env.run(&["validate"]);
+    let err = stderr(&o);
+    // ECS accepts such a service: a warning, worded as ECS's placement event.
+    assert_eq!(code(&o), 0, "{err}");
+    assert!(
+        err.contains("is already using a port required by your task"),
+        "{err}"
+    );
+    // In --json too, as a warning.
+    let v = env.json(&["validate"]);
+    assert_eq!(v["valid"], true, "{v}");
+    let placement: Vec<&serde_json::Value> = v["diagnostics"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no diagnostics in {v}"))
+        .iter()
+        .filter(|d| {
+            d["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("already using a port"))
+        })
+        .collect();
+    assert_eq!(placement.len(), 1, "{v}");
+    assert_eq!(placement[0]["severity"], "warning", "{v}");
+}
+
+#[test]
+fn no_container_instance_at_all_warns_like_ecs() {
+    let env = Env::new("seed");
+    env.edit("instance_count = 1", "instance_count = 0");
+    let o = env.run(&["validate"]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 0, "{err}");
+    assert!(
+        err.contains("No Container Instances were found in your cluster"),
+        "{err}"
+    );
+}
