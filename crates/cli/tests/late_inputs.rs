@@ -97,3 +97,46 @@ fn no_container_instance_at_all_warns_like_ecs() {
         "{err}"
     );
 }
+#[test]
+fn a_changed_backup_shows_in_plan_as_the_database_replaced_with_its_data_lost() {
+    let env = Env::new("seed");
+    env.ok(&["apply", "--auto-approve"]);
+    let o = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stdout));
+
+    // Same path, new content.
+    let backup = env.root.path().join("backup/db-backup.tar.gz");
+    let mut bytes = std::fs::read(&backup).unwrap();
+    bytes.extend_from_slice(b"a newer backup");
+    std::fs::write(&backup, bytes).unwrap();
+
+    let o = env.run(&["plan", "--detailed-exitcode"]);
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(code(&o), 2, "{text}");
+    assert!(text.contains("-/+ aws_db_instance.main"), "{text}");
+    assert!(text.contains("~ aws_s3_object.xtrabackup"), "{text}");
+    assert!(
+        text.contains("every row written since the last restore is lost"),
+        "{text}"
+    );
+
+    let plan = env.json(&["plan"]);
+    let db = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "aws_db_instance.main")
+        .unwrap();
+    assert_eq!(db["action"], "delete_then_create", "{db}");
+    assert!(
+        db["data_loss"]
+            .as_str()
+            .is_some_and(|s| s.contains("every row written since the last restore is lost")),
+        "{db}"
+    );
+
+    // Applying restores the new backup; then nothing is left to do.
+    env.ok(&["apply", "--auto-approve"]);
+    let o = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stdout));
+}
