@@ -45,15 +45,19 @@ fn every_questionable_environment_loads_with_a_located_warning() {
             "{shown}: rejected, but AWS accepts it:\n{}",
             d.render()
         );
-        let ours: Vec<_> = d
-            .items
-            .iter()
-            .filter(|x| CODES.contains(&x.code))
-            .collect();
-        assert!(!ours.is_empty(), "{shown}: no placement warning:\n{}", d.render());
+        let ours: Vec<_> = d.items.iter().filter(|x| CODES.contains(&x.code)).collect();
+        assert!(
+            !ours.is_empty(),
+            "{shown}: no placement warning:\n{}",
+            d.render()
+        );
         for x in ours {
             assert_eq!(x.severity, Severity::Warning, "{shown}: {}", x.code);
-            assert!(x.span.is_some(), "{shown}: {} has no place in the file", x.code);
+            assert!(
+                x.span.is_some(),
+                "{shown}: {} has no place in the file",
+                x.code
+            );
             assert!(
                 x.hint.as_deref().is_some_and(|h| !h.is_empty()),
                 "{shown}: {} says nothing about what to do",
@@ -72,7 +76,10 @@ fn every_questionable_environment_loads_with_a_located_warning() {
         });
     }
     for c in CODES {
-        assert!(seen.contains(c), "no fixture in fixtures/warnings shows {c}");
+        assert!(
+            seen.contains(c),
+            "no fixture in fixtures/warnings shows {c}"
+        );
     }
 }
 
@@ -82,7 +89,11 @@ fn the_seed_has_no_placement_warning_and_its_backup_hash_is_known() {
     let text = std::fs::read_to_string(dir.join("chronous.toml")).unwrap();
     let loaded = env::load_with("seed", &text, &inputs::Disk(dir.clone()));
     assert!(
-        loaded.diagnostics.items.iter().all(|x| !CODES.contains(&x.code)),
+        loaded
+            .diagnostics
+            .items
+            .iter()
+            .all(|x| !CODES.contains(&x.code)),
         "{}",
         loaded.diagnostics.render()
     );

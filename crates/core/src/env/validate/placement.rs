@@ -52,7 +52,12 @@ impl Validator {
         }
         let n = c.instance_count;
         if n == 0 {
-            let at = r.cluster.instance_count.as_ref().map(sp).unwrap_or(sp(&r.cluster.name));
+            let at = r
+                .cluster
+                .instance_count
+                .as_ref()
+                .map(sp)
+                .unwrap_or(sp(&r.cluster.name));
             self.warn(
                 "W0810",
                 format!(
