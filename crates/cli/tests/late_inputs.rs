@@ -140,3 +140,46 @@ fn a_changed_backup_shows_in_plan_as_the_database_replaced_with_its_data_lost() 
     let o = env.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stdout));
 }
+
+#[test]
+fn a_backup_changed_after_the_plan_is_not_uploaded() {
+    let env = Env::new("seed");
+    env.ok(&["apply", "--auto-approve"]);
+    let backup = env.root.path().join("backup/db-backup.tar.gz");
+    let mut newer = std::fs::read(&backup).unwrap();
+    newer.extend_from_slice(b"a newer backup");
+    std::fs::write(&backup, &newer).unwrap();
+    let saved = env.dir.join("new-backup.plan");
+    env.ok(&["plan", "--out", saved.to_str().unwrap()]);
+
+    // The file changes again between plan and apply: the plan's upload is refused.
+    newer.extend_from_slice(b", and newer still");
+    std::fs::write(&backup, &newer).unwrap();
+    let o = env.run(&["apply", saved.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 1, "{err}");
+    assert!(err.contains("changed after the plan was made"), "{err}");
+    // No database was restored from a backup the plan did not show; the
+    // next plan continues with the file as it is now.
+    let plan = env.json(&["plan"]);
+    let db = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "aws_db_instance.main")
+        .unwrap();
+    assert!(
+        ["create", "delete_then_create"].contains(&db["action"].as_str().unwrap()),
+        "{db}"
+    );
+    let sum = std::process::Command::new("sha256sum")
+        .arg(&backup)
+        .output()
+        .unwrap();
+    let sum = String::from_utf8_lossy(&sum.stdout);
+    let sum = sum.split_whitespace().next().unwrap();
+    assert_eq!(db["spec"]["restore"]["backup_sha256"], sum, "{db}");
+    env.ok(&["apply", "--auto-approve"]);
+    let o = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stdout));
+}
