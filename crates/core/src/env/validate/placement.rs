@@ -19,11 +19,8 @@ fn per_instance(s: &Service, memory_mib: u32, cpu_units: u32) -> (u32, Unmet) {
         u32::MAX
     };
     let by_memory = memory_mib / s.memory_mib.max(1);
-    let by_cpu = if s.cpu == 0 {
-        u32::MAX
-    } else {
-        cpu_units / s.cpu
-    };
+    // No CPU reserved (0): CPU does not limit placement.
+    let by_cpu = cpu_units.checked_div(s.cpu).unwrap_or(u32::MAX);
     let n = by_port.min(by_memory).min(by_cpu);
     let unmet = if by_port == n {
         Unmet::Port
