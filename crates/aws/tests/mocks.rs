@@ -349,6 +349,7 @@ fn db_spec(source_version: &str) -> DbInstanceSpec {
             source_engine: "mysql".into(),
             source_engine_version: source_version.into(),
             backup_file: "../backup/db-backup.tar.gz".into(),
+            backup_sha256: None,
         }),
     }
 }

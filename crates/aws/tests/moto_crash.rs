@@ -277,6 +277,7 @@ async fn backup_uploads_in_parts_with_checksums_and_adopts_the_bucket() {
         bucket: "chronous-upload-test".into(),
         key: "data/big.tar.gz".into(),
         source: "big.tar.gz".into(),
+        source_sha256: None,
     });
     let o = p
         .create(CreateRequest {

@@ -8,12 +8,14 @@ use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
-use chronous_core::env::{self, Environment};
+use chronous_core::diag::Diagnostics;
+use chronous_core::env::{self, Environment, Inputs, NoInputs};
 use chronous_core::state::State;
+use chronous_store::inputs::DiskInputs;
 use chronous_store::{Holder, Lock, StateStore, StoreError};
 
 use crate::backend::Backend;
-use crate::cli::{ApplyArgs, Cli, Cmd};
+use crate::cli::{ApplyArgs, Cli, Cmd, PlanArgs};
 use crate::ui::{exit, exit_printed, EXIT_INVALID, EXIT_LOCKED};
 
 pub const ENV_FILE: &str = "chronous.toml";
@@ -26,8 +28,12 @@ pub struct Ctx {
     pub backend: Backend,
     pub store: StateStore,
     pub json: bool,
+    /// The file's warnings (validate lists them in --json).
+    pub diagnostics: Diagnostics,
     /// Whether the file's warnings are shown (the commands that look at the configuration).
     warn: bool,
+    /// Whether the files it names are looked at (the commands that plan toward it).
+    inputs: bool,
     rt: OnceCell<tokio::runtime::Runtime>,
 }
 
@@ -48,7 +54,17 @@ impl Ctx {
                     ..
                 })
         );
-        let env = read_env(&dir, warn, cli.json)?;
+        // The backup is looked at (exists, sha256) by the commands that plan
+        // toward the file; destroy, status and the like work without it.
+        let inputs = matches!(
+            cli.cmd,
+            Cmd::Validate
+                | Cmd::Plan(PlanArgs { destroy: false, .. })
+                | Cmd::Apply(_)
+                | Cmd::Deploy(_)
+                | Cmd::Rehearse(_)
+        );
+        let (env, diagnostics) = read_env(&dir, warn, inputs, cli.json)?;
         let kind = cli.backend.or(env.backend).unwrap_or(env::Backend::Sim);
         let backend = Backend::new(kind, &env, &dir, cli.endpoint.as_deref(), cli.json);
         let store = StateStore::new(&dir.join(STATE_DIR));
@@ -58,7 +74,9 @@ impl Ctx {
             backend,
             store,
             json: cli.json,
+            diagnostics,
             warn,
+            inputs,
             rt: OnceCell::new(),
         })
     }
@@ -66,7 +84,7 @@ impl Ctx {
     /// Read the environment file again (after `deploy` changed it); the
     /// backend and the runtime stay.
     pub fn reload(&mut self) -> Result<()> {
-        self.env = read_env(&self.dir, self.warn, self.json)?;
+        (self.env, self.diagnostics) = read_env(&self.dir, self.warn, self.inputs, self.json)?;
         Ok(())
     }
 
@@ -149,8 +167,15 @@ impl Ctx {
     }
 }
 
-/// Read and validate `DIR/chronous.toml`, printing its diagnostics.
-fn read_env(dir: &Path, warn: bool, json: bool) -> Result<Environment> {
+/// Read and validate `DIR/chronous.toml`, printing its diagnostics; with
+/// `inputs`, the files it names are looked at too (a missing backup is an
+/// error at its line; the backup's sha256 goes into the environment).
+fn read_env(
+    dir: &Path,
+    warn: bool,
+    inputs: bool,
+    json: bool,
+) -> Result<(Environment, Diagnostics)> {
     let file = dir.join(ENV_FILE);
     let source = match std::fs::read_to_string(&file) {
         Ok(s) => s,
@@ -162,7 +187,9 @@ fn read_env(dir: &Path, warn: bool, json: bool) -> Result<Environment> {
         }
         Err(e) => return Err(exit(EXIT_INVALID, format!("cannot read {}: {e}", file.display()))),
     };
-    let loaded = env::load(&file.display().to_string(), &source);
+    let disk = DiskInputs::new(dir);
+    let looked: &dyn Inputs = if inputs { &disk } else { &NoInputs };
+    let loaded = env::load_with(&file.display().to_string(), &source, looked);
     let d = &loaded.diagnostics;
     if d.has_errors() || (warn && !d.items.is_empty()) {
         if json && loaded.env.is_none() {
@@ -184,7 +211,7 @@ fn read_env(dir: &Path, warn: bool, json: bool) -> Result<Environment> {
         }
         return Err(exit_printed(EXIT_INVALID));
     };
-    Ok(env)
+    Ok((env, loaded.diagnostics))
 }
 
 fn hostname() -> String {

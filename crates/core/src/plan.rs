@@ -98,6 +98,10 @@ pub struct Change {
     /// The recorded object's id, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prior_id: Option<String>,
+    /// What the change does to stored data, when it loses some (a database
+    /// replaced): shown as its own line in the plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_loss: Option<String>,
 }
 
 /// A plan: the state it was made against, and its changes in dependency order
@@ -223,6 +227,9 @@ impl Plan {
             for r in &c.reasons {
                 let _ = writeln!(o, "  # ({r})");
             }
+            if let Some(d) = &c.data_loss {
+                let _ = writeln!(o, "  # DATA LOSS: {d}");
+            }
             let _ = writeln!(o, "{:>3} {}", c.action.symbol(), c.address);
             match c.action {
                 Action::Create => {
@@ -270,6 +277,36 @@ fn show(v: &Option<Value>) -> String {
     }
 }
 
+/// Content hashes of local files: absent on one side means not known there
+/// (the file was not looked at, or the state was written before chronous
+/// recorded the hash), which is no reason to upload or restore again.
+const UNKNOWN_WHEN_ABSENT: &[(Kind, &str)] = &[
+    (Kind::S3Object, "source_sha256"),
+    (Kind::DbInstance, "restore.backup_sha256"),
+];
+
+/// What replacing a database does to its data, in the plan's words.
+fn data_loss(change: &Change) -> Option<String> {
+    if change.kind != Kind::DbInstance || !change.action.is_replace() {
+        return None;
+    }
+    let restore = change
+        .spec
+        .as_ref()
+        .is_some_and(|s| s.get("restore").is_some_and(|r| !r.is_null()));
+    let new_backup = change
+        .attrs
+        .iter()
+        .any(|a| a.name == "restore.backup_sha256");
+    Some(if new_backup {
+        "the backup changed, and RDS restores from S3 only when it creates an instance (RestoreDBInstanceFromS3): the instance is destroyed and created again from the new backup, so every row written since the last restore is lost".to_string()
+    } else if restore {
+        "the instance is destroyed and created again from the backup, so every row written since the last restore is lost".to_string()
+    } else {
+        "the instance is destroyed and created again empty, so every row in it is lost".to_string()
+    })
+}
+
 fn diff(kind: Kind, before: &Value, after: &Value) -> Vec<AttrChange> {
     let mut out = Vec::new();
     diff_into(&mut out, "", None, before, after, kind);
@@ -297,6 +334,13 @@ fn diff_into(
             continue;
         }
         let name = format!("{prefix}{k}");
+        if (bv.is_none() || av.is_none())
+            && UNKNOWN_WHEN_ABSENT
+                .iter()
+                .any(|(k, n)| *k == kind && *n == name)
+        {
+            continue;
+        }
         let top = top.unwrap_or(k);
         if let (Some(x @ Value::Object(_)), Some(y @ Value::Object(_))) = (bv, av) {
             diff_into(out, &format!("{name}."), Some(top), x, y, kind);
@@ -421,6 +465,7 @@ fn desired_changes(
             prior_deps: vec![],
             deposed: None,
             prior_id: None,
+            data_loss: None,
         };
         match state.resources.get(&r.address) {
             None => {
@@ -489,10 +534,17 @@ fn update_or_replace(
     } else {
         Action::Update
     };
+    change.data_loss = data_loss(change);
 }
 
+/// Kinds of which two objects cannot exist at once (a DB instance's
+/// identifier is unique in the region, and the file fixes it).
+const ONE_AT_A_TIME: &[Kind] = &[Kind::DbInstance];
+
 /// A create-before-destroy replacement needs what it depends on to be
-/// replaced the same way, or the old dependency would be destroyed first.
+/// replaced the same way, or the old dependency would be destroyed first;
+/// except a kind replaced [`ONE_AT_A_TIME`], destroyed before the old
+/// dependent is.
 fn create_before_destroy_upstream(changes: &mut [Change]) {
     let index: BTreeMap<String, usize> = changes
         .iter()
@@ -508,6 +560,18 @@ fn create_before_destroy_upstream(changes: &mut [Change]) {
             }
             for d in changes[i].deps.clone() {
                 let j = index[&d];
+                if changes[j].action == Action::DeleteThenCreate
+                    && ONE_AT_A_TIME.contains(&changes[j].kind)
+                {
+                    // Its new object cannot exist beside the old one: it
+                    // stays destroy-first, and the old dependent may outlive
+                    // the old object (it holds its address, which AWS does not check).
+                    if changes[i].prior_deps.contains(&d) {
+                        changes[i].prior_deps.retain(|x| *x != d);
+                        changed = true;
+                    }
+                    continue;
+                }
                 if changes[j].action == Action::DeleteThenCreate {
                     changes[j].action = Action::CreateThenDelete;
                     let why = format!(
@@ -548,6 +612,7 @@ fn deletes(graph: &DesiredGraph, state: &State, opts: &PlanOptions) -> Vec<Chang
             prior_deps: r.deps.clone(),
             deposed: None,
             prior_id: Some(r.id.clone()),
+            data_loss: None,
         })
         .collect();
     for (key, r) in &state.deposed {
@@ -562,6 +627,7 @@ fn deletes(graph: &DesiredGraph, state: &State, opts: &PlanOptions) -> Vec<Chang
             prior_deps: r.deps.clone(),
             deposed: Some(key.clone()),
             prior_id: Some(r.id.clone()),
+            data_loss: None,
         });
     }
     deletes

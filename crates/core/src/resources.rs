@@ -403,6 +403,11 @@ pub struct S3ObjectSpec {
     pub key: String,
     /// Path of the file to upload, relative to the environment folder.
     pub source: String,
+    /// sha256 of the file's content when the environment was loaded (computed
+    /// outside core); a new one uploads the file again. Absent when the file
+    /// was not looked at, and in states written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -425,6 +430,11 @@ pub struct DbRestore {
     /// Path of the local backup file (relative to the environment folder),
     /// which the simulator restores directly.
     pub backup_file: String,
+    /// sha256 of the backup restored (as [`S3ObjectSpec::source_sha256`]):
+    /// RDS restores from S3 only when it creates the instance, so a new one
+    /// replaces the instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1175,6 +1185,7 @@ fn xtrabackup(env: &Environment, rs: &crate::env::Restore, x: &mut Expansion) ->
             bucket: r(Kind::S3Bucket, "xtrabackup", "bucket"),
             key: rs.key.clone(),
             source: rs.backup_file.clone(),
+            source_sha256: rs.backup_sha256.clone(),
         }),
     );
     x.push(
@@ -1215,6 +1226,7 @@ fn xtrabackup(env: &Environment, rs: &crate::env::Restore, x: &mut Expansion) ->
         source_engine: "mysql".into(),
         source_engine_version: rs.source_engine_version.clone(),
         backup_file: rs.backup_file.clone(),
+        backup_sha256: rs.backup_sha256.clone(),
     }
 }
 

@@ -1,7 +1,11 @@
 //! Every file in `fixtures/invalid` is the seed environment with one problem
 //! introduced. Each must be rejected with at least one error, and the rendered
 //! diagnostics (file:line:column, label, hint) are snapshotted so a reviewer
-//! sees exactly what a person would read.
+//! sees exactly what a person would read. The files a fixture names (the
+//! backup) are looked at relative to `fixtures/invalid`, as the CLI looks at
+//! them relative to the environment folder.
+
+mod inputs;
 
 use std::path::{Path, PathBuf};
 
@@ -39,7 +43,8 @@ fn every_invalid_environment_is_rejected_with_a_located_message() {
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         let shown = format!("fixtures/invalid/{file_name}");
-        let loaded = env::load(&shown, &text);
+        let dir = path.parent().expect("fixture folder");
+        let loaded = env::load_with(&shown, &text, &inputs::Disk(dir.to_path_buf()));
         assert!(loaded.env.is_none(), "{shown}: accepted, but it is invalid");
         let d = &loaded.diagnostics;
         assert!(

@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chronous_core::provider::{CreateRequest, ErrorKind, Observed, Provider, ProviderError};
-use chronous_core::resources::{Kind, Spec};
+use chronous_core::resources::{Kind, S3ObjectSpec, Spec};
 use chronous_core::secret::{Secret, SecretSource};
 use chronous_core::state::ResourceRecord;
 use serde_json::{json, Value};
@@ -447,21 +447,29 @@ impl SimProvider {
         }
     }
 
+    /// Upload the object's file: refused when its content is not the one the
+    /// plan was made with (`source_sha256`, when the plan knew it).
     fn upload(
         &self,
         address: &str,
-        source: &str,
+        o: &S3ObjectSpec,
     ) -> Result<BTreeMap<String, Value>, ProviderError> {
-        let p = self.path(source);
+        let p = self.path(&o.source);
         let bytes = std::fs::read(&p).map_err(|e| {
             ProviderError::new(format!("{address}: cannot read {}: {e}", p.display()))
                 .with_hint("fix database.restore.backup_file, or create the backup file")
         })?;
+        let sha = Sha256::digest(&bytes);
+        let sha_hex = hex::encode(sha.as_slice());
+        if let Some(want) = o.source_sha256.as_deref().filter(|w| *w != sha_hex) {
+            return Err(ProviderError::new(format!(
+                "{address}: {} changed after the plan was made (its sha256 is {sha_hex}, the plan has {want})",
+                p.display()
+            ))
+            .with_hint("run plan again, and apply the plan that shows the new backup"));
+        }
         let mut out = BTreeMap::new();
-        out.insert(
-            "etag".to_string(),
-            json!(hex::encode(&Sha256::digest(&bytes)[..16])),
-        );
+        out.insert("etag".to_string(), json!(hex::encode(&sha[..16])));
         out.insert("size".to_string(), json!(bytes.len()));
         Ok(out)
     }
@@ -586,7 +594,7 @@ impl Provider for SimProvider {
                 o.outputs.insert("instance_ids".into(), json!(ids));
             }
             Spec::S3Object(s) => {
-                o.outputs.extend(self.upload(&record.address, &s.source)?);
+                o.outputs.extend(self.upload(&record.address, s)?);
             }
             Spec::DbInstance(d) => self.check_password(&record.address, &d.password_source)?,
             Spec::SsmParameter(p) => self.check_password(&record.address, &p.value_source)?,

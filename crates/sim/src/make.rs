@@ -250,7 +250,7 @@ impl SimProvider {
         o: &S3ObjectSpec,
         out: &mut Outputs,
     ) -> Result<Identity, ProviderError> {
-        out.extend(self.upload(address, &o.source)?);
+        out.extend(self.upload(address, o)?);
         out.insert("key".into(), json!(o.key));
         Ok((format!("{}/{}", o.bucket, o.key), None))
     }

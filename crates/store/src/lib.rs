@@ -12,6 +12,8 @@
 //! - [`Log`]: the same journal mechanism for any serializable record, used by
 //!   the simulator's own store.
 //! - [`secret::read_secret`]: the one reader of secrets (`env:` / `file:`).
+//! - [`inputs::DiskInputs`]: the files an environment names (the backup),
+//!   looked at for validation: exists, readable, size and sha256.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -23,6 +25,7 @@ use chronous_core::state::{JournalEntry, State};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub mod inputs;
 pub mod secret;
 
 #[derive(Debug, thiserror::Error)]

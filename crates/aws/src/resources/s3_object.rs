@@ -1,4 +1,4 @@
-//! `aws_s3_object`: the backup file as an S3 object, uploaded in parts above a threshold and checked against the local file (PutObject, CreateMultipartUpload, UploadPart, CompleteMultipartUpload, HeadObject, DeleteObject).
+//! `aws_s3_object`: the backup file as an S3 object, uploaded in parts above a threshold and checked against the local file (PutObject, CreateMultipartUpload, UploadPart, CompleteMultipartUpload, HeadObject, DeleteObject). The file's sha256 is stored as object metadata and read back on refresh as `source_sha256`.
 
 use chronous_core::resources::S3ObjectSpec;
 use std::collections::BTreeMap;
@@ -8,6 +8,10 @@ use md5::Md5;
 use sha2::{Digest, Sha256};
 
 use super::common::*;
+
+/// The object metadata (`x-amz-meta-chronous-sha256`) holding the sha256 of
+/// the uploaded file: S3's ETag is an MD5, and not even that for a multipart upload.
+const SHA256_METADATA: &str = "chronous-sha256";
 
 /// Describe the object in the shape of its spec (`None`: it no longer exists).
 pub(crate) async fn read(
@@ -30,9 +34,16 @@ pub(crate) async fn read(
         return Ok(None);
     };
     let etag = o.e_tag().unwrap_or_default().trim_matches('"').to_string();
+    // The content's sha256 chronous stored with the object at upload: what S3
+    // holds now (a different one, or none, when it was replaced outside chronous).
+    let held = o.metadata().and_then(|m| m.get(SHA256_METADATA)).cloned();
+    let seen = S3ObjectSpec {
+        source_sha256: held,
+        ..want.clone()
+    };
     Ok(Some(observed(
         id,
-        &want,
+        &seen,
         out(&[("etag", json!(etag)), ("key", json!(want.key))]),
     )))
 }
@@ -89,6 +100,13 @@ impl AwsProvider {
             ProviderError::new(format!("{address}: cannot read {}: {e}", p.display())).with_hint("fix database.restore.backup_file, or create the backup file (fixtures/backup/make-backup.sh)")
         })?;
         let sha = hex::encode(Sha256::digest(&bytes));
+        if let Some(want) = o.source_sha256.as_deref().filter(|w| *w != sha) {
+            return Err(ProviderError::new(format!(
+                "{address}: {} changed after the plan was made (its sha256 is {sha}, the plan has {want})",
+                p.display()
+            ))
+            .with_hint("run plan again, and apply the plan that shows the new backup"));
+        }
         let tagging = self
             .tags(address, &BTreeMap::new())
             .into_iter()
@@ -107,7 +125,7 @@ impl AwsProvider {
                         .key(&o.key)
                         .body(aws_sdk_s3::primitives::ByteStream::from(bytes.clone()))
                         .content_md5(b64(&md5))
-                        .metadata("chronous-sha256", &sha)
+                        .metadata(SHA256_METADATA, &sha)
                         .tagging(&tagging)
                         .send()
                 })
@@ -124,7 +142,7 @@ impl AwsProvider {
                     s3.create_multipart_upload()
                         .bucket(&o.bucket)
                         .key(&o.key)
-                        .metadata("chronous-sha256", &sha)
+                        .metadata(SHA256_METADATA, &sha)
                         .tagging(&tagging)
                         .send()
                 })

@@ -1,5 +1,6 @@
 //! `chronous validate`: the environment file is valid (its problems were
-//! reported while loading it); say how many resources it expands to.
+//! reported while loading it); say how many resources it expands to. In
+//! --json, the warnings are listed with their place.
 
 use anyhow::Result;
 use chronous_core::resources;
@@ -11,7 +12,12 @@ pub fn run(ctx: &Ctx) -> Result<u8> {
     if ctx.json {
         println!(
             "{}",
-            serde_json::json!({"valid": true, "environment": ctx.env.name, "resources": n})
+            serde_json::json!({
+                "valid": true,
+                "environment": ctx.env.name,
+                "resources": n,
+                "diagnostics": ctx.diagnostics.located(),
+            })
         );
     } else {
         println!(

@@ -7,6 +7,11 @@
 //! and never panics: every problem becomes a located [`Diagnostic`].
 //! `validate` holds one function per section of the file; [`facts`] the
 //! tables about AWS it checks against.
+//!
+//! Files the environment names (the backup) are looked at outside core:
+//! [`load_with`] takes an [`Inputs`] that answers with [`FileFacts`] (exists,
+//! size, sha256), and validation reports what is wrong at the place in the
+//! file that names it. [`load`] looks at no file.
 
 pub mod facts;
 pub mod model;
@@ -26,8 +31,44 @@ pub struct Loaded {
     pub diagnostics: Diagnostics,
 }
 
-/// Parse and validate an environment file's text. `file` names it in messages.
+/// What was found for a file the environment names. Core does no I/O: the
+/// caller looks (the CLI through `chronous_store::inputs`) and hands this in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileFacts {
+    /// Read to the end: its size and the sha256 of its content (lowercase hex).
+    Read { bytes: u64, sha256: String },
+    /// Nothing at that path.
+    Missing,
+    /// Something is there but cannot be read (the reason, as the system gives it).
+    Unreadable(String),
+}
+
+/// The files an environment names, looked at outside core.
+pub trait Inputs {
+    /// The backup of `database.restore.backup_file`; `path` as written
+    /// (relative to the environment folder). `None`: not looked at.
+    fn backup_file(&self, path: &str) -> Option<FileFacts>;
+}
+
+/// Looks at no file: no diagnostic about files, and no content hash.
+pub struct NoInputs;
+
+impl Inputs for NoInputs {
+    fn backup_file(&self, _path: &str) -> Option<FileFacts> {
+        None
+    }
+}
+
+/// Parse and validate an environment file's text, looking at no file it
+/// names. `file` names it in messages.
 pub fn load(file: &str, source: &str) -> Loaded {
+    load_with(file, source, &NoInputs)
+}
+
+/// Parse and validate an environment file's text, with what `inputs` found
+/// for the files it names (a missing backup is an error at `backup_file`;
+/// its sha256 becomes part of the environment).
+pub fn load_with(file: &str, source: &str, inputs: &dyn Inputs) -> Loaded {
     let mut diags = Diagnostics {
         file: file.to_string(),
         source: source.to_string(),
@@ -43,7 +84,7 @@ pub fn load(file: &str, source: &str) -> Loaded {
             };
         }
     };
-    let (env, items) = validate::environment(&raw);
+    let (env, items) = validate::environment(&raw, inputs);
     diags.items = items;
     let env = if diags.has_errors() { None } else { Some(env) };
     Loaded {

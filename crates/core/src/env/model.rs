@@ -225,6 +225,9 @@ pub struct Logs {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Restore {
     pub backup_file: String,
+    /// sha256 of the backup's content, when the file was looked at (computed
+    /// outside core and handed in through [`super::Inputs`]).
+    pub backup_sha256: Option<String>,
     pub bucket: String,
     pub key: String,
     pub source_engine_version: String,

@@ -283,7 +283,9 @@ impl FakeProvider {
 
     /// Outputs: an output the spec also configures (`name`, `bucket`,
     /// `key_name` ...) reports the configured value, as AWS does and as the
-    /// planner assumes; every other one is derived from the id.
+    /// planner assumes; every other one is derived from the id. A DB
+    /// instance's endpoint is a host name and port, which AWS does not hold
+    /// as a reference: as on AWS, it is derived from its identifier.
     fn outputs(kind: Kind, id: &str, attrs: &Value) -> BTreeMap<String, Value> {
         kind.outputs()
             .iter()
@@ -291,6 +293,10 @@ impl FakeProvider {
                 let v = match attrs.get(*o) {
                     Some(Value::String(s)) if *o != "id" => s.clone(),
                     _ if *o == "id" => id.to_string(),
+                    _ if kind == Kind::DbInstance && *o != "arn" => {
+                        let ident = attrs.get("identifier").and_then(Value::as_str);
+                        format!("{}.db.example:{o}", ident.unwrap_or("db"))
+                    }
                     _ => format!("{id}:{o}"),
                 };
                 (o.to_string(), Value::String(v))

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use super::{sp, Refs, Validator};
 use crate::env::raw;
-use crate::env::{Database, Network, Restore, DB_CLASSES};
+use crate::env::{Database, FileFacts, Inputs, Network, Restore, DB_CLASSES};
 
 impl Validator {
     pub(super) fn database(
@@ -14,6 +14,7 @@ impl Validator {
         db: &raw::Database,
         network: &Network,
         refs: &Refs,
+        inputs: &dyn Inputs,
     ) -> Database {
         for p in [&db.password, &db.master_password].into_iter().flatten() {
             self.err(
@@ -81,7 +82,7 @@ impl Validator {
             65536,
             "MySQL on RDS takes 20 to 65536 GiB",
         );
-        let restore = db.restore.as_ref().map(|rs| self.restore(db, rs));
+        let restore = db.restore.as_ref().map(|rs| self.restore(db, rs, inputs));
         Database {
             identifier: self.name("database identifier", &db.identifier),
             engine: db.engine.get_ref().clone(),
@@ -102,9 +103,9 @@ impl Validator {
         }
     }
 
-    /// A restore from an XtraBackup: the class, and the backup's MySQL major
-    /// version against the instance's.
-    fn restore(&mut self, db: &raw::Database, rs: &raw::Restore) -> Restore {
+    /// A restore from an XtraBackup: the class, the backup's MySQL major
+    /// version against the instance's, and the backup file itself.
+    fn restore(&mut self, db: &raw::Database, rs: &raw::Restore, inputs: &dyn Inputs) -> Restore {
         if db.instance_class.get_ref() == "db.t2.micro" {
             self.err(
                 "E1204",
@@ -137,11 +138,43 @@ impl Validator {
                 "the simulator still rehearses it; for AWS take the backup from MySQL 5.7 (XtraBackup 2.4) or 8.0 (XtraBackup 8.0) and set engine_version and source_engine_version to match",
             );
         }
+        let backup_sha256 = self.backup_file(rs, inputs);
         Restore {
             backup_file: rs.backup_file.get_ref().clone(),
+            backup_sha256,
             bucket: rs.bucket.get_ref().clone(),
             key: rs.key.get_ref().clone(),
             source_engine_version: rs.source_engine_version.get_ref().clone(),
+        }
+    }
+
+    /// The backup file, as the caller found it: it must exist and be
+    /// readable (apply uploads it, and restores the database from it). Its
+    /// sha256 when it was read.
+    fn backup_file(&mut self, rs: &raw::Restore, inputs: &dyn Inputs) -> Option<String> {
+        let path = rs.backup_file.get_ref();
+        match inputs.backup_file(path)? {
+            FileFacts::Read { sha256, .. } => Some(sha256),
+            FileFacts::Missing => {
+                self.err(
+                    "E1207",
+                    format!("the backup file `{path}` does not exist"),
+                    sp(&rs.backup_file),
+                    "no such file",
+                    "backup_file is relative to the environment folder: fix the path, or make the backup first (fixtures/backup/make-backup.sh makes one)",
+                );
+                None
+            }
+            FileFacts::Unreadable(why) => {
+                self.err(
+                    "E1208",
+                    format!("the backup file `{path}` cannot be read: {why}"),
+                    sp(&rs.backup_file),
+                    "cannot read this file",
+                    "give chronous read access to the file (it uploads it and restores the database from it), or point backup_file at a readable copy",
+                );
+                None
+            }
         }
     }
 }

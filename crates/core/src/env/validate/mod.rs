@@ -17,6 +17,7 @@ mod images;
 mod load_balancer;
 mod logs;
 mod network;
+mod placement;
 mod security_groups;
 mod service;
 mod sim;
@@ -27,7 +28,7 @@ use std::ops::Range;
 use ipnet::Ipv4Net;
 
 use super::raw;
-use super::Environment;
+use super::{Environment, Inputs};
 use crate::diag::Diagnostic;
 
 type S<T> = serde_spanned::Spanned<T>;
@@ -35,9 +36,9 @@ type S<T> = serde_spanned::Spanned<T>;
 /// Validate a parsed file: the environment as far as it could be built, and
 /// every diagnostic in the order of the file. The environment is only to be
 /// used when no diagnostic is an error.
-pub(super) fn environment(r: &raw::File) -> (Environment, Vec<Diagnostic>) {
+pub(super) fn environment(r: &raw::File, inputs: &dyn Inputs) -> (Environment, Vec<Diagnostic>) {
     let mut v = Validator { d: Vec::new() };
-    let env = v.environment(r);
+    let env = v.environment(r, inputs);
     (env, v.d)
 }
 
@@ -85,7 +86,7 @@ impl Refs {
 }
 
 impl Validator {
-    fn environment(&mut self, r: &raw::File) -> Environment {
+    fn environment(&mut self, r: &raw::File, inputs: &dyn Inputs) -> Environment {
         let head = self.header(&r.environment);
         let network = self.network(&r.network, &head.region, head.region_azs);
         // Security groups: names first, so rules may reference any of them.
@@ -95,6 +96,7 @@ impl Validator {
         let images = self.images(r);
         let cluster = self.cluster(&r.cluster, &refs);
         let service = self.service(r);
+        self.placement(r, &cluster, &service);
         let load_balancer = r
             .load_balancer
             .as_ref()
@@ -103,7 +105,7 @@ impl Validator {
         let database = r
             .database
             .as_ref()
-            .map(|db| self.database(db, &network, &refs));
+            .map(|db| self.database(db, &network, &refs, inputs));
         let bastion = r.bastion.as_ref().map(|b| self.bastion(b, &network, &refs));
         let sim = self.sim(r.sim.as_ref());
         self.nat_cost(&r.network, &network);
