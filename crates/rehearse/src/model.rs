@@ -156,7 +156,7 @@ impl FaultRates {
             &|_| FaultKind::InstanceLost,
             rng,
         );
-        out.sort_by(|a, b| a.at_ms.cmp(&b.at_ms));
+        out.sort_by_key(|f| f.at_ms);
         out
     }
 }
@@ -772,7 +772,7 @@ impl Model {
                 self.observe(Observation::InstanceLost { instance: lost })?;
                 if self.cfg.replace_lost_instances {
                     self.instance_counter += 1;
-                    let n = self.rng.gen::<u64>() & 0xffff_ffff_ffff_f;
+                    let n = self.rng.gen::<u64>() & 0x000f_ffff_ffff_ffff;
                     let id = format!("i-{:017x}", n);
                     let at = self.now + self.cfg.timings.instance_replace_ms;
                     self.push(at, Ev::InstanceUp(ContainerInstance { id, ..cap }));

@@ -83,7 +83,9 @@ fn zero_intervals(
 }
 
 fn lanes(log: &[LogEntry], t0: Millis, end: Millis) -> Vec<Lane> {
-    let mut lanes: BTreeMap<String, (Lane, Option<(Millis, String)>, Millis)> = BTreeMap::new();
+    // Per task: its lane, the state it is in since when, when it appeared.
+    type Open = (Lane, Option<(Millis, String)>, Millis);
+    let mut lanes: BTreeMap<String, Open> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     for e in log {
         let Some(task) = &e.task else { continue };
