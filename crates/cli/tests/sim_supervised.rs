@@ -73,9 +73,7 @@ impl Load {
                 let (code, _) = http_get(&addr, "/gettoken");
                 n2.fetch_add(1, Ordering::SeqCst);
                 if code != 200 {
-                    f2.lock()
-                        .unwrap()
-                        .push((t0.elapsed().as_secs_f64(), code));
+                    f2.lock().unwrap().push((t0.elapsed().as_secs_f64(), code));
                 }
                 next += Duration::from_millis(50);
                 if let Some(d) = next.checked_duration_since(Instant::now()) {

@@ -1047,38 +1047,38 @@ fn status_of(
         started_at: started_at.to_string(),
         time_scale: ctl.cfg.time_scale,
         db_password_available: ctl.cfg.db_password.is_some(),
-        elb: ctl.elb.as_ref().map(|v| (&v.config, v)).map(|(d, v)| ElbStatus {
-            name: d.name.clone(),
-            url: v.url.clone(),
-            health_check: format!(
-                "{} every {} s, timeout {} s, healthy after {}, unhealthy after {}{}",
-                d.target,
-                d.aws_interval_s,
-                d.aws_timeout_s,
-                d.healthy_threshold,
-                d.unhealthy_threshold,
-                if ctl.cfg.time_scale != 1.0 {
-                    format!(
-                        " (time scale {}: run every {:.2} s)",
-                        ctl.cfg.time_scale,
-                        d.interval.as_secs_f64()
-                    )
-                } else {
-                    String::new()
-                }
-            ),
-            instances: v.instances.clone(),
-            error: ctl.elb_error.clone(),
-        }),
+        elb: ctl
+            .elb
+            .as_ref()
+            .map(|v| (&v.config, v))
+            .map(|(d, v)| ElbStatus {
+                name: d.name.clone(),
+                url: v.url.clone(),
+                health_check: format!(
+                    "{} every {} s, timeout {} s, healthy after {}, unhealthy after {}{}",
+                    d.target,
+                    d.aws_interval_s,
+                    d.aws_timeout_s,
+                    d.healthy_threshold,
+                    d.unhealthy_threshold,
+                    if ctl.cfg.time_scale != 1.0 {
+                        format!(
+                            " (time scale {}: run every {:.2} s)",
+                            ctl.cfg.time_scale,
+                            d.interval.as_secs_f64()
+                        )
+                    } else {
+                        String::new()
+                    }
+                ),
+                instances: v.instances.clone(),
+                error: ctl.elb_error.clone(),
+            }),
         service,
         tasks,
         events: ctl.events.iter().cloned().collect(),
-        last_error: last_error.or_else(|| {
-            ctl.elb
-                .is_none()
-                .then(|| ctl.elb_error.clone())
-                .flatten()
-        }),
+        last_error: last_error
+            .or_else(|| ctl.elb.is_none().then(|| ctl.elb_error.clone()).flatten()),
         processes: Vec::new(),
     }
 }

@@ -973,6 +973,34 @@ mod tests {
 
     /// (1) InService only after HealthyThreshold passes; 503 before, the instance's answer after.
     #[tokio::test]
+    async fn a_restored_instance_is_in_service_at_its_first_passing_check_only() {
+        let a = Backend::start("a").await;
+        let dead: SocketAddr = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        // A long interval: only the first check (at once) can run in this test.
+        let l = lb(hc("HTTP:80/gettoken", 60_000, 500, 10, 2)).await;
+        l.set_instances_restoring(
+            vec![Instance::new("i-a", a.addr), Instance::new("i-b", dead)],
+            &[a.addr, dead],
+        );
+        // Nothing served before a check passed.
+        assert_eq!(state_of(&l, "i-a").state, State::OutOfService);
+        let mut rx = l.subscribe();
+        transition(&mut rx, "i-a", State::InService, LIMIT).await;
+        let h = state_of(&l, "i-a");
+        assert_eq!((h.state, h.reason), (State::InService, Reason::InService));
+        // The one whose first check failed waits out the usual thresholds.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let h = state_of(&l, "i-b");
+        assert_eq!(h.state, State::OutOfService, "{h:?}");
+        for _ in 0..5 {
+            assert_eq!(get(l.local_addr(), "/").await.0, 200);
+        }
+    }
+
+    #[tokio::test]
     async fn registration_needs_healthy_threshold_passes() {
         let b = Backend::start("a").await;
         let l = lb(hc("HTTP:80/gettoken", 50, 40, 3, 2)).await;

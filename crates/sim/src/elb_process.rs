@@ -282,9 +282,7 @@ fn running_controller(state_dir: &Path) -> Option<u32> {
         .parse()
         .ok()?;
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let is_controller = cmdline
-        .split(|b| *b == 0)
-        .any(|a| a == b"controller");
+    let is_controller = cmdline.split(|b| *b == 0).any(|a| a == b"controller");
     (is_controller && pid_alive(pid)).then_some(pid)
 }
 
@@ -319,7 +317,10 @@ impl Supervised {
             return;
         }
         if self.alive() {
-            if self.started.is_some_and(|t| t.elapsed() > Duration::from_secs(30)) {
+            if self
+                .started
+                .is_some_and(|t| t.elapsed() > Duration::from_secs(30))
+            {
                 self.backoff = FIRST_BACKOFF;
             }
             return;
@@ -572,7 +573,8 @@ pub async fn request(
         .map_err(io)?;
     let mut line = String::new();
     BufReader::new(r).read_line(&mut line).await.map_err(io)?;
-    let v: serde_json::Value = serde_json::from_str(line.trim()).map_err(ElbProcessError::Protocol)?;
+    let v: serde_json::Value =
+        serde_json::from_str(line.trim()).map_err(ElbProcessError::Protocol)?;
     match v.get("error").and_then(|e| e.as_str()) {
         Some(e) => Err(ElbProcessError::Refused(e.to_string())),
         None => Ok(v),

@@ -6,8 +6,8 @@
 
 use anyhow::{anyhow, Result};
 
-use chronous_docker::Docker;
 use crate::ui::{exit, EXIT_FAILURE};
+use chronous_docker::Docker;
 
 use crate::backend::sim::controller;
 use crate::backend::SimBackend;
@@ -120,7 +120,10 @@ fn start(ctx: &Ctx, timeout: u64) -> Result<u8> {
             .and_then(|r| r.elb.as_ref())
             .map(|e| e.url.clone())
             .unwrap_or_default();
-        println!("`{}` is running: the service is healthy behind {url}.", ctx.env.name);
+        println!(
+            "`{}` is running: the service is healthy behind {url}.",
+            ctx.env.name
+        );
     }
     Ok(0)
 }

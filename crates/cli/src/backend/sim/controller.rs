@@ -4,8 +4,8 @@
 //! background ([`ensure`]), asked for their status ([`fetch`]).
 
 use std::path::Path;
-use std::sync::Arc;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _, Result};
@@ -89,7 +89,11 @@ fn spawn_chronous(dir: &Path, args: &[&str], log: &Path) -> std::io::Result<Chil
         .append(true)
         .open(log)?;
     let mut cmd = Command::new(exe);
-    cmd.arg("--env").arg(dir).arg("--backend").arg("sim").args(args);
+    cmd.arg("--env")
+        .arg(dir)
+        .arg("--backend")
+        .arg("sim")
+        .args(args);
     cmd.stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
@@ -113,8 +117,12 @@ pub fn ensure(ctx: &Ctx) -> Result<()> {
     let mut child = None;
     if !elb_up {
         let log = elb_process::log_path(&state_dir);
-        let c = spawn_chronous(&ctx.dir, &["sim", "elb"], &log)
-            .with_context(|| format!("cannot start the load balancer's process (log: {})", log.display()))?;
+        let c = spawn_chronous(&ctx.dir, &["sim", "elb"], &log).with_context(|| {
+            format!(
+                "cannot start the load balancer's process (log: {})",
+                log.display()
+            )
+        })?;
         child = Some(c);
     }
     let t = Instant::now();
@@ -165,7 +173,10 @@ pub fn shutdown(ctx: &Ctx) -> Result<()> {
     let rt = ctx.rt()?;
     let state_dir = ctx.state_dir();
     let asked = rt
-        .block_on(elb_process::request(&state_dir, &elb_process::ElbRequest::Shutdown))
+        .block_on(elb_process::request(
+            &state_dir,
+            &elb_process::ElbRequest::Shutdown,
+        ))
         .is_ok();
     // A controller without its load balancer's process is stopped directly.
     let asked = rt
