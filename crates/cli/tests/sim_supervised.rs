@@ -223,3 +223,37 @@ fn with_every_simulator_process_killed_one_command_brings_the_environment_back()
     let st = env.json(&["status"]);
     assert_eq!(st["database"]["ready"], true, "{st}");
 }
+
+#[test]
+fn kill_9_of_the_load_balancers_process_the_controller_starts_it_again_with_its_state() {
+    let env = Env::docker("seed");
+    let addr = up(&env);
+    let state_dir = env.dir.join(".chronous");
+    let pid = pid_of(&state_dir.join("elb.pid")).expect("the load balancer's pid file");
+    kill9(pid);
+    // Back by itself, serving the task it had InService (restored at its
+    // first passing check, not after HealthyThreshold: 10 passes of 1 s).
+    let t = Instant::now();
+    while http_get(&addr, "/gettoken").0 != 200 {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "the load balancer did not serve again within 5 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!(
+        "load balancer serving again {:?} after kill -9",
+        t.elapsed()
+    );
+    let new = pid_of(&state_dir.join("elb.pid")).unwrap();
+    assert_ne!(new, pid);
+    let st = env.json(&["status"]);
+    let lb = st["runtime"]["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["role"] == "load balancer")
+        .cloned()
+        .unwrap();
+    assert_eq!(lb["restarts"], 1, "{st}");
+}
