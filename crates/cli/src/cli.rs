@@ -270,6 +270,19 @@ pub enum SimCmd {
     /// controller and the load balancer react as ECS and a classic ELB would.
     #[command(subcommand)]
     Fault(FaultCmd),
+    /// Bring the running environment back (after a Docker daemon restart, a
+    /// reboot or killed processes): start its stopped database and bastion
+    /// containers, the load balancer and the controller, and wait until the
+    /// service is healthy behind the load balancer.
+    Start {
+        /// Give up waiting after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
+    /// Run the environment's load balancer in the foreground; it supervises
+    /// the controller (the CLI starts it on demand).
+    #[command(hide = true)]
+    Elb,
 }
 
 /// The faults of `chronous sim fault`, named as `rehearse deploy --fault` names them.

@@ -1,12 +1,13 @@
 //! The controller: one background process per environment that keeps the
-//! simulated runtime behaving after `apply` returns. It serves the classic ELB
-//! on 127.0.0.1 (health checks included), runs the ECS service scheduler over
-//! real task containers, and answers the CLI on a Unix socket in the
-//! environment's `.chronous/` folder.
+//! simulated runtime behaving after `apply` returns. It runs the ECS service
+//! scheduler over real task containers, drives the classic ELB (served by its
+//! own process, [`crate::elb_process`]) with control-plane calls, and answers
+//! the CLI on a Unix socket in the environment's `.chronous/` folder.
 //!
 //! It holds no state of its own that matters: killing it never stops the
-//! workload, and starting it again re-adopts the running task containers by
-//! their labels.
+//! workload nor the load balancer, and starting it again re-adopts the running
+//! task containers by their labels, with the ELB's registrations and health
+//! as the ELB kept them.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write as _;
@@ -24,8 +25,9 @@ use crate::cloud::Cloud;
 use chronous_core::ecs;
 use chronous_core::secret::Secret;
 
-use crate::desired::{self, Desired, ElbDesired, ServiceDesired};
-use crate::elb::{self, LoadBalancer};
+use crate::desired::{self, Desired, ServiceDesired};
+use crate::elb;
+use crate::elb_process::{self, ElbView, ProcessStatus};
 use chronous_docker::{ContainerInfo, ContainerSpec, Docker};
 
 pub fn socket_path(state_dir: &Path) -> PathBuf {
@@ -51,6 +53,9 @@ pub struct ControllerConfig {
     pub time_scale: f64,
     /// Injected into task containers as DB_PASSWORD; never logged.
     pub db_password: Option<Secret>,
+    /// How to start the load balancer's process again when it does not
+    /// answer (it supervises this process in turn); `None`: it is not.
+    pub launch_elb: Option<elb_process::Launch>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -169,6 +174,10 @@ pub struct Status {
     pub tasks: Vec<TaskStatus>,
     pub events: Vec<ServiceEvent>,
     pub last_error: Option<String>,
+    /// The simulator's processes (the load balancer's and the controller's),
+    /// as the load balancer's process supervises them; filled in by the CLI.
+    #[serde(default)]
+    pub processes: Vec<ProcessStatus>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -297,8 +306,15 @@ struct SvcRt {
 struct Ctl {
     cfg: ControllerConfig,
     docker: Docker,
-    elb: Option<(ElbDesired, LoadBalancer)>,
+    /// The load balancer as its process last described it (None: none, or
+    /// its process does not answer).
+    elb: Option<ElbView>,
     elb_error: Option<String>,
+    /// The registrations changed and the load balancer has not taken them yet.
+    targets_dirty: bool,
+    /// The load balancer's process this one started again (reaped when it exits).
+    elb_child: Option<std::process::Child>,
+    elb_last_start: Option<Instant>,
     events: VecDeque<ServiceEvent>,
     /// The scheduler's clock runs at AWS speed: real time × time scale, from
     /// an origin far enough back that tasks older than the controller keep
@@ -317,9 +333,6 @@ struct Ctl {
     draining: BTreeMap<String, Instant>,
     /// Tasks PENDING since: their container runs, their app does not answer yet.
     starting: BTreeMap<String, Instant>,
-    /// Adopted tasks that were in service before a restart: the ELB registers
-    /// them InService (it would not have restarted on AWS).
-    restored: Vec<SocketAddr>,
 }
 
 /// How long a deregistered task keeps running so that requests in flight finish.
@@ -475,45 +488,66 @@ impl Ctl {
         self.event_at(SystemTime::now(), message)
     }
 
+    /// CreateLoadBalancer / ConfigureHealthCheck (or DeleteLoadBalancer)
+    /// as the control plane has it, answered with DescribeInstanceHealth.
     async fn reconcile_elb(&mut self, d: &Desired) {
-        match (&d.elb, self.elb.take()) {
-            (None, Some((_, lb))) => lb.shutdown().await,
-            (None, None) => {}
-            (Some(want), Some((have, lb))) if have.port == want.port => {
-                if have != *want {
-                    if let Err(e) = lb.set_health_check(hc_of(want)) {
-                        self.elb_error = Some(e.to_string());
-                    }
-                }
-                self.elb = Some((want.clone(), lb));
+        match elb_process::configure(&self.cfg.state_dir, d.elb.clone()).await {
+            Ok(view) => {
+                self.elb_error = view.as_ref().and_then(|v| v.error.clone());
+                self.elb = view;
             }
-            (Some(want), old) => {
-                if let Some((_, lb)) = old {
-                    lb.shutdown().await;
-                }
-                let addr: SocketAddr = ([127, 0, 0, 1], want.port).into();
-                match LoadBalancer::start(addr, hc_of(want)).await {
-                    Ok(lb) => {
-                        self.elb_error = None;
-                        lb.set_instances(self.registered.iter().map(|(_, i)| i.clone()).collect());
-                        self.elb = Some((want.clone(), lb));
-                    }
-                    Err(e) => {
-                        self.elb_error =
-                            Some(format!("cannot serve the load balancer on {addr}: {e}"))
-                    }
+            Err(e) => {
+                self.elb = None;
+                self.elb_error = Some(e.to_string());
+                if matches!(e, elb_process::ElbProcessError::NotRunning(_)) {
+                    self.start_elb();
                 }
             }
         }
     }
 
-    fn publish_targets(&mut self) {
-        let restored = std::mem::take(&mut self.restored);
-        if let Some((_, lb)) = &self.elb {
-            lb.set_instances_restoring(
-                self.registered.iter().map(|(_, i)| i.clone()).collect(),
-                &restored,
-            );
+    /// The load balancer's process died: start it again (at most once a
+    /// second). It finds its registrations and their health where it kept them.
+    fn start_elb(&mut self) {
+        if let Some(c) = &mut self.elb_child {
+            if matches!(c.try_wait(), Ok(None)) {
+                return;
+            }
+            self.elb_child = None;
+        }
+        let Some(launch) = &self.cfg.launch_elb else {
+            return;
+        };
+        if self
+            .elb_last_start
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+        {
+            return;
+        }
+        self.elb_last_start = Some(Instant::now());
+        match (launch.0)() {
+            Ok(child) => {
+                self.event(format!(
+                    "the load balancer's process did not answer: started it again (pid {}).",
+                    child.id()
+                ));
+                self.elb_child = Some(child);
+            }
+            Err(e) => {
+                self.elb_error = Some(format!("cannot start the load balancer's process: {e}"))
+            }
+        }
+    }
+
+    /// Register/DeregisterInstancesWithLoadBalancer: the registered set.
+    async fn publish_targets(&mut self) {
+        let instances = self.registered.iter().map(|(_, i)| i.clone()).collect();
+        match elb_process::register(&self.cfg.state_dir, instances).await {
+            Ok(()) => self.targets_dirty = false,
+            Err(e) => {
+                self.targets_dirty = true;
+                self.elb_error = Some(e.to_string());
+            }
         }
     }
 
@@ -528,6 +562,9 @@ impl Ctl {
         let d = desired::read(&cloud, self.cfg.time_scale);
         drop(cloud);
         self.reconcile_elb(&d).await;
+        if self.targets_dirty && self.svc.is_some() {
+            self.publish_targets().await;
+        }
         let containers = self.docker.list(&self.cfg.env, Some(ROLE_TASK)).await?;
         let Some(want) = d.service.clone() else {
             return self.without_service(&containers).await;
@@ -621,7 +658,7 @@ impl Ctl {
         self.reported.clear();
         self.draining.clear();
         self.host_ports.clear();
-        self.publish_targets();
+        self.publish_targets().await;
         self.prune_stopped(containers, 0).await
     }
 
@@ -709,11 +746,19 @@ impl Ctl {
             .and_then(|s| humantime::parse_rfc3339_weak(s).ok())
             .map(|t| self.at(t))
             .unwrap_or(now);
+        // Healthy as the load balancer has it (it kept its state while no
+        // controller ran); without a verdict, healthy unless it is paused.
+        let mut healthy = !c.paused;
         if let Some(p) = self.docker.host_port(&c.id, primary.container_port).await? {
             self.host_ports.insert(task.clone(), p);
-            if !c.paused {
-                self.restored.push(SocketAddr::from(([127, 0, 0, 1], p)));
-            }
+            let addr = SocketAddr::from(([127, 0, 0, 1], p));
+            let verdict = self
+                .elb
+                .iter()
+                .flat_map(|v| &v.instances)
+                .find(|h| h.addr == addr)
+                .and_then(|h| h.reason.verdict());
+            healthy = verdict.unwrap_or(healthy);
         }
         Ok(Some(ecs::AdoptedTask {
             id: task.clone(),
@@ -723,7 +768,7 @@ impl Ctl {
             memory_mib,
             cpu,
             running_since: since,
-            healthy: !c.paused,
+            healthy,
         }))
     }
 
@@ -775,7 +820,7 @@ impl Ctl {
         let health: Vec<elb::InstanceHealth> = self
             .elb
             .as_ref()
-            .map(|(_, lb)| lb.health())
+            .map(|v| v.instances.clone())
             .unwrap_or_default();
         let s = &self.svc.as_ref().expect("a service runs").ecs;
         let tasks: Vec<ObservedTask> = s
@@ -994,7 +1039,7 @@ impl Ctl {
             targets_changed |= self.registered.len() != before;
         }
         if targets_changed {
-            self.publish_targets();
+            self.publish_targets().await;
         }
         Ok(())
     }
@@ -1131,7 +1176,7 @@ impl Ctl {
         let name = f.name().to_string();
         let mut r = match f {
             Fault::Crash { task } => self.crash(task.as_deref()).await?,
-            Fault::FailingHealth { task, for_ms } => self.fail_health(task.as_deref(), for_ms)?,
+            Fault::FailingHealth { task, for_ms } => self.fail_health(task.as_deref(), for_ms).await?,
             Fault::InstanceLost {
                 instance,
                 replace_ms,
@@ -1200,7 +1245,7 @@ impl Ctl {
         })
     }
 
-    fn fail_health(
+    async fn fail_health(
         &mut self,
         wanted: Option<&str>,
         for_ms: u64,
@@ -1213,10 +1258,9 @@ impl Ctl {
             .map(|(_, i)| i.clone())
             .ok_or_else(|| FaultError::NotRegistered(t.id.clone()))?;
         let span = Duration::from_secs_f64(for_ms as f64 / 1000.0 / self.cfg.time_scale);
-        let hit = self
-            .elb
-            .as_ref()
-            .is_some_and(|(_, lb)| lb.fail_checks(&target.id, target.addr, span));
+        let hit = elb_process::fail_checks(&self.cfg.state_dir, &target.id, target.addr, span)
+            .await
+            .unwrap_or(false);
         if !hit {
             return Err(FaultError::NotRegistered(t.id.clone()));
         }
@@ -1330,16 +1374,6 @@ impl Ctl {
     }
 }
 
-fn hc_of(e: &ElbDesired) -> elb::HealthCheck {
-    elb::HealthCheck {
-        target: e.target.clone(),
-        interval: e.interval,
-        timeout: e.timeout.min(e.interval.mul_f64(0.9)),
-        healthy_threshold: e.healthy_threshold,
-        unhealthy_threshold: e.unhealthy_threshold,
-    }
-}
-
 fn status_of(
     ctl: &Ctl,
     started_at: &str,
@@ -1353,33 +1387,39 @@ fn status_of(
         started_at: started_at.to_string(),
         time_scale: ctl.cfg.time_scale,
         db_password_available: ctl.cfg.db_password.is_some(),
-        elb: ctl.elb.as_ref().map(|(d, lb)| ElbStatus {
-            name: d.name.clone(),
-            url: format!("http://{}", lb.local_addr()),
-            health_check: format!(
-                "{} every {} s, timeout {} s, healthy after {}, unhealthy after {}{}",
-                d.target,
-                d.aws_interval_s,
-                d.aws_timeout_s,
-                d.healthy_threshold,
-                d.unhealthy_threshold,
-                if ctl.cfg.time_scale != 1.0 {
-                    format!(
-                        " (time scale {}: run every {:.2} s)",
-                        ctl.cfg.time_scale,
-                        d.interval.as_secs_f64()
-                    )
-                } else {
-                    String::new()
-                }
-            ),
-            instances: lb.health(),
-            error: ctl.elb_error.clone(),
-        }),
+        elb: ctl
+            .elb
+            .as_ref()
+            .map(|v| (&v.config, v))
+            .map(|(d, v)| ElbStatus {
+                name: d.name.clone(),
+                url: v.url.clone(),
+                health_check: format!(
+                    "{} every {} s, timeout {} s, healthy after {}, unhealthy after {}{}",
+                    d.target,
+                    d.aws_interval_s,
+                    d.aws_timeout_s,
+                    d.healthy_threshold,
+                    d.unhealthy_threshold,
+                    if ctl.cfg.time_scale != 1.0 {
+                        format!(
+                            " (time scale {}: run every {:.2} s)",
+                            ctl.cfg.time_scale,
+                            d.interval.as_secs_f64()
+                        )
+                    } else {
+                        String::new()
+                    }
+                ),
+                instances: v.instances.clone(),
+                error: ctl.elb_error.clone(),
+            }),
         service,
         tasks,
         events: ctl.events.iter().cloned().collect(),
-        last_error,
+        last_error: last_error
+            .or_else(|| ctl.elb.is_none().then(|| ctl.elb_error.clone()).flatten()),
+        processes: Vec::new(),
     }
 }
 
@@ -1392,7 +1432,7 @@ async fn snapshot(ctl: &Ctl, started_at: &str, last_error: Option<String>) -> St
     let health: Vec<elb::InstanceHealth> = ctl
         .elb
         .as_ref()
-        .map(|(_, lb)| lb.health())
+        .map(|v| v.instances.clone())
         .unwrap_or_default();
     let ecs = ctl.svc.as_ref().map(|s| &s.ecs);
     let mut tasks: Vec<TaskStatus> = containers
@@ -1536,6 +1576,9 @@ pub async fn run(cfg: ControllerConfig) -> Result<(), ControllerError> {
         docker,
         elb: None,
         elb_error: None,
+        targets_dirty: false,
+        elb_child: None,
+        elb_last_start: None,
         events: VecDeque::new(),
         epoch: Instant::now(),
         epoch_wall: SystemTime::now(),
@@ -1545,7 +1588,6 @@ pub async fn run(cfg: ControllerConfig) -> Result<(), ControllerError> {
         registered: Vec::new(),
         reported: BTreeMap::new(),
         draining: BTreeMap::new(),
-        restored: Vec::new(),
         starting: BTreeMap::new(),
     };
     if let Ok(text) = std::fs::read_to_string(events_path(&cfg.state_dir)) {
@@ -1625,9 +1667,6 @@ pub async fn run(cfg: ControllerConfig) -> Result<(), ControllerError> {
         if shared.lock().expect("status lock").shutdown {
             break;
         }
-    }
-    if let Some((_, lb)) = ctl.elb.take() {
-        lb.shutdown().await;
     }
     let _ = std::fs::remove_file(&sock);
     let _ = std::fs::remove_file(pid_path(&cfg.state_dir));

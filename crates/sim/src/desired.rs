@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::cloud::{Cloud, Object};
 
 /// The load balancer to serve.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ElbDesired {
     pub name: String,
     pub port: u16,

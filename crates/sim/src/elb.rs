@@ -124,7 +124,7 @@ pub fn validate(hc: &HealthCheck) -> Result<Target, ElbError> {
 }
 
 /// A registered instance.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Instance {
     /// The instance id, e.g. `i-0abc`.
     pub id: String,
@@ -193,6 +193,9 @@ struct Entry {
     /// Unique per registration, so a stale checker never updates a re-registration.
     generation: u64,
     health: Health,
+    /// Restored from the state the load balancer kept (see
+    /// [`LoadBalancer::set_instances_restoring`]): InService again at its first passing check.
+    restoring: bool,
     last_error: Option<String>,
     /// An injected fault: every check fails until then (`chronous sim fault failing-health`).
     fail_until: Option<Instant>,
@@ -252,6 +255,19 @@ impl Inner {
         };
         e.last_error = result.err();
         let now = SystemTime::now();
+        if std::mem::take(&mut e.restoring) && check == Check::Pass {
+            let from = e.health.state();
+            e.health = Health::restored(millis(now), hc.thresholds());
+            if from != State::InService {
+                let _ = self.events.send(Transition {
+                    id: e.id.clone(),
+                    from,
+                    to: State::InService,
+                    at: now,
+                });
+            }
+            return true;
+        }
         let changed = e.health.record(millis(now), check, hc.thresholds());
         if let Some(t) = changed.filter(|t| t.state_changed()) {
             // Sent under the lock, so subscribers see transitions in order.
@@ -614,11 +630,12 @@ impl LoadBalancer {
     }
 
     /// As [`LoadBalancer::set_instances`], except that the new registrations
-    /// at `in_service` addresses start InService: the state an ELB kept while
-    /// the process serving it here restarted (a real ELB does not restart with
-    /// the ECS scheduler). Their checks run as usual from there.
+    /// at `in_service` addresses are the ones that were InService in the
+    /// state the load balancer kept across a restart of its process (a real
+    /// ELB keeps its state): each goes InService again at its first passing
+    /// check, without waiting out HealthyThreshold; a failing first check
+    /// leaves it to the usual thresholds. None is served before a check passes.
     pub fn set_instances_restoring(&self, instances: Vec<Instance>, in_service: &[SocketAddr]) {
-        let thresholds = self.inner.current_check().hc.thresholds();
         let now = millis(SystemTime::now());
         let mut reg = lock(&self.inner.registry);
         let mut old = std::mem::take(&mut reg.entries);
@@ -640,16 +657,12 @@ impl LoadBalancer {
                 self.inner
                     .runtime
                     .spawn(checker(self.inner.clone(), inst.addr, generation));
-            let health = if in_service.contains(&inst.addr) {
-                Health::restored(now, thresholds)
-            } else {
-                Health::registered(now)
-            };
             entries.push(Entry {
+                restoring: in_service.contains(&inst.addr),
                 id: inst.id,
                 addr: inst.addr,
                 generation,
-                health,
+                health: Health::registered(now),
                 last_error: None,
                 fail_until: None,
                 checker,
@@ -989,6 +1002,34 @@ mod tests {
     }
 
     /// (1) InService only after HealthyThreshold passes; 503 before, the instance's answer after.
+    #[tokio::test]
+    async fn a_restored_instance_is_in_service_at_its_first_passing_check_only() {
+        let a = Backend::start("a").await;
+        let dead: SocketAddr = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        // A long interval: only the first check (at once) can run in this test.
+        let l = lb(hc("HTTP:80/gettoken", 60_000, 500, 10, 2)).await;
+        l.set_instances_restoring(
+            vec![Instance::new("i-a", a.addr), Instance::new("i-b", dead)],
+            &[a.addr, dead],
+        );
+        // Nothing served before a check passed.
+        assert_eq!(state_of(&l, "i-a").state, State::OutOfService);
+        let mut rx = l.subscribe();
+        transition(&mut rx, "i-a", State::InService, LIMIT).await;
+        let h = state_of(&l, "i-a");
+        assert_eq!((h.state, h.reason), (State::InService, Reason::InService));
+        // The one whose first check failed waits out the usual thresholds.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let h = state_of(&l, "i-b");
+        assert_eq!(h.state, State::OutOfService, "{h:?}");
+        for _ in 0..5 {
+            assert_eq!(get(l.local_addr(), "/").await.0, 200);
+        }
+    }
+
     #[tokio::test]
     async fn registration_needs_healthy_threshold_passes() {
         let b = Backend::start("a").await;

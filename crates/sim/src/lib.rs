@@ -12,6 +12,7 @@ pub mod controller;
 pub mod db;
 pub mod desired;
 pub mod elb;
+pub mod elb_process;
 pub mod load;
 mod make;
 

@@ -2,8 +2,11 @@
 //! cloud directly, behind chronous's back, as the AWS console would (drift),
 //! whichever backend the environment uses. `chronous sim fault ...`: inject a
 //! fault into the running simulation (the controller carries it out).
+//! `chronous sim start` brings the running simulation back with one command;
+//! `sim elb` is the load balancer's process (started by the CLI).
 
 use anyhow::{anyhow, Result};
+use chronous_docker::Docker;
 use chronous_sim::controller::{self, Fault, FaultReport, Request};
 
 use crate::backend::sim::controller as ctl;
@@ -13,6 +16,16 @@ use crate::context::Ctx;
 use crate::ui::{exit, EXIT_FAILURE, EXIT_USAGE};
 
 pub fn run(ctx: &Ctx, s: &SimCmd) -> Result<u8> {
+    match s {
+        SimCmd::Elb => ctl::run_elb(ctx),
+        SimCmd::Start { timeout } => start(ctx, *timeout),
+        SimCmd::Fault(f) => fault(ctx, f),
+        SimCmd::ConsoleSet { .. } | SimCmd::ConsoleDelete { .. } | SimCmd::Objects => console(ctx, s),
+    }
+}
+
+/// The console calls: change, delete or list objects of the simulated cloud.
+fn console(ctx: &Ctx, s: &SimCmd) -> Result<u8> {
     let p = SimBackend::new().open(ctx)?;
     match s {
         SimCmd::ConsoleSet {
@@ -55,7 +68,9 @@ pub fn run(ctx: &Ctx, s: &SimCmd) -> Result<u8> {
                 }
             }
         }
-        SimCmd::Fault(f) => return fault(ctx, f),
+        SimCmd::Elb | SimCmd::Start { .. } | SimCmd::Fault(_) => {
+            return Err(anyhow!("`sim {s:?}` is not a console call"))
+        }
     }
     p.compact().map_err(|e| anyhow!("{e}"))?;
     Ok(0)
@@ -118,6 +133,66 @@ fn fault(ctx: &Ctx, f: &FaultCmd) -> Result<u8> {
     } else {
         println!("Injected {}: {}.", report.fault, report.message);
         println!("Watch the reaction with `chronous status` (events, tasks, load balancer).");
+    }
+    Ok(0)
+}
+
+/// `chronous sim start`: the database and bastion containers started again
+/// if they stopped, the load balancer's process and the controller (which
+/// re-runs the tasks whose containers stopped), then wait until healthy.
+fn start(ctx: &Ctx, timeout: u64) -> Result<u8> {
+    let sim = SimBackend::new();
+    if !sim.docker() {
+        return Err(exit(
+            EXIT_FAILURE,
+            "`sim start` starts the simulator's real-container runtime: unset CHRONOUS_SIM_RUNTIME",
+        ));
+    }
+    let st = ctx.recorded()?;
+    if !ctl::needs_controller(&st) {
+        return Err(exit(
+            EXIT_FAILURE,
+            format!("nothing runs in `{}`: apply first", ctx.env.name),
+        ));
+    }
+    let started = ctx.rt()?.block_on(async {
+        let d = Docker::connect().await?;
+        let mut started = Vec::new();
+        for role in ["db", "bastion"] {
+            for c in d.list(&ctx.env.name, Some(role)).await? {
+                if !c.running {
+                    d.start_container(&c.id).await?;
+                    started.push(c.name);
+                }
+            }
+        }
+        Ok::<_, anyhow::Error>(started)
+    })?;
+    if !ctx.json {
+        for name in &started {
+            eprintln!("Started the stopped container {name}.");
+        }
+    }
+    let live = sim.observe(ctx, &st, true, timeout)?;
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "environment": ctx.env.name, "started_containers": started,
+                "runtime": live.runtime, "database": live.database,
+            }))?
+        );
+    } else {
+        let url = live
+            .runtime
+            .as_ref()
+            .and_then(|r| r.elb.as_ref())
+            .map(|e| e.url.clone())
+            .unwrap_or_default();
+        println!(
+            "`{}` is running: the service is healthy behind {url}.",
+            ctx.env.name
+        );
     }
     Ok(0)
 }

@@ -11,11 +11,9 @@ pub mod tunnel;
 
 use std::io::Write as _;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _, Result};
 use chronous_core::state::State;
-use chronous_sim::controller::Request;
 use chronous_sim::{Runtime, SimOptions, SimProvider};
 
 use super::docker::Docker;
@@ -68,22 +66,8 @@ impl SimBackend {
         if controller::needs_controller(st) {
             return controller::ensure(ctx);
         }
+        controller::shutdown(ctx)?;
         let rt = ctx.rt()?;
-        let state_dir = ctx.state_dir();
-        if rt
-            .block_on(chronous_sim::controller::request(
-                &state_dir,
-                &Request::Shutdown,
-            ))
-            .is_ok()
-        {
-            let t = Instant::now();
-            while chronous_sim::controller::socket_path(&state_dir).exists()
-                && t.elapsed() < Duration::from_secs(10)
-            {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
         if st.resources.is_empty() {
             let report = rt.block_on(async {
                 let d = Docker::connect().await?;

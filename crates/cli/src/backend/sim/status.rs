@@ -94,7 +94,18 @@ fn wait_healthy(ctx: &Ctx, timeout: u64) -> Result<Status> {
             eprintln!("[{:>5.1}s] {line}", t.elapsed().as_secs_f64());
             last = line;
         }
-        if healthy >= desired && desired > 0 {
+        // Healthy behind the load balancer too: its registered instances
+        // InService, up to the desired count (the scheduler's view of a task
+        // it adopted can be ahead of the load balancer's checks).
+        let behind_elb = s.elb.as_ref().is_none_or(|e| {
+            let in_service = e
+                .instances
+                .iter()
+                .filter(|i| i.state == chronous_sim::elb::State::InService)
+                .count();
+            in_service >= e.instances.len().min(desired as usize)
+        });
+        if healthy >= desired && desired > 0 && behind_elb {
             return Ok(s);
         }
         if t.elapsed() > Duration::from_secs(timeout) {
@@ -117,6 +128,26 @@ pub fn print_runtime(s: &Status) {
             " (health checks run faster than on AWS)"
         }
     );
+    for p in &s.processes {
+        let what = match (p.running, p.pid) {
+            (true, Some(pid)) => format!(
+                "pid {pid}, up since {}",
+                p.up_since.as_deref().unwrap_or("?")
+            ),
+            _ => "not running".to_string(),
+        };
+        let restarts = match p.restarts {
+            0 => String::new(),
+            1 => ", restarted 1 time".to_string(),
+            n => format!(", restarted {n} times"),
+        };
+        let error = p
+            .last_error
+            .as_ref()
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default();
+        println!("  {} process: {what}{restarts}{error}", p.role);
+    }
     if !s.db_password_available {
         println!(
             "  warning: the controller has no database password; tasks cannot reach the database"
