@@ -300,7 +300,7 @@ fn circuit_breaker_stage_1_fails_and_rolls_back() {
     c.circuit_breaker = Some(CircuitBreaker { rollback: true });
     let (mut s, old) = steady(c, 1, 80);
     let first = s.primary().id.clone();
-    let mut o = s.update(10_000, td(2, 80));
+    let mut all = s.update(10_000, td(2, 80)).events;
     s.observe(
         12_000,
         Observation::TaskStopped {
@@ -309,7 +309,6 @@ fn circuit_breaker_stage_1_fails_and_rolls_back() {
     )
     .unwrap();
     let mut now = 12_000;
-    let mut all = Vec::new();
     for _ in 0..3 {
         let t = s
             .tasks()
@@ -317,11 +316,10 @@ fn circuit_breaker_stage_1_fails_and_rolls_back() {
             .map(|t| t.id.clone());
         let Some(t) = t else {
             now = s.next_wakeup(now).unwrap();
-            o = s.tick(now);
-            all.extend(o.events.clone());
+            all.extend(s.tick(now).events);
             continue;
         };
-        o = s
+        let o = s
             .observe(
                 now,
                 Observation::TaskFailedToStart {
