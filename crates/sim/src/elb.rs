@@ -1316,3 +1316,155 @@ mod tests {
         }
     }
 }
+
+/// Reuse of the connections to the instances (a classic ELB keeps its
+/// back-end connections open between requests).
+#[cfg(test)]
+mod pool_tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn check() -> HealthCheck {
+        // A long interval: only the first check, at registration, opens a connection.
+        HealthCheck {
+            target: "HTTP:80/gettoken".into(),
+            interval: Duration::from_secs(30),
+            timeout: Duration::from_secs(5),
+            healthy_threshold: 2,
+            unhealthy_threshold: 2,
+        }
+    }
+
+    /// An ELB in front of `addr`, InService from the start.
+    async fn elb_for(addr: SocketAddr) -> LoadBalancer {
+        let l = LoadBalancer::start("127.0.0.1:0".parse().unwrap(), check())
+            .await
+            .unwrap();
+        l.set_instances_restoring(vec![Instance::new("i-a", addr)], &[addr]);
+        l
+    }
+
+    /// A request on a new client connection (`Connection: close`, as `ab`): status and body.
+    async fn get_close(lb: SocketAddr, path: &str) -> (u16, String) {
+        let stream = TcpStream::connect(lb).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let req = Request::get(path)
+            .header("host", "elb.test")
+            .header("connection", "close")
+            .body(Empty::<Bytes>::new())
+            .unwrap();
+        let resp = sender.send_request(req).await.unwrap();
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// An HTTP/1.1 keep-alive instance counting the connections that carried
+    /// a request other than the health check's.
+    async fn counting_instance() -> (SocketAddr, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let traffic = Arc::new(AtomicUsize::new(0));
+        let t = traffic.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let t = t.clone();
+                let counted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                        if req.uri().path() != "/gettoken" && !counted.swap(true, Ordering::SeqCst)
+                        {
+                            t.fetch_add(1, Ordering::SeqCst);
+                        }
+                        async { Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("ok")))) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        (addr, traffic)
+    }
+
+    /// Requests one after the other, each on a new client connection, reach
+    /// the instance on one connection.
+    #[tokio::test]
+    async fn connections_to_the_instance_are_reused() {
+        let (addr, traffic) = counting_instance().await;
+        let l = elb_for(addr).await;
+        for i in 0..5 {
+            assert_eq!(
+                get_close(l.local_addr(), &format!("/r{i}")).await,
+                (200, "ok".into())
+            );
+        }
+        assert_eq!(
+            traffic.load(Ordering::SeqCst),
+            1,
+            "connections opened to the instance"
+        );
+        l.shutdown().await;
+    }
+
+    /// Concurrent requests open concurrent connections, which are then all reused.
+    #[tokio::test]
+    async fn concurrent_requests_get_their_own_connections() {
+        let (addr, traffic) = counting_instance().await;
+        let l = elb_for(addr).await;
+        let lb = l.local_addr();
+        for _ in 0..3 {
+            let rounds: Vec<_> = (0..4)
+                .map(|i| tokio::spawn(get_close(lb, if i % 2 == 0 { "/a" } else { "/b" })))
+                .collect();
+            for r in rounds {
+                assert_eq!(r.await.unwrap().0, 200);
+            }
+        }
+        let n = traffic.load(Ordering::SeqCst);
+        assert!(
+            (1..=4).contains(&n),
+            "{n} connections for at most 4 requests at a time"
+        );
+        l.shutdown().await;
+    }
+
+    /// An instance that closes each connection after its answer (without
+    /// saying so) never gets a client a 502: a closed idle connection is not
+    /// used, and a request it could not send goes on a new one.
+    #[tokio::test]
+    async fn idle_connections_the_instance_closed_are_not_used() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let _ = stream
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                        .await;
+                    // Closed at once, without `Connection: close`.
+                });
+            }
+        });
+        let l = elb_for(addr).await;
+        for i in 0..20 {
+            let (status, body) = get_close(l.local_addr(), "/").await;
+            assert_eq!((status, body.as_str()), (200, "ok"), "request {i}");
+            if i % 2 == 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        l.shutdown().await;
+    }
+}
