@@ -198,7 +198,10 @@ async fn client(
                 s
             }
         };
-        sender.ready().await.map_err(|e| format!("connection: {e}"))?;
+        sender
+            .ready()
+            .await
+            .map_err(|e| format!("connection: {e}"))?;
         let resp = sender
             .send_request(request(addr, mode == Mode::Close))
             .await
@@ -327,7 +330,11 @@ fn driver() {
     );
     println!("mode       run target  req/s    p50 ms  p99 ms  requests  cpu/req us (client backend proxy)");
     for mode in modes {
-        let name = if mode == Mode::Close { "close" } else { "keepalive" };
+        let name = if mode == Mode::Close {
+            "close"
+        } else {
+            "keepalive"
+        };
         let mut ratios = Vec::new();
         let mut p99_deltas = Vec::new();
         for run in 1..=runs {

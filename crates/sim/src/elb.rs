@@ -213,6 +213,8 @@ struct Inner {
     registry: Mutex<Registry>,
     round_robin: AtomicUsize,
     events: broadcast::Sender<Transition>,
+    /// Idle keep-alive connections to the instances.
+    pool: Pool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -378,16 +380,18 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     for h in named {
         headers.remove(h);
     }
+    const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+    const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
     for h in [
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
+        header::CONNECTION,
+        KEEP_ALIVE,
+        PROXY_CONNECTION,
+        header::PROXY_AUTHENTICATE,
+        header::PROXY_AUTHORIZATION,
+        header::TE,
+        header::TRAILER,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
     ] {
         headers.remove(h);
     }
@@ -398,10 +402,107 @@ enum ForwardError {
     Http,
 }
 
+/// How long an idle connection to an instance is kept for reuse (a classic
+/// ELB's default idle timeout).
+const POOL_IDLE: Duration = Duration::from_secs(60);
+/// Idle connections kept per instance address; more are closed.
+const POOL_MAX_IDLE: usize = 64;
+
+type Sender = hyper::client::conn::http1::SendRequest<Incoming>;
+
+/// Keep-alive connections to the instances, reused across requests as a
+/// classic ELB reuses its back-end connections. A connection is idle here
+/// only between the end of one response body and the next request; one whose
+/// response was not read to the end is closed, not reused.
+#[derive(Default)]
+struct Pool {
+    idle: Mutex<Vec<(SocketAddr, Instant, Sender)>>,
+}
+
+impl Pool {
+    /// The most recently used idle connection to `addr` that is still open.
+    fn take(&self, addr: SocketAddr) -> Option<Sender> {
+        let mut idle = lock(&self.idle);
+        let now = Instant::now();
+        idle.retain(|(_, since, s)| !s.is_closed() && now.duration_since(*since) < POOL_IDLE);
+        let pos = idle.iter().rposition(|(a, _, _)| *a == addr)?;
+        Some(idle.remove(pos).2)
+    }
+
+    fn put(&self, addr: SocketAddr, sender: Sender) {
+        if sender.is_closed() {
+            return;
+        }
+        let mut idle = lock(&self.idle);
+        if idle.iter().filter(|(a, _, _)| *a == addr).count() < POOL_MAX_IDLE {
+            idle.push((addr, Instant::now(), sender));
+        }
+    }
+}
+
+/// A response body from an instance; when it has been read to the end its
+/// connection goes back to the pool.
+struct PooledBody {
+    body: Incoming,
+    /// The body reported its end (a chunked body's end is known only so).
+    done: bool,
+    back: Option<(Arc<Inner>, SocketAddr, Sender)>,
+}
+
+impl hyper::body::Body for PooledBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>> {
+        let frame = std::pin::Pin::new(&mut self.body).poll_frame(cx);
+        if let std::task::Poll::Ready(None) = frame {
+            self.done = true;
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for PooledBody {
+    fn drop(&mut self) {
+        if let Some((inner, addr, sender)) = self.back.take() {
+            if self.done || hyper::body::Body::is_end_stream(&self.body) {
+                inner.pool.put(addr, sender);
+            }
+        }
+    }
+}
+
+/// Send `req` to `addr` on an idle pooled connection, or on a new one. A
+/// request that a pooled connection could not send (it was closed meanwhile)
+/// goes on the next one; a request that was sent is never sent twice.
 async fn forward(
+    inner: &Arc<Inner>,
     addr: SocketAddr,
-    req: Request<Incoming>,
-) -> Result<Response<Incoming>, ForwardError> {
+    mut req: Request<Incoming>,
+) -> Result<Response<PooledBody>, ForwardError> {
+    while let Some(mut sender) = inner.pool.take(addr) {
+        if sender.ready().await.is_err() {
+            continue;
+        }
+        match sender.try_send_request(req).await {
+            Ok(resp) => return Ok(pooled(inner, addr, sender, resp)),
+            Err(mut e) => match e.take_message() {
+                Some(r) => req = r,
+                None => return Err(ForwardError::Http),
+            },
+        }
+    }
     let stream = TcpStream::connect(addr)
         .await
         .map_err(|_| ForwardError::Connect)?;
@@ -409,15 +510,29 @@ async fn forward(
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|_| ForwardError::Http)?;
-    // The connection ends with the response body, or when the response is no
-    // longer awaited (a 504 drops it).
+    // The connection task ends when the instance or the pool closes it, or
+    // when a request on it is abandoned (a 504 drops it).
     tokio::spawn(async move {
         let _ = conn.await;
     });
-    sender
+    let resp = sender
         .send_request(req)
         .await
-        .map_err(|_| ForwardError::Http)
+        .map_err(|_| ForwardError::Http)?;
+    Ok(pooled(inner, addr, sender, resp))
+}
+
+fn pooled(
+    inner: &Arc<Inner>,
+    addr: SocketAddr,
+    sender: Sender,
+    resp: Response<Incoming>,
+) -> Response<PooledBody> {
+    resp.map(|body| PooledBody {
+        body,
+        done: false,
+        back: Some((inner.clone(), addr, sender)),
+    })
 }
 
 async fn proxy(
@@ -462,36 +577,40 @@ async fn proxy(
             }
         }
     }
-    parts.uri = parts
-        .uri
-        .path_and_query()
-        .map(|pq| pq.as_str())
-        .unwrap_or("/")
-        .parse()
-        .unwrap_or_else(|_| Uri::from_static("/"));
+    if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+        // Absolute form: the instance gets the origin form.
+        parts.uri = parts
+            .uri
+            .path_and_query()
+            .map(|pq| pq.as_str())
+            .unwrap_or("/")
+            .parse()
+            .unwrap_or_else(|_| Uri::from_static("/"));
+    }
     parts.version = Version::HTTP_11;
     let req = Request::from_parts(parts, body);
-    let resp = match tokio::time::timeout(inner.opts.request_timeout, forward(addr, req)).await {
-        Err(_) => {
-            return Ok(text(
-                StatusCode::GATEWAY_TIMEOUT,
-                "504 Gateway Timeout: the instance did not answer in time\n",
-            ))
-        }
-        Ok(Err(ForwardError::Connect)) => {
-            return Ok(text(
-                StatusCode::BAD_GATEWAY,
-                "502 Bad Gateway: cannot connect to the instance\n",
-            ))
-        }
-        Ok(Err(ForwardError::Http)) => {
-            return Ok(text(
-                StatusCode::BAD_GATEWAY,
-                "502 Bad Gateway: the instance closed the connection\n",
-            ))
-        }
-        Ok(Ok(r)) => r,
-    };
+    let resp =
+        match tokio::time::timeout(inner.opts.request_timeout, forward(&inner, addr, req)).await {
+            Err(_) => {
+                return Ok(text(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "504 Gateway Timeout: the instance did not answer in time\n",
+                ))
+            }
+            Ok(Err(ForwardError::Connect)) => {
+                return Ok(text(
+                    StatusCode::BAD_GATEWAY,
+                    "502 Bad Gateway: cannot connect to the instance\n",
+                ))
+            }
+            Ok(Err(ForwardError::Http)) => {
+                return Ok(text(
+                    StatusCode::BAD_GATEWAY,
+                    "502 Bad Gateway: the instance closed the connection\n",
+                ))
+            }
+            Ok(Ok(r)) => r,
+        };
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     Ok(Response::from_parts(parts, body.boxed()))
@@ -535,6 +654,8 @@ async fn accept_loop(listener: TcpListener, inner: Arc<Inner>, mut stop: watch::
     let _ = tokio::time::timeout(grace, async { while conns.join_next().await.is_some() {} }).await;
     conns.abort_all();
     while conns.join_next().await.is_some() {}
+    // Idle connections to the instances close with the load balancer.
+    lock(&inner.pool.idle).clear();
 }
 
 /// A running load balancer. Dropping it stops it too, without waiting.
@@ -579,6 +700,7 @@ impl LoadBalancer {
             registry: Mutex::new(Registry::default()),
             round_robin: AtomicUsize::new(0),
             events,
+            pool: Pool::default(),
         });
         let (stop, stop_rx) = watch::channel(false);
         let accept = tokio::spawn(accept_loop(listener, inner.clone(), stop_rx));
