@@ -55,12 +55,18 @@ fn runtime(workers: usize) -> tokio::runtime::Runtime {
     .expect("tokio runtime")
 }
 
-/// Print the address for the parent, then serve until the parent closes our stdin.
-fn announce_and_wait(addr: SocketAddr) {
+/// Print the address for the parent, then serve (on `rt`, whichever its
+/// flavour) until the parent closes our stdin.
+fn announce_and_wait(rt: &tokio::runtime::Runtime, addr: SocketAddr) {
     println!("{addr}");
     std::io::stdout().flush().expect("stdout");
-    let mut sink = String::new();
-    let _ = std::io::stdin().read_line(&mut sink);
+    rt.block_on(async {
+        let _ = tokio::task::spawn_blocking(|| {
+            let mut sink = String::new();
+            let _ = std::io::stdin().read_line(&mut sink);
+        })
+        .await;
+    });
 }
 
 /// The fast backend: a hyper HTTP/1.1 server answering every request with a fixed body.
@@ -96,7 +102,7 @@ fn backend() {
             });
         }
     });
-    announce_and_wait(addr);
+    announce_and_wait(&rt, addr);
 }
 
 /// The proxy under test, the backend registered and InService.
@@ -118,7 +124,7 @@ fn proxy(backend: SocketAddr) {
         assert_eq!(lb.health()[0].state, State::InService);
         lb
     });
-    announce_and_wait(lb.local_addr());
+    announce_and_wait(&rt, lb.local_addr());
     rt.block_on(lb.shutdown());
 }
 
@@ -252,9 +258,12 @@ impl Bench {
                     .spawn(client(addr, mode, measure_from, stop.clone()))
             })
             .collect();
-        std::thread::sleep(measure_from.saturating_duration_since(Instant::now()));
+        // Slept on the runtime, so that a current-thread one runs the clients meanwhile.
+        self.rt
+            .block_on(async { tokio::time::sleep_until(measure_from.into()).await });
         let cpu0 = [self_cpu(), cpu_of(self.backend_pid), cpu_of(self.proxy_pid)];
-        std::thread::sleep(self.secs);
+        self.rt
+            .block_on(async { tokio::time::sleep(self.secs).await });
         let cpu1 = [self_cpu(), cpu_of(self.backend_pid), cpu_of(self.proxy_pid)];
         stop.store(true, Ordering::Relaxed);
         let elapsed = measure_from.elapsed();
