@@ -4,11 +4,10 @@
 # alternating, RUNS times; prints req/s, p50 and p99 (ab's percentiles).
 #
 #   bash scripts/bench-elb-ab.sh fast          # the bench's fast backend + the ELB in front of it
+#   bash scripts/bench-elb-ab.sh seed          # the issue's measurement: a copy of the seed up
+#                                              # (as scripts/up.sh, time scale 30), its task's
+#                                              # published port vs the ELB, /gettoken; destroyed after
 #   bash scripts/bench-elb-ab.sh DIRECT_URL ELB_URL
-#
-# For the seed (the issue's measurement): after scripts/up.sh, DIRECT_URL is the
-# task container's published port (docker port <task container> 80) and ELB_URL
-# the ELB's (chronous output elb_dns), both with /gettoken.
 # `fast` uses the elb_proxy bench executable (BENCH_EXE, else built with cargo bench --no-run;
 # BENCH_PROXY_EXE for another build of the proxy, as in the bench).
 # Environment: AB_N (2000), AB_C (4), RUNS (3).
@@ -27,6 +26,18 @@ if [[ ${1:-} == fast ]]; then
     read -r paddr <&"${PROXY[0]}"
     trap 'kill $BACKEND_PID $PROXY_PID 2>/dev/null || true' EXIT
     DIRECT="http://$baddr/gettoken" ELB="http://$paddr/gettoken"
+elif [[ ${1:-} == seed ]]; then
+    source "$ROOT/scripts/bench-lib.sh"
+    build_chronous
+    db_password
+    NAME=benchab-$$ DIR=$ROOT/target/bench-ab/benchab-$$
+    make_env "$DIR" "$NAME"
+    trap '"$CHRONOUS" --env "$DIR" destroy --auto-approve >/dev/null 2>&1' EXIT
+    "$CHRONOUS" --env "$DIR" apply --auto-approve >/dev/null 2>&1
+    "$CHRONOUS" --env "$DIR" status --wait-healthy --timeout 300 >/dev/null
+    task=$(docker ps -q --filter "label=chronous.environment=$NAME" --filter label=chronous.task-id | head -1)
+    DIRECT="http://$(docker port "$task" 80/tcp | head -1)/gettoken"
+    ELB="http://$("$CHRONOUS" --env "$DIR" output elb_dns)/gettoken"
 else
     DIRECT=${1:?DIRECT_URL} ELB=${2:?ELB_URL}
 fi
