@@ -17,6 +17,7 @@
 //! Environment knobs: `BENCH_CONCURRENCY` (4), `BENCH_SECS` per measurement
 //! (5), `BENCH_WARMUP_SECS` (1), `BENCH_RUNS` (3), `BENCH_MODES`
 //! (`close,keepalive`), `BENCH_PROXY_EXE` (this executable),
+//! `BENCH_REUSE` (`false`; `true`: `Options::reuse_connections`),
 //! `BENCH_BODY_BYTES` of the backend's answer (64), `BENCH_BACKEND_WORKERS` (2),
 //! `BENCH_CLIENT_WORKERS` (2), `BENCH_PROXY_WORKERS` (2).
 
@@ -28,7 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chronous_sim::elb::{HealthCheck, Instance, LoadBalancer, State};
+use chronous_sim::elb::{HealthCheck, Instance, LoadBalancer, Options, State};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Bytes;
 use hyper::{Request, Response};
@@ -117,7 +118,11 @@ fn proxy(backend: SocketAddr) {
             healthy_threshold: 10,
             unhealthy_threshold: 2,
         };
-        let lb = LoadBalancer::start("127.0.0.1:0".parse().unwrap(), hc)
+        let opts = Options {
+            reuse_connections: env_or("BENCH_REUSE", false),
+            ..Options::default()
+        };
+        let lb = LoadBalancer::start_with("127.0.0.1:0".parse().unwrap(), hc, opts)
             .await
             .expect("start the load balancer");
         lb.set_instances_restoring(vec![Instance::new("i-bench", backend)], &[backend]);

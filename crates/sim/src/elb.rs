@@ -171,6 +171,12 @@ pub struct Options {
     pub request_timeout: Duration,
     /// How long [`LoadBalancer::shutdown`] lets requests in flight finish.
     pub shutdown_grace: Duration,
+    /// Keep connections to the instances open and reuse them, as a classic
+    /// ELB does. Off by default: behind Docker's userland proxy, an instance
+    /// that writes a response's head and body in two small writes without
+    /// `TCP_NODELAY` (the seed's Python app) waits 40 ms per reused request
+    /// (Nagle's algorithm against the proxy's delayed ACK); see BENCHMARKS.md.
+    pub reuse_connections: bool,
 }
 
 impl Default for Options {
@@ -178,6 +184,7 @@ impl Default for Options {
         Options {
             request_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(5),
+            reuse_connections: false,
         }
     }
 }
@@ -491,7 +498,12 @@ async fn forward(
     addr: SocketAddr,
     mut req: Request<Incoming>,
 ) -> Result<Response<PooledBody>, ForwardError> {
-    while let Some(mut sender) = inner.pool.take(addr) {
+    while let Some(mut sender) = inner
+        .opts
+        .reuse_connections
+        .then(|| inner.pool.take(addr))
+        .flatten()
+    {
         if sender.ready().await.is_err() {
             continue;
         }
@@ -528,10 +540,14 @@ fn pooled(
     sender: Sender,
     resp: Response<Incoming>,
 ) -> Response<PooledBody> {
+    let back = inner
+        .opts
+        .reuse_connections
+        .then(|| (inner.clone(), addr, sender));
     resp.map(|body| PooledBody {
         body,
         done: false,
-        back: Some((inner.clone(), addr, sender)),
+        back,
     })
 }
 
@@ -1501,7 +1517,11 @@ mod pool_tests {
 
     /// An ELB in front of `addr`, InService from the start.
     async fn elb_for(addr: SocketAddr) -> LoadBalancer {
-        let l = LoadBalancer::start("127.0.0.1:0".parse().unwrap(), check())
+        let opts = Options {
+            reuse_connections: true,
+            ..Options::default()
+        };
+        let l = LoadBalancer::start_with("127.0.0.1:0".parse().unwrap(), check(), opts)
             .await
             .unwrap();
         l.set_instances_restoring(vec![Instance::new("i-a", addr)], &[addr]);
@@ -1571,6 +1591,24 @@ mod pool_tests {
             1,
             "connections opened to the instance"
         );
+        l.shutdown().await;
+    }
+
+    /// By default every request has a connection of its own.
+    #[tokio::test]
+    async fn by_default_connections_are_not_reused() {
+        let (addr, traffic) = counting_instance().await;
+        let l = LoadBalancer::start("127.0.0.1:0".parse().unwrap(), check())
+            .await
+            .unwrap();
+        l.set_instances_restoring(vec![Instance::new("i-a", addr)], &[addr]);
+        for i in 0..3 {
+            assert_eq!(
+                get_close(l.local_addr(), &format!("/r{i}")).await,
+                (200, "ok".into())
+            );
+        }
+        assert_eq!(traffic.load(Ordering::SeqCst), 3);
         l.shutdown().await;
     }
 
