@@ -171,6 +171,12 @@ pub struct Options {
     pub request_timeout: Duration,
     /// How long [`LoadBalancer::shutdown`] lets requests in flight finish.
     pub shutdown_grace: Duration,
+    /// Keep connections to the instances open and reuse them, as a classic
+    /// ELB does. Off by default: behind Docker's userland proxy, an instance
+    /// that writes a response's head and body in two small writes without
+    /// `TCP_NODELAY` (the seed's Python app) waits 40 ms per reused request
+    /// (Nagle's algorithm against the proxy's delayed ACK); see BENCHMARKS.md.
+    pub reuse_connections: bool,
 }
 
 impl Default for Options {
@@ -178,6 +184,7 @@ impl Default for Options {
         Options {
             request_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(5),
+            reuse_connections: false,
         }
     }
 }
@@ -218,6 +225,8 @@ struct Inner {
     registry: Mutex<Registry>,
     round_robin: AtomicUsize,
     events: broadcast::Sender<Transition>,
+    /// Idle keep-alive connections to the instances.
+    pool: Pool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -402,16 +411,18 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     for h in named {
         headers.remove(h);
     }
+    const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+    const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
     for h in [
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
+        header::CONNECTION,
+        KEEP_ALIVE,
+        PROXY_CONNECTION,
+        header::PROXY_AUTHENTICATE,
+        header::PROXY_AUTHORIZATION,
+        header::TE,
+        header::TRAILER,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
     ] {
         headers.remove(h);
     }
@@ -422,10 +433,112 @@ enum ForwardError {
     Http,
 }
 
+/// How long an idle connection to an instance is kept for reuse (a classic
+/// ELB's default idle timeout).
+const POOL_IDLE: Duration = Duration::from_secs(60);
+/// Idle connections kept per instance address; more are closed.
+const POOL_MAX_IDLE: usize = 64;
+
+type Sender = hyper::client::conn::http1::SendRequest<Incoming>;
+
+/// Keep-alive connections to the instances, reused across requests as a
+/// classic ELB reuses its back-end connections. A connection is idle here
+/// only between the end of one response body and the next request; one whose
+/// response was not read to the end is closed, not reused.
+#[derive(Default)]
+struct Pool {
+    idle: Mutex<Vec<(SocketAddr, Instant, Sender)>>,
+}
+
+impl Pool {
+    /// The most recently used idle connection to `addr` that is still open.
+    fn take(&self, addr: SocketAddr) -> Option<Sender> {
+        let mut idle = lock(&self.idle);
+        let now = Instant::now();
+        idle.retain(|(_, since, s)| !s.is_closed() && now.duration_since(*since) < POOL_IDLE);
+        let pos = idle.iter().rposition(|(a, _, _)| *a == addr)?;
+        Some(idle.remove(pos).2)
+    }
+
+    fn put(&self, addr: SocketAddr, sender: Sender) {
+        if sender.is_closed() {
+            return;
+        }
+        let mut idle = lock(&self.idle);
+        if idle.iter().filter(|(a, _, _)| *a == addr).count() < POOL_MAX_IDLE {
+            idle.push((addr, Instant::now(), sender));
+        }
+    }
+}
+
+/// A response body from an instance; when it has been read to the end its
+/// connection goes back to the pool.
+struct PooledBody {
+    body: Incoming,
+    /// The body reported its end (a chunked body's end is known only so).
+    done: bool,
+    back: Option<(Arc<Inner>, SocketAddr, Sender)>,
+}
+
+impl hyper::body::Body for PooledBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>> {
+        let frame = std::pin::Pin::new(&mut self.body).poll_frame(cx);
+        if let std::task::Poll::Ready(None) = frame {
+            self.done = true;
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for PooledBody {
+    fn drop(&mut self) {
+        if let Some((inner, addr, sender)) = self.back.take() {
+            if self.done || hyper::body::Body::is_end_stream(&self.body) {
+                inner.pool.put(addr, sender);
+            }
+        }
+    }
+}
+
+/// Send `req` to `addr` on an idle pooled connection, or on a new one. A
+/// request that a pooled connection could not send (it was closed meanwhile)
+/// goes on the next one; a request that was sent is never sent twice.
 async fn forward(
+    inner: &Arc<Inner>,
     addr: SocketAddr,
-    req: Request<Incoming>,
-) -> Result<Response<Incoming>, ForwardError> {
+    mut req: Request<Incoming>,
+) -> Result<Response<PooledBody>, ForwardError> {
+    while let Some(mut sender) = inner
+        .opts
+        .reuse_connections
+        .then(|| inner.pool.take(addr))
+        .flatten()
+    {
+        if sender.ready().await.is_err() {
+            continue;
+        }
+        match sender.try_send_request(req).await {
+            Ok(resp) => return Ok(pooled(inner, addr, sender, resp)),
+            Err(mut e) => match e.take_message() {
+                Some(r) => req = r,
+                None => return Err(ForwardError::Http),
+            },
+        }
+    }
     let stream = TcpStream::connect(addr)
         .await
         .map_err(|_| ForwardError::Connect)?;
@@ -433,15 +546,33 @@ async fn forward(
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|_| ForwardError::Http)?;
-    // The connection ends with the response body, or when the response is no
-    // longer awaited (a 504 drops it).
+    // The connection task ends when the instance or the pool closes it, or
+    // when a request on it is abandoned (a 504 drops it).
     tokio::spawn(async move {
         let _ = conn.await;
     });
-    sender
+    let resp = sender
         .send_request(req)
         .await
-        .map_err(|_| ForwardError::Http)
+        .map_err(|_| ForwardError::Http)?;
+    Ok(pooled(inner, addr, sender, resp))
+}
+
+fn pooled(
+    inner: &Arc<Inner>,
+    addr: SocketAddr,
+    sender: Sender,
+    resp: Response<Incoming>,
+) -> Response<PooledBody> {
+    let back = inner
+        .opts
+        .reuse_connections
+        .then(|| (inner.clone(), addr, sender));
+    resp.map(|body| PooledBody {
+        body,
+        done: false,
+        back,
+    })
 }
 
 async fn proxy(
@@ -486,42 +617,88 @@ async fn proxy(
             }
         }
     }
-    parts.uri = parts
-        .uri
-        .path_and_query()
-        .map(|pq| pq.as_str())
-        .unwrap_or("/")
-        .parse()
-        .unwrap_or_else(|_| Uri::from_static("/"));
+    if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+        // Absolute form: the instance gets the origin form.
+        parts.uri = parts
+            .uri
+            .path_and_query()
+            .map(|pq| pq.as_str())
+            .unwrap_or("/")
+            .parse()
+            .unwrap_or_else(|_| Uri::from_static("/"));
+    }
     parts.version = Version::HTTP_11;
     let req = Request::from_parts(parts, body);
-    let resp = match tokio::time::timeout(inner.opts.request_timeout, forward(addr, req)).await {
-        Err(_) => {
-            return Ok(text(
-                StatusCode::GATEWAY_TIMEOUT,
-                "504 Gateway Timeout: the instance did not answer in time\n",
-            ))
-        }
-        Ok(Err(ForwardError::Connect)) => {
-            return Ok(text(
-                StatusCode::BAD_GATEWAY,
-                "502 Bad Gateway: cannot connect to the instance\n",
-            ))
-        }
-        Ok(Err(ForwardError::Http)) => {
-            return Ok(text(
-                StatusCode::BAD_GATEWAY,
-                "502 Bad Gateway: the instance closed the connection\n",
-            ))
-        }
-        Ok(Ok(r)) => r,
-    };
+    let resp =
+        match tokio::time::timeout(inner.opts.request_timeout, forward(&inner, addr, req)).await {
+            Err(_) => {
+                return Ok(text(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "504 Gateway Timeout: the instance did not answer in time\n",
+                ))
+            }
+            Ok(Err(ForwardError::Connect)) => {
+                return Ok(text(
+                    StatusCode::BAD_GATEWAY,
+                    "502 Bad Gateway: cannot connect to the instance\n",
+                ))
+            }
+            Ok(Err(ForwardError::Http)) => {
+                return Ok(text(
+                    StatusCode::BAD_GATEWAY,
+                    "502 Bad Gateway: the instance closed the connection\n",
+                ))
+            }
+            Ok(Ok(r)) => r,
+        };
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     Ok(Response::from_parts(parts, body.boxed()))
 }
 
-async fn accept_loop(listener: TcpListener, inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
+/// Serve the listener on a thread of its own with a single-threaded runtime,
+/// until `stop`: the proxy's requests then never hop between worker threads
+/// (less CPU per request and a shorter tail than on the caller's multi-thread
+/// runtime), and a busy caller does not delay them. The health checks stay on
+/// the caller's runtime. Falls back to the caller's runtime if no thread can
+/// be had.
+async fn accept_loop(listener: TcpListener, inner: Arc<Inner>, stop: watch::Receiver<bool>) {
+    let Ok(std_listener) = listener.into_std() else {
+        return;
+    };
+    // Kept until the thread serves, to serve here if it cannot.
+    let fallback = std_listener.try_clone();
+    let (started, serving) = tokio::sync::oneshot::channel::<()>();
+    let (done, finished) = tokio::sync::oneshot::channel::<()>();
+    let (i, s) = (inner.clone(), stop.clone());
+    let _ = std::thread::Builder::new()
+        .name("chronous-elb".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(listener) = TcpListener::from_std(std_listener) {
+                    let _ = started.send(());
+                    serve(listener, i, s).await;
+                }
+            });
+            let _ = done.send(());
+        });
+    if serving.await.is_ok() {
+        drop(fallback);
+        let _ = finished.await;
+        return;
+    }
+    if let Ok(listener) = fallback.and_then(TcpListener::from_std) {
+        serve(listener, inner, stop).await;
+    }
+}
+
+async fn serve(listener: TcpListener, inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
@@ -559,6 +736,8 @@ async fn accept_loop(listener: TcpListener, inner: Arc<Inner>, mut stop: watch::
     let _ = tokio::time::timeout(grace, async { while conns.join_next().await.is_some() {} }).await;
     conns.abort_all();
     while conns.join_next().await.is_some() {}
+    // Idle connections to the instances close with the load balancer.
+    lock(&inner.pool.idle).clear();
 }
 
 /// A running load balancer. Dropping it stops it too, without waiting.
@@ -603,6 +782,7 @@ impl LoadBalancer {
             registry: Mutex::new(Registry::default()),
             round_robin: AtomicUsize::new(0),
             events,
+            pool: Pool::default(),
         });
         let (stop, stop_rx) = watch::channel(false);
         let accept = tokio::spawn(accept_loop(listener, inner.clone(), stop_rx));
@@ -1385,5 +1565,179 @@ mod tests {
                 Err(broadcast::error::RecvError::Lagged(_)) | Ok(_) => {}
             }
         }
+    }
+}
+
+/// Reuse of the connections to the instances (a classic ELB keeps its
+/// back-end connections open between requests).
+#[cfg(test)]
+mod pool_tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn check() -> HealthCheck {
+        // A long interval: only the first check, at registration, opens a connection.
+        HealthCheck {
+            target: "HTTP:80/gettoken".into(),
+            interval: Duration::from_secs(30),
+            timeout: Duration::from_secs(5),
+            healthy_threshold: 2,
+            unhealthy_threshold: 2,
+        }
+    }
+
+    /// An ELB in front of `addr`, InService from the start.
+    async fn elb_for(addr: SocketAddr) -> LoadBalancer {
+        let opts = Options {
+            reuse_connections: true,
+            ..Options::default()
+        };
+        let l = LoadBalancer::start_with("127.0.0.1:0".parse().unwrap(), check(), opts)
+            .await
+            .unwrap();
+        l.set_instances_restoring(vec![Instance::new("i-a", addr)], &[addr]);
+        l
+    }
+
+    /// A request on a new client connection (`Connection: close`, as `ab`): status and body.
+    async fn get_close(lb: SocketAddr, path: &str) -> (u16, String) {
+        let stream = TcpStream::connect(lb).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let req = Request::get(path)
+            .header("host", "elb.test")
+            .header("connection", "close")
+            .body(Empty::<Bytes>::new())
+            .unwrap();
+        let resp = sender.send_request(req).await.unwrap();
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// An HTTP/1.1 keep-alive instance counting the connections that carried
+    /// a request other than the health check's.
+    async fn counting_instance() -> (SocketAddr, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let traffic = Arc::new(AtomicUsize::new(0));
+        let t = traffic.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let t = t.clone();
+                let counted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                        if req.uri().path() != "/gettoken" && !counted.swap(true, Ordering::SeqCst)
+                        {
+                            t.fetch_add(1, Ordering::SeqCst);
+                        }
+                        async { Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("ok")))) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        (addr, traffic)
+    }
+
+    /// Requests one after the other, each on a new client connection, reach
+    /// the instance on one connection.
+    #[tokio::test]
+    async fn connections_to_the_instance_are_reused() {
+        let (addr, traffic) = counting_instance().await;
+        let l = elb_for(addr).await;
+        for i in 0..5 {
+            assert_eq!(
+                get_close(l.local_addr(), &format!("/r{i}")).await,
+                (200, "ok".into())
+            );
+        }
+        assert_eq!(
+            traffic.load(Ordering::SeqCst),
+            1,
+            "connections opened to the instance"
+        );
+        l.shutdown().await;
+    }
+
+    /// By default every request has a connection of its own.
+    #[tokio::test]
+    async fn by_default_connections_are_not_reused() {
+        let (addr, traffic) = counting_instance().await;
+        let l = LoadBalancer::start("127.0.0.1:0".parse().unwrap(), check())
+            .await
+            .unwrap();
+        l.set_instances_restoring(vec![Instance::new("i-a", addr)], &[addr]);
+        for i in 0..3 {
+            assert_eq!(
+                get_close(l.local_addr(), &format!("/r{i}")).await,
+                (200, "ok".into())
+            );
+        }
+        assert_eq!(traffic.load(Ordering::SeqCst), 3);
+        l.shutdown().await;
+    }
+
+    /// Concurrent requests open concurrent connections, which are then all reused.
+    #[tokio::test]
+    async fn concurrent_requests_get_their_own_connections() {
+        let (addr, traffic) = counting_instance().await;
+        let l = elb_for(addr).await;
+        let lb = l.local_addr();
+        for _ in 0..3 {
+            let rounds: Vec<_> = (0..4)
+                .map(|i| tokio::spawn(get_close(lb, if i % 2 == 0 { "/a" } else { "/b" })))
+                .collect();
+            for r in rounds {
+                assert_eq!(r.await.unwrap().0, 200);
+            }
+        }
+        let n = traffic.load(Ordering::SeqCst);
+        assert!(
+            (1..=4).contains(&n),
+            "{n} connections for at most 4 requests at a time"
+        );
+        l.shutdown().await;
+    }
+
+    /// An instance that closes each connection after its answer (without
+    /// saying so) never gets a client a 502: a closed idle connection is not
+    /// used, and a request it could not send goes on a new one.
+    #[tokio::test]
+    async fn idle_connections_the_instance_closed_are_not_used() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let _ = stream
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                        .await;
+                    // Closed at once, without `Connection: close`.
+                });
+            }
+        });
+        let l = elb_for(addr).await;
+        for i in 0..20 {
+            let (status, body) = get_close(l.local_addr(), "/").await;
+            assert_eq!((status, body.as_str()), (200, "ok"), "request {i}");
+            if i % 2 == 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        l.shutdown().await;
     }
 }
