@@ -172,10 +172,11 @@ pub struct Options {
     /// How long [`LoadBalancer::shutdown`] lets requests in flight finish.
     pub shutdown_grace: Duration,
     /// Keep connections to the instances open and reuse them, as a classic
-    /// ELB does. Off by default: behind Docker's userland proxy, an instance
-    /// that writes a response's head and body in two small writes without
-    /// `TCP_NODELAY` (the seed's Python app) waits 40 ms per reused request
-    /// (Nagle's algorithm against the proxy's delayed ACK); see BENCHMARKS.md.
+    /// ELB does (on by default). An instance that writes a response's head
+    /// and body in two small writes without `TCP_NODELAY` then waits about
+    /// 40 ms per reused request (Nagle's algorithm against the peer's delayed
+    /// ACK), here as behind a real ELB; the seed's app sets `TCP_NODELAY`
+    /// (see BENCHMARKS.md).
     pub reuse_connections: bool,
 }
 
@@ -184,7 +185,7 @@ impl Default for Options {
         Options {
             request_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(5),
-            reuse_connections: false,
+            reuse_connections: true,
         }
     }
 }
@@ -1588,11 +1589,7 @@ mod pool_tests {
 
     /// An ELB in front of `addr`, InService from the start.
     async fn elb_for(addr: SocketAddr) -> LoadBalancer {
-        let opts = Options {
-            reuse_connections: true,
-            ..Options::default()
-        };
-        let l = LoadBalancer::start_with("127.0.0.1:0".parse().unwrap(), check(), opts)
+        let l = LoadBalancer::start("127.0.0.1:0".parse().unwrap(), check())
             .await
             .unwrap();
         l.set_instances_restoring(vec![Instance::new("i-a", addr)], &[addr]);
@@ -1665,11 +1662,15 @@ mod pool_tests {
         l.shutdown().await;
     }
 
-    /// By default every request has a connection of its own.
+    /// With reuse off, every request has a connection of its own.
     #[tokio::test]
-    async fn by_default_connections_are_not_reused() {
+    async fn without_reuse_every_request_has_its_own_connection() {
         let (addr, traffic) = counting_instance().await;
-        let l = LoadBalancer::start("127.0.0.1:0".parse().unwrap(), check())
+        let opts = Options {
+            reuse_connections: false,
+            ..Options::default()
+        };
+        let l = LoadBalancer::start_with("127.0.0.1:0".parse().unwrap(), check(), opts)
             .await
             .unwrap();
         l.set_instances_restoring(vec![Instance::new("i-a", addr)], &[addr]);
