@@ -17,7 +17,7 @@
 //! Environment knobs: `BENCH_CONCURRENCY` (4), `BENCH_SECS` per measurement
 //! (5), `BENCH_WARMUP_SECS` (1), `BENCH_RUNS` (3), `BENCH_MODES`
 //! (`close,keepalive`), `BENCH_PROXY_EXE` (this executable),
-//! `BENCH_REUSE` (`false`; `true`: `Options::reuse_connections`),
+//! `BENCH_REUSE` (`true`, the default of `Options::reuse_connections`; `false`: a new connection per request),
 //! `BENCH_BODY_BYTES` of the backend's answer (64), `BENCH_BACKEND_WORKERS` (2),
 //! `BENCH_CLIENT_WORKERS` (2), `BENCH_PROXY_WORKERS` (2).
 
@@ -119,7 +119,7 @@ fn proxy(backend: SocketAddr) {
             unhealthy_threshold: 2,
         };
         let opts = Options {
-            reuse_connections: env_or("BENCH_REUSE", false),
+            reuse_connections: env_or("BENCH_REUSE", true),
             ..Options::default()
         };
         let lb = LoadBalancer::start_with("127.0.0.1:0".parse().unwrap(), hc, opts)
