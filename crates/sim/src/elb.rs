@@ -1593,7 +1593,19 @@ mod pool_tests {
             .await
             .unwrap();
         l.set_instances_restoring(vec![Instance::new("i-a", addr)], &[addr]);
+        in_service(&l).await;
         l
+    }
+
+    /// Until the (restored) instance is InService again: at its first passing check.
+    async fn in_service(l: &LoadBalancer) {
+        for _ in 0..500 {
+            if l.health().iter().all(|h| h.state == State::InService) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the instance did not go InService: {:?}", l.health());
     }
 
     /// A request on a new client connection (`Connection: close`, as `ab`): status and body.
@@ -1674,6 +1686,7 @@ mod pool_tests {
             .await
             .unwrap();
         l.set_instances_restoring(vec![Instance::new("i-a", addr)], &[addr]);
+        in_service(&l).await;
         for i in 0..3 {
             assert_eq!(
                 get_close(l.local_addr(), &format!("/r{i}")).await,

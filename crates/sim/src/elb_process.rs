@@ -27,7 +27,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::Notify;
+use tokio::sync::{broadcast, Notify};
 
 use crate::controller;
 use crate::desired::ElbDesired;
@@ -413,10 +413,37 @@ struct Process {
     wake: Notify,
 }
 
+/// Until the load balancer reports a change of state; true when its
+/// channel closed (the load balancer was replaced or stopped). Never
+/// returns while there is no load balancer.
+async fn next_transition(rx: &mut Option<broadcast::Receiver<elb::Transition>>) -> bool {
+    match rx {
+        Some(rx) => matches!(
+            rx.recv().await,
+            Err(broadcast::error::RecvError::Closed)
+        ),
+        None => std::future::pending().await,
+    }
+}
+
 impl Process {
     fn persist(&self, served: &Served) {
         if let Ok(bytes) = serde_json::to_vec_pretty(&served.kept(self.starts)) {
             let _ = chronous_store::atomic_write(&kept_path(&self.state_dir), &bytes);
+        }
+    }
+
+    /// Write what is kept when it differs from `written` (what was written
+    /// last); returns what is on disk now.
+    fn persist_if_changed(&self, served: &Served, written: Vec<u8>) -> Vec<u8> {
+        match serde_json::to_vec_pretty(&served.kept(self.starts)) {
+            Ok(bytes) if bytes != written => {
+                match chronous_store::atomic_write(&kept_path(&self.state_dir), &bytes) {
+                    Ok(()) => bytes,
+                    Err(_) => written,
+                }
+            }
+            _ => written,
         }
     }
 
@@ -538,16 +565,28 @@ pub async fn run(cfg: ElbProcessConfig) -> Result<(), ElbProcessError> {
     });
     p.persist(&*p.served.lock().await);
     tokio::spawn(serve_requests(listener, p.clone()));
-    let mut last_persist = Instant::now();
+    // What a real ELB keeps is durable at once: every change of an
+    // instance's state is written as soon as it happens (a process killed
+    // right after a task went InService finds it InService again).
+    let mut transitions: Option<broadcast::Receiver<elb::Transition>> = None;
+    let mut written = Vec::new();
     while !p.shutdown.load(Ordering::SeqCst) {
         p.sup.lock().expect("supervisor lock").tick(&sd);
-        if last_persist.elapsed() >= Duration::from_secs(1) {
-            p.persist(&*p.served.lock().await);
-            last_persist = Instant::now();
+        {
+            let s = p.served.lock().await;
+            if transitions.is_none() {
+                transitions = s.lb.as_ref().map(|lb| lb.subscribe());
+            }
+            written = p.persist_if_changed(&s, written);
         }
         tokio::select! {
             _ = p.wake.notified() => {}
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            closed = next_transition(&mut transitions) => {
+                if closed {
+                    transitions = None;
+                }
+            }
         }
     }
     // The controller first (it would start this process again), then the load balancer.
