@@ -9,7 +9,7 @@
 #   test     GET /gettoken through the ELB: HTTP 200 with a token in the JSON
 #   destroy  chronous destroy --auto-approve
 #   check    no container, volume or network labelled chronous.environment=NAME
-#            is left, and the environment's controller process has exited (within 5 s)
+#            is left, and the environment's controller and ELB processes have exited (within 5 s)
 # A cycle fails if any step fails; the script goes on and exits 1 at the end
 # if any did. Per-cycle timings and a summary are printed.
 set -uo pipefail
@@ -48,8 +48,8 @@ for i in $(seq 1 "$CYCLES"); do
         echo "test: $code ${body%$'\n'*}" >> "$log"
     fi
     t2=$(now_ms)
-    pidfile="$DIR/.chronous/controller.pid"
-    pid=$(cat "$pidfile" 2>/dev/null || true)
+    pid=$(cat "$DIR/.chronous/controller.pid" 2>/dev/null || true)
+    elb_pid=$(cat "$DIR/.chronous/elb.pid" 2>/dev/null || true)
     if ! "$CHRONOUS" --env "$DIR" destroy --auto-approve >> "$log" 2>&1; then
         [[ $result == ok ]] && result="destroy-failed"
     fi
@@ -59,11 +59,13 @@ for i in $(seq 1 "$CYCLES"); do
         labelled "$NAME" >> "$log"
         [[ $result == ok ]] && result="left-objects"
     fi
-    # destroy asks the controller to shut down; it has 5 s to exit.
-    for _ in $(seq 50); do [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
-        [[ $result == ok ]] && result="controller-left($pid)"
-    fi
+    # destroy stops the controller, then the ELB's process; they have 5 s to exit.
+    for p in $pid $elb_pid; do
+        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        if kill -0 "$p" 2>/dev/null; then
+            [[ $result == ok ]] && result="process-left($p)"
+        fi
+    done
     [[ $result == ok ]] || failures=$((failures + 1))
     printf '%-5s %-7s %-7s %-7s %-6s %-8s %s\n' "$i" "$(secs $((t1 - t0)))" "$(secs $((t2 - t1)))" \
         "$(secs $((t3 - t2)))" "$left" "$result" "$(cut -d' ' -f1-3 /proc/loadavg)"

@@ -98,6 +98,9 @@ pub fn run(ctx: &Ctx, a: &TunnelArgs) -> Result<u8> {
         }
     };
     let mut fwd = ctx.backend.tunnel(ctx, &target.remote, a.port)?;
+    // Ctrl-C and SIGTERM are caught from before the URL is printed: a script
+    // that stops the tunnel as soon as it read the line gets a clean close.
+    let mut signals = ctx.rt()?.block_on(async { Signals::new() })?;
     let port = fwd.port();
     let url = target.url(port);
     let remote = format!("{}:{}", target.remote.host, target.remote.port);
@@ -113,7 +116,7 @@ pub fn run(ctx: &Ctx, a: &TunnelArgs) -> Result<u8> {
             target.name
         );
     }
-    let ended = wait(ctx, &mut fwd);
+    let ended = wait(ctx, &mut fwd, &mut signals);
     fwd.close();
     match ended? {
         None => {
@@ -131,16 +134,31 @@ pub fn run(ctx: &Ctx, a: &TunnelArgs) -> Result<u8> {
     }
 }
 
-/// Until Ctrl-C or SIGTERM (`None`), or the forward ends on its own (why).
-fn wait(ctx: &Ctx, fwd: &mut Forward) -> Result<Option<String>> {
-    ctx.rt()?.block_on(async {
+/// SIGINT (Ctrl-C) and SIGTERM, registered once.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Within the runtime (tokio registers the handlers there).
+    fn new() -> std::io::Result<Signals> {
         use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate())?;
+        Ok(Signals {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
+    }
+}
+
+/// Until Ctrl-C or SIGTERM (`None`), or the forward ends on its own (why).
+fn wait(ctx: &Ctx, fwd: &mut Forward, signals: &mut Signals) -> Result<Option<String>> {
+    ctx.rt()?.block_on(async {
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
         loop {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => return Ok(None),
-                _ = term.recv() => return Ok(None),
+                _ = signals.int.recv() => return Ok(None),
+                _ = signals.term.recv() => return Ok(None),
                 _ = tick.tick() => {
                     if let Some(why) = fwd.ended() {
                         return Ok(Some(why));
