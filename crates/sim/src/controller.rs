@@ -1176,7 +1176,9 @@ impl Ctl {
         let name = f.name().to_string();
         let mut r = match f {
             Fault::Crash { task } => self.crash(task.as_deref()).await?,
-            Fault::FailingHealth { task, for_ms } => self.fail_health(task.as_deref(), for_ms).await?,
+            Fault::FailingHealth { task, for_ms } => {
+                self.fail_health(task.as_deref(), for_ms).await?
+            }
             Fault::InstanceLost {
                 instance,
                 replace_ms,

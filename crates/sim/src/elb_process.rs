@@ -418,10 +418,7 @@ struct Process {
 /// returns while there is no load balancer.
 async fn next_transition(rx: &mut Option<broadcast::Receiver<elb::Transition>>) -> bool {
     match rx {
-        Some(rx) => matches!(
-            rx.recv().await,
-            Err(broadcast::error::RecvError::Closed)
-        ),
+        Some(rx) => matches!(rx.recv().await, Err(broadcast::error::RecvError::Closed)),
         None => std::future::pending().await,
     }
 }
@@ -487,9 +484,10 @@ impl Process {
             }
             ElbRequest::FailChecks { id, addr, span_ms } => {
                 let s = self.served.lock().await;
-                let hit = s.lb.as_ref().is_some_and(|lb| {
-                    lb.fail_checks(&id, addr, Duration::from_millis(span_ms))
-                });
+                let hit = s
+                    .lb
+                    .as_ref()
+                    .is_some_and(|lb| lb.fail_checks(&id, addr, Duration::from_millis(span_ms)));
                 serde_json::json!({ "hit": hit })
             }
             ElbRequest::Shutdown => {

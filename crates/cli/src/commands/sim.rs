@@ -20,7 +20,9 @@ pub fn run(ctx: &Ctx, s: &SimCmd) -> Result<u8> {
         SimCmd::Elb => ctl::run_elb(ctx),
         SimCmd::Start { timeout } => start(ctx, *timeout),
         SimCmd::Fault(f) => fault(ctx, f),
-        SimCmd::ConsoleSet { .. } | SimCmd::ConsoleDelete { .. } | SimCmd::Objects => console(ctx, s),
+        SimCmd::ConsoleSet { .. } | SimCmd::ConsoleDelete { .. } | SimCmd::Objects => {
+            console(ctx, s)
+        }
     }
 }
 
