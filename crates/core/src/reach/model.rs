@@ -552,7 +552,7 @@ impl Network {
                         public: if i.associate_public_ip_address {
                             Public::Yes("its public IP".into())
                         } else {
-                            Public::No("it has no public IP".into())
+                            Public::No("the bastion has no public IP".into())
                         },
                         ip: ix.facts.private_ips.get(&r.address).copied(),
                         listens: Listens::Any,
@@ -563,7 +563,7 @@ impl Network {
                 _ => {}
             }
         }
-        self.tasks_endpoint(resources, ix);
+        self.tasks_endpoint(resources);
         let private: Vec<usize> = (0..self.subnets.len())
             .filter(|&i| ix.facts.tiers.get(&self.subnets[i].address) == Some(&Tier::Private))
             .collect();
@@ -574,14 +574,11 @@ impl Network {
                 .collect();
             self.hosts[Endpoint::PrivateSide.index()] = Some(Host {
                 address: "private".into(),
-                label: format!(
-                    "the private side (a host in {} with no group of this environment)",
-                    names.join(", ")
-                ),
+                label: format!("the private side ({})", names.join(", ")),
                 subnets: private,
                 groups: Vec::new(),
                 own_groups: false,
-                public: Public::No("a host in a private subnet has no public address".into()),
+                public: Public::No("the private side has no public address".into()),
                 ip: None,
                 listens: Listens::Any,
             });
@@ -680,7 +677,7 @@ impl Network {
             public: if d.publicly_accessible {
                 Public::Yes("its public address (publicly_accessible)".into())
             } else {
-                Public::No("it is not publicly accessible".into())
+                Public::No("the database is not publicly accessible".into())
             },
             ip: None,
             listens: Listens::Only(
@@ -693,7 +690,7 @@ impl Network {
     }
 
     /// Tasks in bridge mode: the instances' interface, listening on the host port.
-    fn tasks_endpoint(&mut self, resources: &[Resource], ix: &Index) {
+    fn tasks_endpoint(&mut self, resources: &[Resource]) {
         let Some(inst) = self.hosts[Endpoint::Instances.index()].clone() else {
             return;
         };
@@ -703,7 +700,6 @@ impl Network {
         }) else {
             return;
         };
-        let _ = ix;
         let pm = td.container.port_mappings.first();
         let (lo, hi, what) = match pm {
             Some(p) if p.host_port != 0 => (
