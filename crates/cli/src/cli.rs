@@ -100,6 +100,40 @@ pub enum Cmd {
     /// Run the environment's controller in the foreground (the CLI starts it on demand).
     #[command(hide = true)]
     Controller,
+    /// Review the environment before a deploy: who can reach what (`check reach`).
+    Check(CheckArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    #[command(subcommand)]
+    pub what: Option<CheckCmd>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CheckCmd {
+    /// Who can reach what, decided offline from the security groups, subnets,
+    /// routes and gateways: one question explained (`check reach bastion
+    /// instances 22`), or with no arguments the full matrix.
+    Reach(ReachArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ReachArgs {
+    /// Where the connection starts: internet, operator, elb, bastion,
+    /// instances, tasks, database, private (a host in the private subnets).
+    pub from: Option<String>,
+    /// Where it goes (the same names).
+    pub to: Option<String>,
+    /// PORT[/PROTO]: 80, 80/tcp, 53/udp, icmp.
+    #[arg(value_name = "PORT[/PROTO]")]
+    pub service: Option<String>,
+    /// Answer for what is deployed, as the state recorded it (last apply or refresh).
+    #[arg(long)]
+    pub deployed: bool,
+    /// Answer for what is deployed, refreshed through the backend first (implies --deployed; the state is not written).
+    #[arg(long)]
+    pub refresh: bool,
 }
 
 #[derive(Args, Debug)]

@@ -8,6 +8,7 @@ mod destroy;
 mod force_unlock;
 mod output;
 mod plan;
+mod reach;
 mod rehearse;
 mod replace;
 mod sim;
@@ -18,8 +19,9 @@ mod validate;
 
 use anyhow::Result;
 
-use crate::cli::{Cli, Cmd, RehearseCmd};
+use crate::cli::{CheckArgs, CheckCmd, Cli, Cmd, RehearseCmd};
 use crate::context::Ctx;
+use crate::ui::{exit, EXIT_USAGE};
 
 /// Run the command `cli` names; the exit code on success.
 pub fn run(cli: Cli) -> Result<u8> {
@@ -45,5 +47,12 @@ pub fn run(cli: Cli) -> Result<u8> {
         Cmd::Rehearse(RehearseCmd::Deploy(a)) => rehearse::run(&mut ctx, a),
         Cmd::Rehearse(RehearseCmd::Incident(a)) => rehearse::incident(&mut ctx, a),
         Cmd::Controller => ctx.backend.controller(&ctx),
+        Cmd::Check(CheckArgs {
+            what: Some(CheckCmd::Reach(a)),
+        }) => reach::run(&ctx, a),
+        Cmd::Check(CheckArgs { what: None }) => Err(exit(
+            EXIT_USAGE,
+            "`chronous check` needs a subcommand for now: `chronous check reach [FROM TO PORT[/PROTO]]`",
+        )),
     }
 }
