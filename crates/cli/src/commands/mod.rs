@@ -3,6 +3,8 @@
 //! `ssh` and `controller` are the backend's own (see `crate::backend`).
 
 mod apply;
+mod check;
+mod cost;
 mod deploy;
 mod destroy;
 mod force_unlock;
@@ -44,6 +46,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Cmd::Deploy(a) => deploy::run(&mut ctx, a),
         Cmd::Rehearse(RehearseCmd::Deploy(a)) => rehearse::run(&mut ctx, a),
         Cmd::Rehearse(RehearseCmd::Incident(a)) => rehearse::incident(&mut ctx, a),
+        Cmd::Check(a) => check::run(&ctx, a),
+        Cmd::Cost => cost::run(&ctx),
         Cmd::Controller => ctx.backend.controller(&ctx),
     }
 }
