@@ -61,7 +61,7 @@ pub fn estimate(env: &Environment) -> Estimate {
     for r in &resources {
         lines.extend(lines_of(&env.region, r, &resources));
     }
-    let total_usd = lines.iter().filter_map(|l| l.monthly_usd).sum::<f64>();
+    let total_usd = cents(lines.iter().filter_map(|l| l.monthly_usd).sum::<f64>());
     let unpriced = lines.iter().filter(|l| l.monthly_usd.is_none()).count();
     Estimate {
         environment: env.name.clone(),
@@ -73,6 +73,11 @@ pub fn estimate(env: &Environment) -> Estimate {
         unpriced,
         left_out: LEFT_OUT.iter().map(|s| s.to_string()).collect(),
     }
+}
+
+/// Rounded to a hundredth of a cent (no float noise in JSON).
+fn cents(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
 }
 
 /// An hourly-priced line: `count` of `item` running the whole month.
@@ -89,8 +94,8 @@ fn hourly(region: &str, address: &str, what: &str, count: u32, item: Item<'_>) -
     };
     CostLine {
         address: address.to_string(),
-        item: format!("{what} ({count} x {HOURS_PER_MONTH} h)"),
-        monthly_usd: unit.map(|u| u * HOURS_PER_MONTH * count as f64),
+        item: format!("{what}, {count} x {HOURS_PER_MONTH} h"),
+        monthly_usd: unit.map(|u| cents(u * HOURS_PER_MONTH * count as f64)),
         unit_usd: unit,
         source,
     }
@@ -208,7 +213,7 @@ fn db_lines(region: &str, a: &str, class: &str, storage_gb: u32) -> Vec<CostLine
     let storage = CostLine {
         address: a.to_string(),
         item: what,
-        monthly_usd: unit.map(|u| u * storage_gb as f64),
+        monthly_usd: unit.map(|u| cents(u * storage_gb as f64)),
         unit_usd: unit,
         source,
     };
@@ -250,7 +255,7 @@ impl Estimate {
                 self.total_usd, self.unpriced
             );
             for l in self.lines.iter().filter(|l| l.monthly_usd.is_none()) {
-                let _ = writeln!(o, "  {} {}: {}", l.address, l.item, l.source);
+                let _ = writeln!(o, "  - {}: {}", l.address, l.source);
             }
         }
         let _ = writeln!(o, "left out (billed by use, not in the file):");

@@ -40,8 +40,8 @@ pub struct Price {
 const VPC_PRICING: &str = "https://aws.amazon.com/vpc/pricing/ (NAT gateway example for US East (Ohio): $0.045 per hour, $0.045 per GB processed)";
 const IPV4_BLOG: &str = "https://aws.amazon.com/blogs/networking-and-content-delivery/identify-and-optimize-public-ipv4-address-usage-on-aws/ ($0.005 per IP per hour for every public IPv4 address from 2024-02-01)";
 const EC2_T2: &str = "https://aws.amazon.com/ec2/pricing/on-demand/ (t2 Linux rates, as copied in gist.github.com/franc3000/cfa43461aeb2e7bd4c2c53cb89f808a8; the copy names no region; us-east-1 and us-east-2 list the same t2 rates)";
-const NOT_FOUND_ELB: &str = "not found: https://aws.amazon.com/elasticloadbalancing/pricing/ fills its rate tables in by script, and no copy with the US East (Ohio) Classic Load Balancer hourly rate was found";
-const NOT_FOUND_RDS: &str = "not found: https://aws.amazon.com/rds/mysql/pricing/ fills its rate tables in by script, and no copy with the US East (Ohio) rate was found";
+const NOT_FOUND_ELB: &str = "https://aws.amazon.com/elasticloadbalancing/pricing/ shows its rates by script; no copy with the US East (Ohio) rate was found";
+const NOT_FOUND_RDS: &str = "https://aws.amazon.com/rds/mysql/pricing/ shows its rates by script; no copy with the US East (Ohio) rate was found";
 
 /// The price of `item` in `region`, when the table has the region and item.
 pub fn price(region: &str, item: Item<'_>) -> Option<Price> {
