@@ -43,6 +43,20 @@ fn s3_wildcard(rs: &mut Vec<Resource>) {
     }
 }
 
+fn database_publicly_accessible(rs: &mut Vec<Resource>) {
+    for r in rs.iter_mut() {
+        if let Spec::DbInstance(d) = &mut r.spec {
+            d.publicly_accessible = true;
+        }
+    }
+}
+
+const DB_SUBNETS: &str = r#"subnets = ["db-a", "db-b"]"#;
+const DB_MYSQL_FROM_INSTANCES: &str =
+    r#"source = "sg:sg_payments_api_internal", description = "MySQL from the container instances""#;
+const PROD_INTERNAL_LB: &str = "internal = true\nsubnets = [\"private-a\", \"private-b\"]";
+const PROD_PUBLIC_LB: &str = "internal = false\nsubnets = [\"public-a\"]";
+
 const CASES: &[Case] = &[
     Case {
         id: LintId::SshOpenToWorld,
@@ -90,6 +104,42 @@ const CASES: &[Case] = &[
         fire: &[],
         fire_resources: None,
         ok: &[("skip_final_snapshot = true", "skip_final_snapshot = false")],
+        ok_resources: None,
+    },
+    Case {
+        id: LintId::DatabaseReachableFromInternet,
+        base: SEED,
+        fire: &[
+            (DB_SUBNETS, r#"subnets = ["public-a", "db-b"]"#),
+            (
+                DB_MYSQL_FROM_INSTANCES,
+                r#"source = "0.0.0.0/0", description = "MySQL""#,
+            ),
+        ],
+        fire_resources: Some(database_publicly_accessible),
+        // The same file: without a public address nothing outside gets in.
+        ok: &[
+            (DB_SUBNETS, r#"subnets = ["public-a", "db-b"]"#),
+            (
+                DB_MYSQL_FROM_INSTANCES,
+                r#"source = "0.0.0.0/0", description = "MySQL""#,
+            ),
+        ],
+        ok_resources: None,
+    },
+    Case {
+        id: LintId::ProductionApiReachableFromInternet,
+        base: PRODUCTION,
+        fire: &[
+            (PROD_INTERNAL_LB, PROD_PUBLIC_LB),
+            (
+                ELB_HTTP_PROD,
+                r#"source = "0.0.0.0/0", description = "HTTP""#,
+            ),
+        ],
+        fire_resources: None,
+        // Internet-facing, but its group admits only the private subnets.
+        ok: &[(PROD_INTERNAL_LB, PROD_PUBLIC_LB)],
         ok_resources: None,
     },
     Case {

@@ -9,6 +9,7 @@ use super::secrets::{classify, SecretKind};
 use super::{Cx, Finding, LintId};
 use crate::env::raw::{self, S};
 use crate::env::{Protocol, Rule, Source, Tier};
+use crate::reach::{reach, Endpoint, Service, Verdict};
 use crate::resources::Spec;
 
 /// A rule's source is the whole internet (0.0.0.0/0 or ::/0).
@@ -78,6 +79,55 @@ impl Cx<'_> {
     fn raw_file(&self) -> Option<&raw::File> {
         self.raw.as_ref()
     }
+}
+
+/// The verdict for the internet reaching `to` on the service it receives
+/// (the ELB's listener, the tasks' port, the database's port), when it is allowed.
+fn internet_reaches(cx: &Cx<'_>, to: Endpoint) -> Option<(Service, Verdict)> {
+    if !cx.net.has(to) {
+        return None;
+    }
+    cx.net.services_of(to).into_iter().find_map(|(svc, _)| {
+        let v = reach(&cx.net, Endpoint::Internet, to, svc);
+        v.allowed.then_some((svc, v))
+    })
+}
+
+/// The groups of an endpoint as the file names them.
+fn groups_of(cx: &Cx<'_>, e: Endpoint) -> Vec<String> {
+    match e {
+        Endpoint::Elb => cx
+            .env
+            .load_balancer
+            .iter()
+            .flat_map(|lb| lb.security_groups.clone())
+            .collect(),
+        Endpoint::Tasks | Endpoint::Instances => cx.env.cluster.security_groups.clone(),
+        Endpoint::Database => cx
+            .env
+            .database
+            .iter()
+            .flat_map(|d| d.security_groups.clone())
+            .collect(),
+        Endpoint::Bastion => cx
+            .env
+            .bastion
+            .iter()
+            .flat_map(|b| b.security_groups.clone())
+            .collect(),
+        Endpoint::Internet | Endpoint::Operator | Endpoint::PrivateSide => Vec::new(),
+    }
+}
+
+/// The place of the first ingress rule of `e`'s groups that admits addresses
+/// outside the VPC on `svc` (what to change when the internet gets in).
+fn outside_rule_span(cx: &Cx<'_>, e: Endpoint, svc: Service) -> Option<Range<usize>> {
+    let port = svc.port?;
+    let groups = groups_of(cx, e);
+    cx.ingress()
+        .filter(|(g, _, r)| groups.iter().any(|x| x == g) && covers_tcp(r, port))
+        .find(|(_, _, r)| matches!(r.source, Source::Cidr(_)) && from_outside(cx, r))
+        .and_then(|(g, i, _)| cx.ingress_span(g, i))
 }
 
 /// The place of `name` in a list of names as written.
@@ -188,19 +238,64 @@ pub(super) fn production_database_without_final_snapshot(cx: &Cx<'_>) -> Vec<Fin
 
 /// The ports the API answers on and the groups in front of them: the load
 /// balancer's listener on its groups, the instances' port on theirs.
-fn api_doors(cx: &Cx<'_>) -> Vec<(String, u16, &'static str)> {
+fn api_doors(cx: &Cx<'_>) -> Vec<(String, u16, &'static str, Endpoint)> {
     let mut doors = Vec::new();
     if let Some(lb) = &cx.env.load_balancer {
         for g in &lb.security_groups {
-            doors.push((g.clone(), lb.lb_port, "the load balancer's listener"));
+            doors.push((
+                g.clone(),
+                lb.lb_port,
+                "the load balancer's listener",
+                Endpoint::Elb,
+            ));
         }
     }
     let s = &cx.env.service;
     let port = s.host_port.filter(|p| *p != 0).unwrap_or(s.container_port);
     for g in &cx.env.cluster.security_groups {
-        doors.push((g.clone(), port, "the API's port on the container instances"));
+        doors.push((
+            g.clone(),
+            port,
+            "the API's port on the container instances",
+            Endpoint::Tasks,
+        ));
     }
     doors
+}
+
+/// CHR-DB-003: the internet reaches the database (a public address, a
+/// route from the internet gateway and a group that admits it).
+pub(super) fn database_reachable_from_internet(cx: &Cx<'_>) -> Vec<Finding> {
+    let Some((svc, v)) = internet_reaches(cx, Endpoint::Database) else {
+        return Vec::new();
+    };
+    vec![Finding::new(
+        LintId::DatabaseReachableFromInternet,
+        format!("the internet reaches the database on {svc}: {}", v.summary),
+        "keep the database private: subnets of tier \"database\", no public access, and its group admitting only the instances' group and the bastion",
+    )
+    .at(outside_rule_span(cx, Endpoint::Database, svc), "admits the internet")]
+}
+
+/// CHR-NET-001: in an environment marked production, the internet reaches
+/// the API (the load balancer's listener or the tasks' port), as the
+/// reachability engine decides it from groups, subnets, routes and addresses.
+pub(super) fn production_api_reachable_from_internet(cx: &Cx<'_>) -> Vec<Finding> {
+    if !cx.env.production {
+        return Vec::new();
+    }
+    [Endpoint::Elb, Endpoint::Tasks]
+        .into_iter()
+        .filter_map(|e| internet_reaches(cx, e).map(|(svc, v)| (e, svc, v)))
+        .map(|(e, svc, v)| {
+            Finding::new(
+                LintId::ProductionApiReachableFromInternet,
+                format!("production: the internet reaches the API ({}, {svc}): {}", cx.net.label(e), v.summary),
+                "make the load balancer internal in the private subnets (load_balancer.internal = true) and admit only the API's clients (source = \"tier:private\")",
+            )
+            .at(outside_rule_span(cx, e, svc), "admits the internet")
+        })
+        .collect()
 }
 
 /// CHR-NET-002: in an environment marked production, a group in front of
@@ -213,7 +308,10 @@ pub(super) fn production_api_admits_internet(cx: &Cx<'_>) -> Vec<Finding> {
     }
     let internal = cx.env.load_balancer.as_ref().is_some_and(|lb| lb.internal);
     let mut out = Vec::new();
-    for (g, port, what) in api_doors(cx) {
+    for (g, port, what, e) in api_doors(cx) {
+        if internet_reaches(cx, e).is_some() {
+            continue; // CHR-NET-001 says more
+        }
         for (gname, i, r) in cx.ingress().filter(|(n, _, _)| *n == g) {
             if !(world(&r.source) && covers_tcp(r, port)) {
                 continue;
@@ -284,27 +382,26 @@ fn from_outside(cx: &Cx<'_>, r: &Rule) -> bool {
     }
 }
 
-/// CHR-BAS-001: no group of the bastion admits SSH from outside the VPC,
-/// so nobody can reach it (e.g. its SSH rule names its own group).
+/// CHR-BAS-001: neither the operator nor the internet reaches the bastion
+/// on SSH (the engine's verdict), e.g. its SSH rule names its own group.
 pub(super) fn bastion_unreachable(cx: &Cx<'_>) -> Vec<Finding> {
     let Some(b) = &cx.env.bastion else {
         return Vec::new();
     };
-    let rules: Vec<(&str, usize, &Rule)> = cx
-        .ingress()
-        .filter(|(g, _, _)| b.security_groups.iter().any(|x| x == g))
-        .collect();
-    if rules
-        .iter()
-        .any(|(_, _, r)| covers_tcp(r, 22) && from_outside(cx, r))
-    {
+    let ssh = Service::tcp(22);
+    let operator = reach(&cx.net, Endpoint::Operator, Endpoint::Bastion, ssh);
+    let internet = reach(&cx.net, Endpoint::Internet, Endpoint::Bastion, ssh);
+    if operator.allowed || internet.allowed {
         return Vec::new();
     }
     // Point at an SSH rule with an inside source, else at the bastion's groups.
-    let inside = rules.iter().find(|(_, _, r)| covers_tcp(r, 22));
+    let inside = cx
+        .ingress()
+        .filter(|(g, _, _)| b.security_groups.iter().any(|x| x == g))
+        .find(|(_, _, r)| covers_tcp(r, 22));
     let (span, label) = match inside {
         Some((g, i, r)) => (
-            cx.ingress_span(g, *i),
+            cx.ingress_span(g, i),
             format!("{} is inside the VPC", source_text(&r.source)),
         ),
         None => (
@@ -318,8 +415,8 @@ pub(super) fn bastion_unreachable(cx: &Cx<'_>) -> Vec<Finding> {
     vec![Finding::new(
         LintId::BastionUnreachable,
         format!(
-            "nobody can reach the bastion: its groups ({}) admit SSH (tcp/22) from nothing outside the VPC",
-            b.security_groups.join(", ")
+            "nobody can reach the bastion on SSH (tcp/22), so `chronous ssh` and `tunnel` cannot work: {}",
+            operator.summary
         ),
         "admit SSH from the operator on the bastion's group: { protocol = \"tcp\", port = 22, source = \"operator\" }",
     )

@@ -6,7 +6,8 @@
 //!
 //! Lint ids read `CHR-<AREA>-<NNN>` (SG security groups, DB database, NET
 //! what reaches the API, LB load balancer, BAS bastion, IAM roles and
-//! policies, SEC secrets, DEP deployments). An id is never reused or
+//! policies, SEC secrets, DEP deployments). The lints about who reaches
+//! what ask the reachability engine (`crate::reach`) and quote its verdict. An id is never reused or
 //! renamed: [`LintId`] is the one table of them, with severity and title.
 //! One function per lint in `lints.rs`.
 //!
@@ -28,6 +29,7 @@ use serde::{Serialize, Serializer};
 
 use crate::diag::Diagnostics;
 use crate::env::{raw, Environment};
+use crate::reach::{Facts, Network};
 use crate::resources::{expand, Resource};
 
 /// How bad a finding is, lowest first.
@@ -79,6 +81,8 @@ pub enum LintId {
     DatabasePortOpenToWorld,
     DatabaseInPublicSubnet,
     ProductionDatabaseWithoutFinalSnapshot,
+    DatabaseReachableFromInternet,
+    ProductionApiReachableFromInternet,
     ProductionApiAdmitsInternet,
     LoadBalancerOpenToWorld,
     BastionUnreachable,
@@ -89,11 +93,13 @@ pub enum LintId {
 }
 
 impl LintId {
-    pub const ALL: [LintId; 11] = [
+    pub const ALL: [LintId; 13] = [
         LintId::SshOpenToWorld,
         LintId::DatabasePortOpenToWorld,
         LintId::DatabaseInPublicSubnet,
         LintId::ProductionDatabaseWithoutFinalSnapshot,
+        LintId::DatabaseReachableFromInternet,
+        LintId::ProductionApiReachableFromInternet,
         LintId::ProductionApiAdmitsInternet,
         LintId::LoadBalancerOpenToWorld,
         LintId::BastionUnreachable,
@@ -110,6 +116,8 @@ impl LintId {
             LintId::DatabasePortOpenToWorld => "CHR-SG-002",
             LintId::DatabaseInPublicSubnet => "CHR-DB-001",
             LintId::ProductionDatabaseWithoutFinalSnapshot => "CHR-DB-002",
+            LintId::DatabaseReachableFromInternet => "CHR-DB-003",
+            LintId::ProductionApiReachableFromInternet => "CHR-NET-001",
             LintId::ProductionApiAdmitsInternet => "CHR-NET-002",
             LintId::LoadBalancerOpenToWorld => "CHR-LB-001",
             LintId::BastionUnreachable => "CHR-BAS-001",
@@ -126,6 +134,8 @@ impl LintId {
             LintId::DatabasePortOpenToWorld => Severity::High,
             LintId::DatabaseInPublicSubnet => Severity::Medium,
             LintId::ProductionDatabaseWithoutFinalSnapshot => Severity::Low,
+            LintId::DatabaseReachableFromInternet => Severity::Critical,
+            LintId::ProductionApiReachableFromInternet => Severity::Critical,
             LintId::ProductionApiAdmitsInternet => Severity::High,
             LintId::LoadBalancerOpenToWorld => Severity::Medium,
             LintId::BastionUnreachable => Severity::Medium,
@@ -145,6 +155,10 @@ impl LintId {
             LintId::ProductionDatabaseWithoutFinalSnapshot => {
                 "production database destroyed without a final snapshot"
             }
+            LintId::DatabaseReachableFromInternet => "database reachable from the internet",
+            LintId::ProductionApiReachableFromInternet => {
+                "production API reachable from the internet"
+            }
             LintId::ProductionApiAdmitsInternet => "production API admits the internet",
             LintId::LoadBalancerOpenToWorld => "load balancer open to the whole internet",
             LintId::BastionUnreachable => "nobody can reach the bastion",
@@ -162,6 +176,10 @@ impl LintId {
             LintId::DatabaseInPublicSubnet => lints::database_in_public_subnet(cx),
             LintId::ProductionDatabaseWithoutFinalSnapshot => {
                 lints::production_database_without_final_snapshot(cx)
+            }
+            LintId::DatabaseReachableFromInternet => lints::database_reachable_from_internet(cx),
+            LintId::ProductionApiReachableFromInternet => {
+                lints::production_api_reachable_from_internet(cx)
             }
             LintId::ProductionApiAdmitsInternet => lints::production_api_admits_internet(cx),
             LintId::LoadBalancerOpenToWorld => lints::load_balancer_open_to_world(cx),
@@ -222,11 +240,13 @@ impl Finding {
 }
 
 /// What a lint looks at: the validated environment, the file as written
-/// (for places) and the resources it expands to (for what chronous makes).
+/// (for places), the resources it expands to (for what chronous makes) and
+/// their network (for who reaches what: `crate::reach`).
 pub struct Cx<'a> {
     pub env: &'a Environment,
     pub raw: Option<raw::File>,
     pub resources: Vec<Resource>,
+    pub net: Network,
 }
 
 /// The findings of every lint on one file, in the order of the table.
@@ -246,10 +266,12 @@ pub fn check(file: &str, source: &str, env: &Environment) -> Report {
 /// [`check`] with the resources given (expanded from the file, or recorded
 /// or imported ones): the IAM lints look at these.
 pub fn check_with(file: &str, source: &str, env: &Environment, resources: Vec<Resource>) -> Report {
+    let net = Network::from_resources(&resources, &Facts::from_env(env));
     let cx = Cx {
         env,
         raw: toml::from_str(source).ok(),
         resources,
+        net,
     };
     let findings = LintId::ALL.iter().flat_map(|id| id.run(&cx)).collect();
     Report {
