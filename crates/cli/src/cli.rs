@@ -109,7 +109,7 @@ pub enum Cmd {
 #[derive(Args, Debug)]
 pub struct CheckArgs {
     /// Exit 2 when a finding is at or above this severity: info, low, medium,
-    /// high (the default) or critical.
+    /// high or critical.
     #[arg(long, value_name = "SEVERITY", default_value = "high")]
     pub fail_on: chronous_core::review::Severity,
 }
