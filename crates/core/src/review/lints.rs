@@ -142,11 +142,16 @@ pub(super) fn ssh_open_to_world(cx: &Cx<'_>) -> Vec<Finding> {
         .map(|(g, i, r)| {
             Finding::new(
                 LintId::SshOpenToWorld,
-                format!(
-                    "security group `{g}` admits SSH (tcp/22) from the whole internet ({}, {})",
-                    source_text(&r.source),
-                    ports(r)
-                ),
+                match ports(r).as_str() {
+                    "tcp/22" => format!(
+                        "security group `{g}` admits SSH (tcp/22) from the whole internet ({})",
+                        source_text(&r.source)
+                    ),
+                    other => format!(
+                        "security group `{g}` admits {other} from the whole internet ({}), SSH (tcp/22) included",
+                        source_text(&r.source)
+                    ),
+                },
                 "admit SSH from `operator` (environment.operator_cidr) on the bastion's group, and from `bastion` on the others",
             )
             .at(cx.ingress_span(g, i), "anyone on the internet")
