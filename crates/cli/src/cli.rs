@@ -97,17 +97,24 @@ pub enum Cmd {
     /// Rehearse a change in the simulator and say what it will do.
     #[command(subcommand)]
     Rehearse(RehearseCmd),
+    /// Review the environment file offline: lints with ids, severity, place and
+    /// fix; `check reach`: who can reach what.
+    Check(CheckArgs),
+    /// Estimate the environment's monthly AWS cost from chronous's dated price table.
+    Cost,
     /// Run the environment's controller in the foreground (the CLI starts it on demand).
     #[command(hide = true)]
     Controller,
-    /// Review the environment before a deploy: who can reach what (`check reach`).
-    Check(CheckArgs),
 }
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
     #[command(subcommand)]
     pub what: Option<CheckCmd>,
+    /// Exit 2 when a finding is at or above this severity: info, low, medium,
+    /// high or critical.
+    #[arg(long, value_name = "SEVERITY", default_value = "high")]
+    pub fail_on: chronous_core::review::Severity,
 }
 
 #[derive(Subcommand, Debug)]

@@ -3,6 +3,8 @@
 //! `ssh` and `controller` are the backend's own (see `crate::backend`).
 
 mod apply;
+mod check;
+mod cost;
 mod deploy;
 mod destroy;
 mod force_unlock;
@@ -21,7 +23,6 @@ use anyhow::Result;
 
 use crate::cli::{CheckArgs, CheckCmd, Cli, Cmd, RehearseCmd};
 use crate::context::Ctx;
-use crate::ui::{exit, EXIT_USAGE};
 
 /// Run the command `cli` names; the exit code on success.
 pub fn run(cli: Cli) -> Result<u8> {
@@ -46,13 +47,12 @@ pub fn run(cli: Cli) -> Result<u8> {
         Cmd::Deploy(a) => deploy::run(&mut ctx, a),
         Cmd::Rehearse(RehearseCmd::Deploy(a)) => rehearse::run(&mut ctx, a),
         Cmd::Rehearse(RehearseCmd::Incident(a)) => rehearse::incident(&mut ctx, a),
+        Cmd::Cost => cost::run(&ctx),
         Cmd::Controller => ctx.backend.controller(&ctx),
         Cmd::Check(CheckArgs {
             what: Some(CheckCmd::Reach(a)),
+            ..
         }) => reach::run(&ctx, a),
-        Cmd::Check(CheckArgs { what: None }) => Err(exit(
-            EXIT_USAGE,
-            "`chronous check` needs a subcommand for now: `chronous check reach [FROM TO PORT[/PROTO]]`",
-        )),
+        Cmd::Check(a @ CheckArgs { what: None, .. }) => check::run(&ctx, a),
     }
 }
