@@ -53,7 +53,11 @@ fn rule(g: usize, k: usize, ngroups: usize) -> Rule {
     let source = match k % 6 {
         0 => Source::Group(format!("g{}", (g * 7 + k) % ngroups)),
         1 => Source::Cidr(format!("10.{}.{}.0/24", k % 250, g % 250).parse().unwrap()),
-        2 => Source::Cidr(format!("198.{}.{}.0/24", 18 + k % 2, g % 250).parse().unwrap()),
+        2 => Source::Cidr(
+            format!("198.{}.{}.0/24", 18 + k % 2, g % 250)
+                .parse()
+                .unwrap(),
+        ),
         3 => Source::Tier(Tier::Private),
         4 => Source::Operator,
         _ => Source::Bastion,
@@ -91,10 +95,8 @@ fn big() -> Environment {
         }
         let rules: Vec<Rule> = (0..count).map(|k| rule(g, k, n)).collect();
         // One egress rule in eight: the rest ingress.
-        let (egress, ingress): (Vec<_>, Vec<_>) = rules
-            .into_iter()
-            .enumerate()
-            .partition(|(k, _)| k % 8 == 7);
+        let (egress, ingress): (Vec<_>, Vec<_>) =
+            rules.into_iter().enumerate().partition(|(k, _)| k % 8 == 7);
         e.security_groups.push(SecurityGroup {
             name: format!("g{g}"),
             description: format!("generated group {g}"),
