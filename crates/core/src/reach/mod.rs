@@ -19,6 +19,12 @@
 //!   listener's instance port and the health check's port.
 //! - Tasks run in bridge mode: they use their container instance's interface
 //!   and groups; a task listens on its host port.
+//! - A host whose private IP is not known (the file; instances of a group)
+//!   may be anywhere in its subnet: a CIDR rule admits it only when it covers
+//!   the whole subnet. An endpoint in several subnets is checked from each
+//!   (`Verdict::partial` when only some pass). The internet is any public
+//!   address other than the operator's: a CIDR rule admits it when it holds
+//!   a public address outside the operator's CIDR.
 //! - Network ACLs are not modelled: chronous creates none, and the VPC's
 //!   default ACL admits everything.
 //!

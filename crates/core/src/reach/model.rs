@@ -684,8 +684,8 @@ impl Network {
         let Some(inst) = self.hosts[Endpoint::Instances.index()].clone() else {
             return;
         };
-        let Some(td) = resources.iter().find_map(|r| match &r.spec {
-            Spec::EcsTaskDefinition(t) => Some(t),
+        let Some((address, td)) = resources.iter().find_map(|r| match &r.spec {
+            Spec::EcsTaskDefinition(t) => Some((&r.address, t)),
             _ => None,
         }) else {
             return;
@@ -711,7 +711,7 @@ impl Network {
             None => (0, 0, "no port".into()),
         };
         self.hosts[Endpoint::Tasks.index()] = Some(Host {
-            address: td.family.clone(),
+            address: address.clone(),
             label: format!("the tasks (on the instances: {})", self.names(&inst.groups)),
             listens: Listens::Only(Proto::Tcp, lo, hi, what),
             ..inst
