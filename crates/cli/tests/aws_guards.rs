@@ -1,9 +1,118 @@
 //! The guards of `--backend aws` and how its failures read, driving the
-//! built binary: an endpoint nothing listens on.
+//! built binary: an endpoint nothing listens on, no credentials, the
+//! credentials of another account than `environment.account_id` (each one
+//! error before any step, verified with moto's request recorder), and the
+//! plan's header (account, region) and the AMI read while planning.
 
 mod common;
 
-use common::Env;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{code, Env};
+
+/// moto on a free loopback port recording every request it gets; stopped on drop.
+struct Moto {
+    child: Child,
+    url: String,
+    /// moto's working folder: the recording is written there.
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Moto {
+    /// moto as the account `account` (moto's default: 123456789012).
+    fn start(account: Option<&str>) -> Moto {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Command::new("moto_server");
+        c.current_dir(dir.path())
+            .env(
+                "MOTO_RECORDER_FILEPATH",
+                dir.path().join("moto_recording").to_str().unwrap(),
+            )
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            .env("MOTO_ENABLE_RECORDING", "true")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(a) = account {
+            c.env("MOTO_ACCOUNT_ID", a);
+        }
+        let child = c
+            .spawn()
+            .expect("moto_server is not installed: run `bash scripts/moto.sh`");
+        let m = Moto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            dir,
+        };
+        let t = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(t.elapsed() < Duration::from_secs(30), "moto did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        m.post("/moto-api/recorder/start-recording");
+        m
+    }
+
+    fn post(&self, path: &str) {
+        let o = Command::new("python3")
+            .args([
+                "-c",
+                "import sys,urllib.request;urllib.request.urlopen(urllib.request.Request(sys.argv[1],method='POST'))",
+                &format!("{}{path}", self.url),
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+
+    /// Every request moto got since it started, as `service Action`.
+    fn calls(&self) -> Vec<String> {
+        // moto writes the file at the first request it records.
+        if !self.dir.path().join("moto_recording").exists() {
+            return vec![];
+        }
+        let o = Command::new("python3")
+            .args(["-c", RECORDED, &self.url])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// moto's recording as `service Action` lines: the service from the
+/// signature's scope, the action from a query body or the JSON target header.
+const RECORDED: &str = r#"
+import base64, json, sys, urllib.parse, urllib.request
+for line in urllib.request.urlopen(sys.argv[1] + "/moto-api/recorder/download-recording").read().decode().splitlines():
+    if not line.strip():
+        continue
+    r = json.loads(line)
+    h = r["headers"]
+    service = h.get("Authorization", "").split("/")[3] if "/" in h.get("Authorization", "") else "?"
+    body = r.get("body") or ""
+    if r.get("body_encoded"):
+        body = base64.b64decode(body).decode("latin-1")
+    action = urllib.parse.parse_qs(body).get("Action", [h.get("X-Amz-Target", "?").split(".")[-1]])[0]
+    print(service, action)
+"#;
 
 /// A loopback port nothing listens on (bound, then released).
 fn closed_port() -> u16 {
@@ -43,7 +152,7 @@ fn shown(env: &Env, port: u16, o: &std::process::Output) -> String {
     )
 }
 
-fn aws_cmd(env: &Env, endpoint: &str, args: &[&str]) -> std::process::Command {
+fn aws_cmd(env: &Env, endpoint: &str, args: &[&str]) -> Command {
     let mut c = env.cmd(&[&["--backend", "aws", "--endpoint", endpoint], args].concat());
     c.env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -63,4 +172,195 @@ fn pins_an_unreachable_endpoint() {
         .output()
         .unwrap();
     insta::assert_snapshot!("unreachable-apply", shown(&env, port, &apply));
+}
+
+/// `account_id = "..."` in the file's `[environment]`.
+fn pin_account(env: &Env, account: &str) {
+    env.edit(
+        "operator_cidr = \"203.0.113.10/32\"\n",
+        &format!("operator_cidr = \"203.0.113.10/32\"\naccount_id = \"{account}\"\n"),
+    );
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The lines of chronous's own errors (not the file's warnings).
+fn error_lines(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| l.starts_with("error:")).collect()
+}
+
+#[test]
+fn credentials_of_another_account_are_refused_before_any_other_call() {
+    let moto = Moto::start(None);
+    let env = Env::new("seed");
+    pin_account(&env, "210987654321");
+    for args in [
+        &["plan"][..],
+        &["apply", "--auto-approve", "--no-wait"],
+        &["destroy", "--auto-approve"],
+    ] {
+        let o = aws_cmd(&env, &moto.url, args).output().unwrap();
+        let err = text(&o.stderr);
+        assert_eq!(code(&o), 1, "{args:?}: {err}");
+        assert_eq!(
+            error_lines(&err),
+            ["error: the AWS credentials are of account 123456789012 (arn:aws:sts::123456789012:user/moto), but environment `seed` lives in account 210987654321 (environment.account_id): nothing was done"],
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains("  hint: use credentials of account 210987654321"),
+            "{err}"
+        );
+        assert!(!text(&o.stdout).contains("Creating"), "{args:?}");
+    }
+    assert_eq!(
+        moto.calls(),
+        ["sts GetCallerIdentity"; 3],
+        "one identity check per command, nothing else"
+    );
+    assert!(!env.dir.join(".chronous/state.json").exists());
+}
+
+#[test]
+fn no_credentials_is_one_error_and_no_step_starts() {
+    let moto = Moto::start(None);
+    let env = Env::new("seed");
+    let home = tempfile::tempdir().unwrap();
+    let mut c = env.cmd(&[
+        "--backend",
+        "aws",
+        "--endpoint",
+        &moto.url,
+        "apply",
+        "--auto-approve",
+    ]);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") {
+            c.env_remove(k);
+        }
+    }
+    c.env("HOME", home.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    let o = c.output().unwrap();
+    let err = text(&o.stderr);
+    assert_eq!(code(&o), 1, "{err}");
+    assert_eq!(
+        error_lines(&err),
+        ["error: no AWS credentials found: none in the environment (AWS_ACCESS_KEY_ID), in a profile (AWS_PROFILE, ~/.aws/config, ~/.aws/credentials) or from an instance or container role"],
+        "{err}"
+    );
+    let hint = err
+        .lines()
+        .find(|l| l.starts_with("  hint:"))
+        .unwrap_or_default();
+    assert!(
+        hint.contains("AWS_PROFILE")
+            && hint.contains("aws configure")
+            && hint.contains("AWS_ACCESS_KEY_ID"),
+        "{err}"
+    );
+    assert!(!text(&o.stdout).contains("Creating"));
+    assert!(
+        moto.calls().is_empty(),
+        "no request was sent: {:?}",
+        moto.calls()
+    );
+    assert!(!env.dir.join(".chronous/state.json").exists());
+}
+
+#[test]
+fn the_plan_names_the_account_and_region_and_shows_the_ami() {
+    let moto = Moto::start(None);
+    let env = Env::new("seed");
+    // Without account_id: a warning naming the account, once.
+    let o = aws_cmd(&env, &moto.url, &["plan"]).output().unwrap();
+    let err = text(&o.stderr);
+    assert_eq!(code(&o), 0, "{err}");
+    let warnings: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("warning: acting on"))
+        .collect();
+    assert_eq!(
+        warnings,
+        ["warning: acting on AWS account 123456789012 in us-east-2 as arn:aws:sts::123456789012:user/moto; add account_id = \"123456789012\" to [environment] in chronous.toml so that chronous refuses the credentials of any other account"]
+    );
+
+    pin_account(&env, "123456789012");
+    let o = aws_cmd(&env, &moto.url, &["plan"]).output().unwrap();
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert_eq!(code(&o), 0, "{err}");
+    assert!(!err.contains("warning: acting on"), "{err}");
+    assert_eq!(
+        out.lines().next(),
+        Some("AWS account 123456789012 in us-east-2, as arn:aws:sts::123456789012:user/moto.")
+    );
+    assert!(
+        err.contains("aws_ami_lookup.ecs: Read complete after"),
+        "{err}"
+    );
+    let image = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("+ image_id = "))
+        .expect("the launch template's image");
+    assert!(image.contains("\"ami-"), "{image}");
+    assert!(!out.contains("aws_ami_lookup.ecs will be created"), "{out}");
+
+    let o = aws_cmd(&env, &moto.url, &["--json", "plan"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let p: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(p["target"]["account"], "123456789012");
+    assert_eq!(p["target"]["region"], "us-east-2");
+    let read = &p["data_sources"][0];
+    assert_eq!(read["address"], "aws_ami_lookup.ecs", "{p}");
+    let lt = p["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "aws_launch_template.container_instances")
+        .unwrap();
+    let shown = lt["attrs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "image_id")
+        .unwrap();
+    assert_eq!(shown["after"], read["id"], "the plan uses the AMI it read");
+    // Planning reads: who the credentials are, and the AMI; it makes nothing.
+    let calls = moto.calls();
+    assert!(
+        calls
+            .iter()
+            .all(|c| c == "sts GetCallerIdentity" || c == "ec2 DescribeImages"),
+        "{calls:?}"
+    );
+}
+
+#[test]
+fn a_saved_plan_is_not_applied_with_the_credentials_of_another_account() {
+    let made = Moto::start(None);
+    let other = Moto::start(Some("210987654321"));
+    let env = Env::new("seed");
+    let file = env.root.path().join("seed.plan");
+    let o = aws_cmd(&env, &made.url, &["plan", "--out", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let o = aws_cmd(
+        &env,
+        &other.url,
+        &["apply", file.to_str().unwrap(), "--no-wait"],
+    )
+    .output()
+    .unwrap();
+    let err = text(&o.stderr);
+    assert_eq!(code(&o), 1, "{err}");
+    assert!(
+        err.contains("was made for AWS account 123456789012 in us-east-2, but the credentials are of account 210987654321 in us-east-2: nothing was done"),
+        "{err}"
+    );
+    assert_eq!(other.calls(), ["sts GetCallerIdentity"]);
 }
