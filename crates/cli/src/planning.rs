@@ -388,3 +388,71 @@ fn print_summary(ctx: &Ctx, st: &State, p: &Plan, outcome: &Outcome, secs: f64) 
     }
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chronous_core::provider::ErrorKind;
+
+    fn refused(address: &str, what: &str, request: &str) -> ProviderError {
+        let cause = "ec2 CreateVpc failed: UnauthorizedOperation: You are not authorized to perform this operation.";
+        ProviderError::of(
+            ErrorKind::Denied,
+            format!("{address}: could not {what}: {cause} (request {request})"),
+        )
+        .with_hint("`arn:aws:iam::123456789012:user/ci` may not call ec2:CreateVpc")
+        .with_cause(cause)
+    }
+
+    #[test]
+    fn steps_failing_alike_are_one_error_naming_them() {
+        let mut f = Failures::default();
+        f.add("aws_vpc.main", &refused("aws_vpc.main", "create it", "r-1"));
+        f.add(
+            "aws_eip.nat_a",
+            &ProviderError::new("aws_eip.nat_a: the address limit is reached"),
+        );
+        f.add("aws_subnet.a", &refused("aws_subnet.a", "create it", "r-2"));
+        f.add(
+            "aws_subnet.b",
+            &refused(
+                "aws_subnet.b",
+                "look for an object an earlier apply made",
+                "r-3",
+            ),
+        );
+        assert_eq!(
+            f.render("steps"),
+            "  3 steps failed with the same error: ec2 CreateVpc failed: UnauthorizedOperation: You are not authorized to perform this operation.
+    aws_vpc.main
+    aws_subnet.a
+    aws_subnet.b
+    hint: `arn:aws:iam::123456789012:user/ci` may not call ec2:CreateVpc
+  aws_eip.nat_a: the address limit is reached"
+        );
+        let j = f.json();
+        assert_eq!(j[0]["addresses"].as_array().unwrap().len(), 3);
+        assert_eq!(j[1]["error"], "aws_eip.nat_a: the address limit is reached");
+    }
+
+    #[test]
+    fn without_a_cause_messages_compare_without_their_address() {
+        let mut f = Failures::default();
+        for a in ["aws_ssm_parameter.db_password", "aws_db_instance.main"] {
+            f.add(
+                a,
+                &ProviderError::new(format!(
+                    "{a}: no database password: set CHRONOUS_DB_PASSWORD"
+                ))
+                .with_hint("export it"),
+            );
+        }
+        assert_eq!(
+            f.render("steps"),
+            "  2 steps failed with the same error: no database password: set CHRONOUS_DB_PASSWORD
+    aws_ssm_parameter.db_password
+    aws_db_instance.main
+    hint: export it"
+        );
+    }
+}
