@@ -81,6 +81,17 @@ const THROTTLING: &[&str] = &[
     "ProvisionedThroughputExceededException",
 ];
 
+/// Hints for one operation's error code, where the code alone would mislead
+/// (a NoSuchEntity of AttachRolePolicy is the policy, not a deleted object).
+const SPECIFIC: &[(&str, &str, ErrorKind, &str)] = &[
+    ("AttachRolePolicy", "NoSuchEntity", ErrorKind::NotFound, "the managed policy does not exist (AWS's are arn:aws:iam::aws:policy/...): check the ARN; moto loads AWS's managed policies only with MOTO_IAM_LOAD_MANAGED_POLICIES=true"),
+    ("RunInstances", "InvalidAMIID.NotFound", ErrorKind::NotFound, "the AMI is not available in this region (deregistered, or looked up in another region): run plan again, it looks the AMI up anew"),
+    ("CreateLaunchTemplate", "InvalidAMIID.NotFound", ErrorKind::NotFound, "the AMI is not available in this region (deregistered, or looked up in another region): run plan again, it looks the AMI up anew"),
+    ("CreateDBInstance", "InvalidParameterCombination", ErrorKind::Refused, "RDS does not offer this engine version with this instance class here: check database.engine_version and database.instance_class (`aws rds describe-orderable-db-instance-options --engine mysql` lists what is offered)"),
+    ("CreateBucket", "BucketAlreadyExists", ErrorKind::Conflict, "S3 bucket names are global and another account owns this one: choose another name in chronous.toml"),
+    ("CreateService", "InvalidParameterException", ErrorKind::Refused, "ECS refused the service: the message names the parameter; the ELB, the role and the task definition must exist in this region"),
+];
+
 impl std::fmt::Display for CallError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.line(true))
@@ -426,9 +437,15 @@ impl CallError {
         }
     }
 
-    /// The hint for an error AWS answered, by its code.
+    /// The hint for an error AWS answered, by its operation and code.
     fn classify_answer(&self) -> (ErrorKind, String) {
         let c = self.code();
+        if let Some((_, _, kind, hint)) = SPECIFIC
+            .iter()
+            .find(|(op, code, _, _)| *op == self.operation && *code == c)
+        {
+            return (*kind, hint.to_string());
+        }
         if self.is_throttling() {
             return (ErrorKind::Unavailable, "AWS kept throttling requests: wait a minute and run the command again, or lower --parallelism".into());
         }
@@ -556,6 +573,53 @@ pub(crate) fn found<T>(r: Result<T, CallError>) -> Result<Option<T>, CallError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn answered(service: &str, operation: &str, code: &str, message: &str) -> CallError {
+        CallError {
+            service: service.into(),
+            operation: operation.into(),
+            code: Some(code.into()),
+            message: message.into(),
+            status: Some(400),
+            request_id: Some("r-1".into()),
+            failure: Failure::Aws,
+            endpoint: None,
+            region: "us-east-2".into(),
+            principal: None,
+            throttled: None,
+            attempts: 5,
+        }
+    }
+
+    #[test]
+    fn a_hint_is_for_the_operation_and_the_code() {
+        let e = answered(
+            "iam",
+            "AttachRolePolicy",
+            "NoSuchEntity",
+            "Policy arn:aws:iam::aws:policy/X does not exist or is not attachable.",
+        );
+        assert_eq!(
+            e.to_string(),
+            "iam AttachRolePolicy failed: NoSuchEntity: Policy arn:aws:iam::aws:policy/X does not exist or is not attachable. (request r-1)"
+        );
+        assert!(
+            e.hint().contains("MOTO_IAM_LOAD_MANAGED_POLICIES"),
+            "{}",
+            e.hint()
+        );
+        // The same code from another operation: an object deleted outside chronous.
+        let e = answered("iam", "GetRole", "NoSuchEntity", "Role x not found");
+        assert!(
+            e.hint().contains("deleted outside chronous"),
+            "{}",
+            e.hint()
+        );
+        assert_eq!(
+            e.cause(),
+            "iam GetRole failed: NoSuchEntity: Role x not found"
+        );
+    }
 
     #[test]
     fn the_service_and_operation_come_from_the_error_type() {
