@@ -84,7 +84,7 @@ pub fn refresh_and_plan(
     Ok(planned)
 }
 
-/// Read the data sources of `desired` whose configuration is known, as the
+/// Read the data sources of `desired` that refer to no other object, as the
 /// backend reads them while planning (AWS: the AMI look-up; the simulator
 /// reads none), into both states the plan is made from: the plan then uses
 /// what they name (the AMI id) and shows no change for them.
@@ -98,9 +98,9 @@ fn read_data_sources(
     let rt = ctx.rt()?;
     let mut read = Vec::new();
     for r in desired {
-        let attrs = resolve(&r.spec.to_attrs(), &|x| {
-            refreshed.lookup(&x.address, &x.attr)
-        });
+        // Only what refers to no other object: a reference may name an
+        // object this very plan replaces.
+        let attrs = resolve(&r.spec.to_attrs(), &|_| None);
         if has_unknown(&attrs) {
             continue;
         }
@@ -112,14 +112,10 @@ fn read_data_sources(
             Ok(Some(o)) => o,
             Ok(None) => continue,
             Err(e) => {
-                return Err(exit_hint(
-                    EXIT_FAILURE,
-                    format!(
-                        "could not read the data source {}: {}",
-                        r.address, e.message
-                    ),
-                    e.hint.unwrap_or_default(),
-                ))
+                return Err(match e.hint {
+                    Some(h) => exit_hint(EXIT_FAILURE, e.message, h),
+                    None => exit(EXIT_FAILURE, e.message),
+                })
             }
         };
         if !ctx.json {
