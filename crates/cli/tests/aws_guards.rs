@@ -364,3 +364,126 @@ fn a_saved_plan_is_not_applied_with_the_credentials_of_another_account() {
     );
     assert_eq!(other.calls(), ["sts GetCallerIdentity"]);
 }
+
+/// An endpoint that knows who the caller is and where the AMI is (moto
+/// behind it) but answers every other call with a web page, as an emulator
+/// lacking the operations does: printed its port, then serves.
+const HALF_AN_EMULATOR: &str = r#"
+import http.server, socketserver, sys, urllib.request
+moto = sys.argv[1]
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        auth = self.headers.get("Authorization", "")
+        if "/sts/" in auth or b"Action=DescribeImages" in body:
+            req = urllib.request.Request(moto + self.path, data=body, method="POST",
+                headers={k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")})
+            with urllib.request.urlopen(req) as r:
+                data, status, ctype = r.read(), r.status, r.headers.get("Content-Type", "text/xml")
+        else:
+            data, status, ctype = b"<!DOCTYPE html><html><title>500 Internal Server Error</title><h1>Internal Server Error</h1></html>", 500, "text/html"
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    do_GET = do_PUT = do_DELETE = do_HEAD = do_POST
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+s = S(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+
+struct Proxy(Child);
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn steps_failing_alike_are_reported_once_with_the_steps_they_hit() {
+    use std::io::BufRead;
+    let moto = Moto::start(None);
+    let mut child = Command::new("python3")
+        .args(["-c", HALF_AN_EMULATOR, &moto.url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _proxy = Proxy(child);
+    let url = format!("http://127.0.0.1:{}", line.trim());
+    let env = Env::new("seed");
+    pin_account(&env, "123456789012");
+    let o = aws_cmd(&env, &url, &["apply", "--auto-approve", "--no-wait"])
+        .output()
+        .unwrap();
+    let err = text(&o.stderr);
+    assert_eq!(code(&o), 1, "{err}");
+    let report = &err[err
+        .find("\nError:\n")
+        .expect("the errors, once, at the end")..];
+    // The IAM roles started together fail on the same call the same way: one
+    // error, with the number of steps and their addresses.
+    let lines: Vec<&str> = report.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains(" steps failed with the same error: iam GetRole failed: "))
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(
+        lines[at].ends_with(
+            "iam GetRole failed: the endpoint answered HTTP 500 with an HTML page (not an AWS API response)"
+        ),
+        "{}",
+        lines[at]
+    );
+    let n: usize = lines[at].trim().split(' ').next().unwrap().parse().unwrap();
+    let listed: Vec<&str> = lines[at + 1..]
+        .iter()
+        .take_while(|l| l.starts_with("    aws_"))
+        .map(|l| l.trim())
+        .collect();
+    assert!(n >= 2, "{report}");
+    assert_eq!(listed.len(), n, "{report}");
+    assert!(
+        listed.iter().all(|a| a.starts_with("aws_iam_role.")),
+        "{report}"
+    );
+    // Every failed step is in the report exactly once.
+    let failed: Vec<&str> = err
+        .lines()
+        .filter_map(|l| l.strip_suffix(": Create failed"))
+        .collect();
+    assert!(failed.len() > n, "{err}");
+    for a in &failed {
+        let mentions = lines
+            .iter()
+            .filter(|l| l.trim() == *a || l.starts_with(&format!("  {a}: ")))
+            .count();
+        assert_eq!(mentions, 1, "{a}: {report}");
+    }
+    assert!(report.contains("hint: is --endpoint / AWS_ENDPOINT_URL right, does it implement "));
+    for never in [
+        "<html",
+        "DOCTYPE",
+        "MySQL 5.6",
+        "DispatchFailure",
+        "ServiceError",
+    ] {
+        assert!(!report.contains(never), "`{never}` in: {report}");
+    }
+    // Each failed step says so once as it ends; why is said in the report only.
+    assert!(
+        err.contains("aws_iam_role.ecs_ec2: Create failed\n"),
+        "{err}"
+    );
+}
