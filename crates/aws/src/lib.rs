@@ -35,7 +35,7 @@ use tokio::sync::OnceCell;
 use resources::common::spec_err;
 use resources::*;
 
-pub use call::CallError;
+pub use call::{CallError, Failure};
 pub use deploy::{
     ObservedEvent, RegistryAuth, RegistryAuthError, RolloutDone, RolloutError, RolloutEvent,
     RolloutProgress, RolloutTarget, ServiceObservation,
@@ -141,6 +141,7 @@ pub struct AwsClients {
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub ssm: aws_sdk_ssm::Client,
+    pub sts: aws_sdk_sts::Client,
 }
 
 impl AwsClients {
@@ -160,6 +161,7 @@ impl AwsClients {
             autoscaling: aws_sdk_autoscaling::Client::new(conf),
             logs: aws_sdk_cloudwatchlogs::Client::new(conf),
             ssm: aws_sdk_ssm::Client::new(conf),
+            sts: aws_sdk_sts::Client::new(conf),
         }
     }
 }
@@ -169,6 +171,17 @@ pub struct AwsProvider {
     pub(crate) c: AwsClients,
     pub(crate) opts: AwsOptions,
     account: OnceCell<String>,
+    /// Who the credentials belong to, once asked ([`AwsProvider::identity`]).
+    pub(crate) identity: OnceCell<Identity>,
+}
+
+/// Who the credentials belong to, as STS GetCallerIdentity answers.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Identity {
+    /// The 12-digit account id.
+    pub account: String,
+    /// The caller's ARN (`arn:aws:iam::123456789012:user/ci`, an assumed role ...).
+    pub arn: String,
 }
 
 /// The SDK configuration chronous uses: the standard chain (profiles,
@@ -217,6 +230,7 @@ impl AwsProvider {
             c: clients,
             opts,
             account: OnceCell::new(),
+            identity: OnceCell::new(),
         }
     }
 
@@ -235,8 +249,30 @@ impl AwsProvider {
         }
     }
 
-    /// The account id (from the caller's own security groups, cached).
+    /// Who the credentials belong to (STS GetCallerIdentity, asked once):
+    /// the first call every command on AWS makes, so that missing or wrong
+    /// credentials, an unreachable endpoint and the wrong account are one
+    /// error before anything else.
+    pub async fn identity(&self) -> Result<&Identity, CallError> {
+        self.identity
+            .get_or_try_init(|| async {
+                let o = self
+                    .call(|| self.c.sts.get_caller_identity().send())
+                    .await?;
+                Ok(Identity {
+                    account: o.account().unwrap_or_default().to_string(),
+                    arn: o.arn().unwrap_or_default().to_string(),
+                })
+            })
+            .await
+    }
+
+    /// The account id: the identity's when it was asked, else from the
+    /// caller's own security groups (cached).
     pub(crate) async fn account(&self, address: &str) -> Result<String, ProviderError> {
+        if let Some(i) = self.identity.get().filter(|i| !i.account.is_empty()) {
+            return Ok(i.account.clone());
+        }
         self.account
             .get_or_try_init(|| async {
                 let out = self
@@ -535,6 +571,51 @@ impl AwsProvider {
             Spec::Instance(s) => instance::delete(self, r, s).await,
             Spec::SsmParameter(s) => ssm_parameter::delete(self, r, s).await,
             Spec::Data(s) => data::delete(self, r, s).await,
+        }
+    }
+}
+
+impl AwsProvider {
+    /// What a data source reads, during planning (as Terraform reads its data
+    /// sources at plan time): the AMI a look-up names, the id of a
+    /// `chronous_data`; `None` for the kinds that make an object, which are
+    /// known only once applied. `spec` is fully resolved.
+    pub async fn read_at_plan(
+        &self,
+        address: &str,
+        spec: &Spec,
+    ) -> Result<Option<Observed>, ProviderError> {
+        match spec {
+            Spec::AmiLookup(s) => ami_lookup::create(self, address, s).await.map(Some),
+            Spec::Data(s) => data::create(self, address, s).await.map(Some),
+            Spec::Vpc(_)
+            | Spec::Subnet(_)
+            | Spec::InternetGateway(_)
+            | Spec::Eip(_)
+            | Spec::NatGateway(_)
+            | Spec::RouteTable(_)
+            | Spec::RouteTableAssociation(_)
+            | Spec::SecurityGroup(_)
+            | Spec::SecurityGroupRule(_)
+            | Spec::KeyPair(_)
+            | Spec::IamRole(_)
+            | Spec::IamRolePolicyAttachment(_)
+            | Spec::IamRolePolicy(_)
+            | Spec::IamInstanceProfile(_)
+            | Spec::LaunchTemplate(_)
+            | Spec::AutoScalingGroup(_)
+            | Spec::EcsCluster(_)
+            | Spec::EcrRepository(_)
+            | Spec::EcsTaskDefinition(_)
+            | Spec::EcsService(_)
+            | Spec::Elb(_)
+            | Spec::CloudwatchLogGroup(_)
+            | Spec::S3Bucket(_)
+            | Spec::S3Object(_)
+            | Spec::DbSubnetGroup(_)
+            | Spec::DbInstance(_)
+            | Spec::Instance(_)
+            | Spec::SsmParameter(_) => Ok(None),
         }
     }
 }

@@ -20,7 +20,7 @@ use chronous_core::plan::{self, Action, PlanOptions};
 use chronous_core::provider::{CreateRequest, Provider};
 use chronous_core::resources::*;
 use chronous_core::state::{ResourceRecord, State};
-use common::{mock_options, unused_clients, MemJournal};
+use common::{db_spec, mock_options, unused_clients, MemJournal};
 use serde_json::json;
 
 fn opts() -> AwsOptions {
@@ -126,11 +126,19 @@ async fn throttling_that_never_stops_is_reported_as_retryable() {
     let e = p.read(&vpc_record()).await.expect_err("throttled");
     assert!(e.retryable);
     assert!(
-        e.message
-            .starts_with("aws_vpc.main: could not describe it: RequestLimitExceeded"),
+        e.message.starts_with(
+            "aws_vpc.main: could not describe it: ec2 DescribeVpcs failed: RequestLimitExceeded"
+        ),
         "{}",
         e.message
     );
+    // chronous's 2 further tries, each of the SDK's 2 attempts, after the first.
+    assert!(
+        e.message.contains("still throttled after 2 retries"),
+        "{}",
+        e.message
+    );
+    assert_eq!(vpcs.num_calls(), 6);
     assert!(
         e.hint.as_deref().unwrap().contains("lower --parallelism"),
         "{:?}",
@@ -270,14 +278,18 @@ async fn a_5xx_in_the_middle_of_an_apply_fails_that_step_only_and_the_next_apply
     assert_eq!(f.address, "aws_iam_role.b");
     assert!(f.error.retryable);
     assert!(
-        f.error
-            .message
-            .starts_with("aws_iam_role.b: could not create it: InternalFailure"),
+        f.error.message.starts_with(
+            "aws_iam_role.b: could not create it: iam CreateRole failed: InternalFailure"
+        ),
         "{}",
         f.error.message
     );
     assert!(
-        f.error.hint.as_deref().unwrap().contains("run apply again"),
+        f.error
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("run the command again"),
         "{:?}",
         f.error.hint
     );
@@ -322,36 +334,6 @@ async fn a_5xx_in_the_middle_of_an_apply_fails_that_step_only_and_the_next_apply
         st.resources["aws_iam_role.b"].outputs["arn"],
         json!("arn:aws:iam::123456789012:role/b")
     );
-}
-
-fn db_spec(source_version: &str) -> DbInstanceSpec {
-    DbInstanceSpec {
-        identifier: "cak".into(),
-        engine: "mysql".into(),
-        engine_version: source_version.into(),
-        instance_class: "db.t2.small".into(),
-        allocated_storage: 20,
-        username: "dev".into(),
-        db_name: "db".into(),
-        password_source: chronous_core::secret::SecretSource::Env(
-            "CHRONOUS_MOCK_DB_PASSWORD".into(),
-        ),
-        db_subnet_group_name: "cak-db".into(),
-        vpc_security_group_ids: vec!["sg-rds".into()],
-        skip_final_snapshot: true,
-        publicly_accessible: false,
-        restore: Some(DbRestore {
-            bucket: "cak-xtrabackup".into(),
-            prefix: "data".into(),
-            object_key: "data/db-backup.tar.gz".into(),
-            ingestion_role_arn: "arn:aws:iam::123456789012:role/cak-rds_s3_import".into(),
-            ingestion_policy: "cak-rds_s3_import:s3-backup-read".into(),
-            source_engine: "mysql".into(),
-            source_engine_version: source_version.into(),
-            backup_file: "../backup/db-backup.tar.gz".into(),
-            backup_sha256: None,
-        }),
-    }
 }
 
 /// RDS stand-in: the instance appears after the restore call and goes through `states`.

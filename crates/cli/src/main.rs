@@ -37,10 +37,18 @@ fn main() -> ExitCode {
                     return ExitCode::from(code);
                 }
             }
+            let hint = e.downcast_ref::<ui::Exit>().and_then(|x| x.hint.clone());
             if json {
-                println!("{}", serde_json::json!({"error": format!("{e:#}")}));
+                let mut v = serde_json::json!({"error": format!("{e:#}")});
+                if let Some(h) = &hint {
+                    v["hint"] = serde_json::json!(h);
+                }
+                println!("{v}");
             } else {
                 eprintln!("error: {e:#}");
+                if let Some(h) = hint {
+                    eprintln!("  hint: {h}");
+                }
             }
             ExitCode::from(code)
         }

@@ -20,6 +20,8 @@ pub const EXIT_USAGE: u8 = 64;
 pub struct Exit {
     pub code: u8,
     pub message: String,
+    /// What to do about it: printed on its own line (`--json`: its own field).
+    pub hint: Option<String>,
     pub printed: bool,
 }
 
@@ -35,6 +37,17 @@ pub fn exit(code: u8, message: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(Exit {
         code,
         message: message.into(),
+        hint: None,
+        printed: false,
+    })
+}
+
+/// [`exit`] with a hint.
+pub fn exit_hint(code: u8, message: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Exit {
+        code,
+        message: message.into(),
+        hint: Some(hint.into()),
         printed: false,
     })
 }
@@ -43,6 +56,7 @@ pub fn exit_printed(code: u8) -> anyhow::Error {
     anyhow::Error::new(Exit {
         code,
         message: String::new(),
+        hint: None,
         printed: true,
     })
 }

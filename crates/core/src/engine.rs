@@ -274,6 +274,10 @@ pub async fn apply<P: Provider, J: Journal>(
     let mut outcome = Outcome::default();
     let mut stop = false;
     let mut started = 0usize;
+    if !record_data_sources(plan, state, journal, &mut outcome) {
+        outcome.not_started = graph.ops.len();
+        return Ok(outcome);
+    }
 
     loop {
         if config
@@ -385,6 +389,33 @@ pub async fn apply<P: Provider, J: Journal>(
     }
     outcome.not_started = graph.ops.len() - started;
     Ok(outcome)
+}
+
+/// Record the data sources the plan read before any step uses them (see
+/// [`Plan::data_sources`]); `false` when the journal failed.
+fn record_data_sources<J: Journal>(
+    plan: &Plan,
+    state: &mut State,
+    journal: &mut J,
+    outcome: &mut Outcome,
+) -> bool {
+    if plan.data_sources.is_empty() {
+        return true;
+    }
+    let entries: Vec<JournalEntry> = plan
+        .data_sources
+        .iter()
+        .map(|r| JournalEntry::Put { record: r.clone() })
+        .collect();
+    if let Err(e) = journal.commit(&entries) {
+        outcome.journal_error = Some(e);
+        return false;
+    }
+    for e in &entries {
+        state.apply_entry(e);
+    }
+    state.serial += 1;
+    true
 }
 
 /// Refresh every recorded object from the backend. Returns the refreshed

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::env::Backend;
 use crate::graph::{DesiredGraph, GraphError};
 use crate::resources::{Kind, Resource};
-use crate::state::State;
+use crate::state::{ResourceRecord, State};
 use crate::value::{has_unknown, resolve, UNKNOWN};
 
 pub const PLAN_FORMAT_VERSION: u32 = 1;
@@ -118,6 +118,25 @@ pub struct Plan {
     /// Changes made outside chronous that refresh found.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<Drift>,
+    /// Where the plan applies on a real cloud: the account and region the
+    /// backend's credentials act on (set by the caller; none on the simulator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
+    /// Data sources read while planning (the AMI a look-up names), as
+    /// Terraform reads its data sources at plan time: what the plan shows of
+    /// them is what apply records first, before any step, so the objects that
+    /// use them get exactly the values shown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data_sources: Vec<ResourceRecord>,
+}
+
+/// The account and region a plan acts on, and who acts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    pub account: String,
+    pub region: String,
+    /// The caller's ARN.
+    pub principal: String,
 }
 
 /// An object changed or deleted outside chronous.
@@ -169,6 +188,13 @@ impl Plan {
     /// The plan as a person reads it, in the manner of Terraform.
     pub fn render(&self) -> String {
         let mut o = String::new();
+        if let Some(t) = &self.target {
+            let _ = writeln!(
+                o,
+                "AWS account {} in {}, as {}.\n",
+                t.account, t.region, t.principal
+            );
+        }
         if !self.drift.is_empty() {
             let _ = writeln!(
                 o,
@@ -418,6 +444,8 @@ pub fn plan(
         destroy: opts.destroy,
         changes,
         drift: drift(recorded, state),
+        target: None,
+        data_sources: vec![],
     };
     // Refuse plans whose steps cannot be ordered.
     crate::graph::ApplyGraph::from_plan(&plan)?;

@@ -61,6 +61,10 @@ pub struct ProviderError {
     pub hint: Option<String>,
     /// Whether trying the same step again may succeed.
     pub retryable: bool,
+    /// What failed in the backend's own words, without the address and without
+    /// what differs between two requests (a request id): steps failing with
+    /// the same cause are one problem, reported once with the steps it hit.
+    pub cause: Option<String>,
 }
 
 impl ProviderError {
@@ -74,6 +78,7 @@ impl ProviderError {
             message: message.into(),
             hint: None,
             retryable: false,
+            cause: None,
         }
     }
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
@@ -86,6 +91,10 @@ impl ProviderError {
     }
     pub fn retryable(mut self) -> Self {
         self.retryable = true;
+        self
+    }
+    pub fn with_cause(mut self, cause: impl Into<String>) -> Self {
+        self.cause = Some(cause.into());
         self
     }
 }

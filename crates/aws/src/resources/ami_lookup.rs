@@ -13,22 +13,30 @@ pub(crate) async fn read(
     let (address, prior) = (r.address.as_str(), &r.attrs);
     let spec: AmiLookupSpec =
         serde_json::from_value(prior.clone()).map_err(|e| spec_err(address, e))?;
-    let (ami, name) = p.newest_ami(address, &spec).await?;
-    Ok(Some(observed(
-        ami.clone(),
-        &spec,
-        out(&[("id", json!(ami)), ("name", json!(name))]),
-    )))
+    look_up(p, address, &spec).await.map(Some)
 }
 
+/// Nothing is made: the look-up is done (at plan time on AWS, see `AwsProvider::read_at_plan`).
 pub(crate) async fn create(
     p: &AwsProvider,
     address: &str,
     a: &AmiLookupSpec,
 ) -> Result<Observed, ProviderError> {
-    let attrs = attrs_of(a);
-    let id: String = p.newest_ami(address, a).await?.0;
-    settled!(p, address, Kind::AmiLookup, &id, attrs)
+    look_up(p, address, a).await
+}
+
+/// The image the spec names now, with its id and name as outputs.
+async fn look_up(
+    p: &AwsProvider,
+    address: &str,
+    spec: &AmiLookupSpec,
+) -> Result<Observed, ProviderError> {
+    let (ami, name) = p.newest_ami(address, spec).await?;
+    Ok(observed(
+        ami.clone(),
+        spec,
+        out(&[("id", json!(ami)), ("name", json!(name))]),
+    ))
 }
 
 update_nothing!(AmiLookup, AmiLookupSpec);

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
+use aws_sdk_sts::operation::RequestId;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -361,7 +362,7 @@ impl AwsProvider {
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        E: ProvideErrorMetadata + RequestId + std::error::Error + Send + Sync + 'static,
     {
         found(self.call(f).await).map_err(|e| e.provider(address, "describe it"))
     }
@@ -376,7 +377,7 @@ impl AwsProvider {
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        E: ProvideErrorMetadata + RequestId + std::error::Error + Send + Sync + 'static,
     {
         gone(address, self.call(f).await.map(|_| ()), what)
     }

@@ -252,7 +252,9 @@ impl AwsProvider {
                 .await
                 .map_err(|e| {
                     let pe = e.provider(address, "restore the DB instance from S3");
-                    if r.source_engine_version.starts_with("5.6") {
+                    // Only RDS refusing the parameters is about the backup's
+                    // version; a network, endpoint or permission failure keeps its own hint.
+                    if r.source_engine_version.starts_with("5.6") && refuses_version(&e) {
                         pe.with_hint(MYSQL56_HINT)
                     } else {
                         pe
@@ -320,6 +322,13 @@ impl AwsProvider {
         })
         .await
     }
+}
+
+/// Whether RDS refused the restore's parameters (an engine version it no
+/// longer takes answers InvalidParameterValue or InvalidParameterCombination).
+fn refuses_version(e: &CallError) -> bool {
+    e.failure == crate::Failure::Aws
+        && (e.is("InvalidParameterValue") || e.is("InvalidParameterCombination"))
 }
 
 /// The way forward when the backup is MySQL 5.6.

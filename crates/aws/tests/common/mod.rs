@@ -12,7 +12,7 @@ use chronous_aws::{sdk_config, AwsClients, AwsOptions, AwsProvider};
 use chronous_core::engine::{self, ApplyConfig, Journal, JournalError, Outcome};
 use chronous_core::env::{self, Backend, Environment};
 use chronous_core::plan::{self, Plan, PlanOptions};
-use chronous_core::resources;
+use chronous_core::resources::{self, DbInstanceSpec, DbRestore};
 use chronous_core::state::{JournalEntry, State};
 use chronous_store::StateStore;
 
@@ -343,4 +343,36 @@ pub fn unused_clients() -> AwsClients {
         .behavior_version(aws_config::BehaviorVersion::latest())
         .build();
     AwsClients::from_conf(&conf, false)
+}
+
+/// The seed's database restored from its backup of MySQL `source_version`
+/// (the password from CHRONOUS_MOCK_DB_PASSWORD).
+pub fn db_spec(source_version: &str) -> DbInstanceSpec {
+    DbInstanceSpec {
+        identifier: "cak".into(),
+        engine: "mysql".into(),
+        engine_version: source_version.into(),
+        instance_class: "db.t2.small".into(),
+        allocated_storage: 20,
+        username: "dev".into(),
+        db_name: "db".into(),
+        password_source: chronous_core::secret::SecretSource::Env(
+            "CHRONOUS_MOCK_DB_PASSWORD".into(),
+        ),
+        db_subnet_group_name: "cak-db".into(),
+        vpc_security_group_ids: vec!["sg-rds".into()],
+        skip_final_snapshot: true,
+        publicly_accessible: false,
+        restore: Some(DbRestore {
+            bucket: "cak-xtrabackup".into(),
+            prefix: "data".into(),
+            object_key: "data/db-backup.tar.gz".into(),
+            ingestion_role_arn: "arn:aws:iam::123456789012:role/cak-rds_s3_import".into(),
+            ingestion_policy: "cak-rds_s3_import:s3-backup-read".into(),
+            source_engine: "mysql".into(),
+            source_engine_version: source_version.into(),
+            backup_file: "../backup/db-backup.tar.gz".into(),
+            backup_sha256: None,
+        }),
+    }
 }

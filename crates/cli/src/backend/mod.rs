@@ -13,7 +13,7 @@ use std::path::Path;
 
 use anyhow::{anyhow, Result};
 use chronous_core::env::{self, Environment};
-use chronous_core::plan::Plan;
+use chronous_core::plan::{Plan, Target};
 use chronous_core::provider::{CreateRequest, Observed, ProviderError};
 use chronous_core::resources::Spec;
 use chronous_core::state::{ResourceRecord, State};
@@ -75,6 +75,15 @@ impl Backend {
         match self {
             Backend::Sim(s) => Ok(Provider::Sim(Box::new(s.open(ctx)?))),
             Backend::Aws(a) => Ok(Provider::Aws(a.provider(ctx)?)),
+        }
+    }
+
+    /// The account and region a plan acts on: on AWS, who the credentials
+    /// belong to; the simulator has no account to name.
+    pub fn target(&self, ctx: &Ctx) -> Result<Option<Target>> {
+        match self {
+            Backend::Sim(_) => Ok(None),
+            Backend::Aws(a) => a.target(ctx).map(Some),
         }
     }
 
@@ -296,6 +305,20 @@ impl chronous_core::provider::Provider for Provider<'_> {
 }
 
 impl Provider<'_> {
+    /// What a data source reads during planning (AWS: the AMI look-up, as
+    /// Terraform reads its data sources at plan time); `None` for the kinds
+    /// known only once applied. The simulator resolves its look-ups at apply.
+    pub async fn read_at_plan(
+        &self,
+        address: &str,
+        spec: &Spec,
+    ) -> Result<Option<Observed>, ProviderError> {
+        match self {
+            Provider::Sim(_) => Ok(None),
+            Provider::Aws(p) => p.read_at_plan(address, spec).await,
+        }
+    }
+
     /// Fold the simulator's journal into its snapshot (AWS keeps nothing locally).
     pub fn compact(&self) -> Result<()> {
         match self {

@@ -47,5 +47,18 @@ fn saved_plan(ctx: &Ctx, f: &std::path::Path, recorded: &State) -> Result<Plan> 
         );
     }
     engine::check_plan(&p, recorded)?;
+    // A plan made with one account's credentials is not applied with another's.
+    if let (Some(made), Some(now)) = (&p.target, ctx.backend.target(ctx)?) {
+        if (&made.account, &made.region) != (&now.account, &now.region) {
+            bail!(
+                "the plan {} was made for AWS account {} in {}, but the credentials are of account {} in {}: nothing was done",
+                f.display(),
+                made.account,
+                made.region,
+                now.account,
+                now.region
+            );
+        }
+    }
     Ok(p)
 }

@@ -280,6 +280,11 @@ pub struct Environment {
     pub backend: Option<Backend>,
     pub production: bool,
     pub operator_cidr: IpNet,
+    /// The AWS account the environment lives in: every command on the aws
+    /// backend refuses credentials of another account before anything else.
+    pub account_id: Option<String>,
+    /// The regions the environment may live in (empty: any); `region` is one of them.
+    pub allowed_regions: Vec<String>,
     pub network: Network,
     pub security_groups: Vec<SecurityGroup>,
     pub key_pair: Option<KeyPair>,

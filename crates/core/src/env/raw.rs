@@ -38,6 +38,10 @@ pub struct Environment {
     #[serde(default)]
     pub production: bool,
     pub operator_cidr: S<String>,
+    /// The AWS account the environment lives in (12 digits).
+    pub account_id: Option<S<String>>,
+    /// The regions the environment may be deployed to.
+    pub allowed_regions: Option<S<Vec<S<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,7 +1,10 @@
 //! AWS as the CLI sees it ([`AwsBackend`]): the `AwsOptions` of the command,
 //! built in one place, and the `AwsProvider` connected once on the command's
 //! runtime and shared by plan, apply, the rollout wait, `status`, `logs` and
-//! the push of `deploy --image`; `ssh` and `tunnel` through the bastion ([`ssh`]). The rollout wait
+//! the push of `deploy --image`. Connecting asks who the credentials belong to
+//! before anything else ([`AwsBackend::provider`]): no credentials, an
+//! endpoint that cannot be reached or the account of another environment
+//! (`environment.account_id`) end the command there, with one error; `ssh` and `tunnel` through the bastion ([`ssh`]). The rollout wait
 //! and `status`'s view of the service are in [`rollout`], the push in [`push`].
 
 pub mod push;
@@ -13,15 +16,18 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Result;
-use chronous_aws::{AwsOptions, AwsProvider};
+use chronous_aws::{AwsOptions, AwsProvider, Identity};
 use chronous_core::env::Environment;
+use chronous_core::plan::Target;
 
 use crate::context::Ctx;
-use crate::ui::{exit, EXIT_FAILURE};
+use crate::ui::{exit, exit_hint, EXIT_FAILURE};
 
 /// The AWS backend of one command.
 pub struct AwsBackend {
     opts: AwsOptions,
+    /// `environment.account_id`: the only account this environment may act on.
+    account_id: Option<String>,
     provider: OnceCell<AwsProvider>,
 }
 
@@ -38,20 +44,65 @@ impl AwsBackend {
         }
         AwsBackend {
             opts,
+            account_id: env.account_id.clone(),
             provider: OnceCell::new(),
         }
     }
 
-    /// The provider, connected on first use.
+    /// The provider, connected on first use, once the credentials are known
+    /// to belong to the environment's account (STS GetCallerIdentity): the
+    /// first call of every command on AWS.
     pub fn provider(&self, ctx: &Ctx) -> Result<&AwsProvider> {
         if let Some(p) = self.provider.get() {
             return Ok(p);
         }
-        let p = ctx
-            .rt()?
+        let rt = ctx.rt()?;
+        let p = rt
             .block_on(AwsProvider::connect(self.opts.clone()))
             .map_err(|e| exit(EXIT_FAILURE, e.to_string()))?;
+        let id = rt
+            .block_on(p.identity())
+            .map_err(|e| exit_hint(EXIT_FAILURE, e.to_string(), e.hint()))?
+            .clone();
+        self.check_account(ctx, &id)?;
         Ok(self.provider.get_or_init(|| p))
+    }
+
+    /// Refuse the credentials of another account than `environment.account_id`;
+    /// without it, say once which account this is.
+    fn check_account(&self, ctx: &Ctx, id: &Identity) -> Result<()> {
+        match &self.account_id {
+            Some(want) if *want != id.account => Err(exit_hint(
+                EXIT_FAILURE,
+                format!(
+                    "the AWS credentials are of account {} ({}), but environment `{}` lives in account {want} (environment.account_id): nothing was done",
+                    id.account, id.arn, ctx.env.name
+                ),
+                format!("use credentials of account {want} (AWS_PROFILE), or run chronous in the folder of the environment that lives in account {}", id.account),
+            )),
+            Some(_) => Ok(()),
+            None => {
+                eprintln!(
+                    "warning: acting on AWS account {} in {} as {}; add account_id = \"{}\" to [environment] in chronous.toml so that chronous refuses the credentials of any other account",
+                    id.account, self.opts.region, id.arn, id.account
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// The account and region a plan acts on, and who acts.
+    pub fn target(&self, ctx: &Ctx) -> Result<Target> {
+        let p = self.provider(ctx)?;
+        let id = ctx
+            .rt()?
+            .block_on(p.identity())
+            .map_err(|e| exit_hint(EXIT_FAILURE, e.to_string(), e.hint()))?;
+        Ok(Target {
+            account: id.account.clone(),
+            region: self.opts.region.clone(),
+            principal: id.arn.clone(),
+        })
     }
 
     /// The provider's clients with a shorter pause between polls, for waiting on a rollout.

@@ -90,12 +90,11 @@ impl AwsBackend {
             error: None,
         };
         let rt = ctx.rt()?;
-        let seen = match self.provider(ctx) {
-            Ok(p) => rt
-                .block_on(p.observe_service(&target))
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
+        // No credentials, another account: the command ends here, as every command on AWS does.
+        let p = self.provider(ctx)?;
+        let seen = rt
+            .block_on(p.observe_service(&target))
+            .map_err(|e| e.to_string());
         match seen {
             Ok(o) => {
                 view.events = o.recent(10);

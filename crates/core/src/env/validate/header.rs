@@ -16,6 +16,8 @@ pub(super) struct Header {
     pub backend: Option<Backend>,
     pub production: bool,
     pub operator_cidr: IpNet,
+    pub account_id: Option<String>,
+    pub allowed_regions: Vec<String>,
 }
 
 impl Validator {
@@ -51,6 +53,8 @@ impl Validator {
                 }
             });
         let operator_cidr = self.operator_cidr(e);
+        let account_id = self.account_id(e);
+        let allowed_regions = self.allowed_regions(e);
         Header {
             name,
             prefix,
@@ -59,7 +63,65 @@ impl Validator {
             backend,
             production: e.production,
             operator_cidr,
+            account_id,
+            allowed_regions,
         }
+    }
+
+    /// `account_id`: the 12 digits of an AWS account id, written as a string.
+    fn account_id(&mut self, e: &raw::Environment) -> Option<String> {
+        let a = e.account_id.as_ref()?;
+        let id = a.get_ref().trim();
+        if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) {
+            return Some(id.to_string());
+        }
+        self.err(
+            "E0104",
+            format!("account_id `{}` is not an AWS account id", a.get_ref()),
+            sp(a),
+            "not 12 digits",
+            "write the 12-digit id of the account this environment lives in, as `aws sts get-caller-identity` shows it, in quotes: account_id = \"123456789012\"",
+        );
+        None
+    }
+
+    /// `allowed_regions`: regions chronous knows, the environment's among them.
+    fn allowed_regions(&mut self, e: &raw::Environment) -> Vec<String> {
+        let Some(list) = &e.allowed_regions else {
+            return vec![];
+        };
+        let mut out = Vec::new();
+        for r in list.get_ref() {
+            if REGIONS.iter().any(|(n, _)| n == r.get_ref()) {
+                out.push(r.get_ref().clone());
+            } else {
+                self.err(
+                    "E0105",
+                    format!("unknown region `{}` in allowed_regions", r.get_ref()),
+                    sp(r),
+                    "not a region chronous knows",
+                    "write region names as AWS does, e.g. \"us-east-2\"",
+                );
+            }
+        }
+        let region = e.region.get_ref();
+        if !list.get_ref().iter().any(|r| r.get_ref() == region) {
+            self.err(
+                "E0106",
+                format!("region `{region}` is not one of allowed_regions"),
+                sp(&e.region),
+                "not allowed for this environment",
+                format!(
+                    "this environment may live only in {}: fix region, or add it to allowed_regions if the environment really moves",
+                    if list.get_ref().is_empty() {
+                        "no region (allowed_regions is empty)".to_string()
+                    } else {
+                        list.get_ref().iter().map(|r| r.get_ref().as_str()).collect::<Vec<_>>().join(", ")
+                    }
+                ),
+            );
+        }
+        out
     }
 
     fn operator_cidr(&mut self, e: &raw::Environment) -> IpNet {

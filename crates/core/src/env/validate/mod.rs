@@ -116,6 +116,8 @@ impl Validator {
             backend: head.backend,
             production: head.production,
             operator_cidr: head.operator_cidr,
+            account_id: head.account_id,
+            allowed_regions: head.allowed_regions,
             network,
             security_groups,
             key_pair,
