@@ -170,15 +170,19 @@ fn a_task_the_database_no_longer_admits_times_out_while_the_bastion_still_connec
     apply(&env);
     let want = engine(&env, "tasks", "database", "3306");
     assert_eq!(want["allowed"], false, "{want}");
-    let st = env.json(&["status"]).unwrap();
-    let d = st["runtime"]["security_groups"]["decisions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["from"] == "tasks" && d["to"] == "database")
-        .cloned()
-        .unwrap();
-    assert_eq!(d["allowed"], false, "{d}");
+    // `status` shows the decision (the controller's view: at its next tick).
+    let d = wait_for(
+        "status to show the decision",
+        Duration::from_secs(10),
+        || {
+            let st = env.json(&["status"]).unwrap();
+            st["runtime"]["security_groups"]["decisions"]
+                .as_array()?
+                .iter()
+                .find(|d| d["from"] == "tasks" && d["to"] == "database" && d["allowed"] == false)
+                .cloned()
+        },
+    );
     assert_eq!(d["summary"], want["summary"], "{d}");
 
     // Through the load balancer, the app answers 503 once its connection to
