@@ -139,6 +139,14 @@ fn a_load_balancer_the_instances_no_longer_admit_marks_the_task_out_of_service_f
     assert_eq!(st["runtime"]["elb"]["reachability"]["allowed"], true);
     let (code, body) = http_get(&elb, "/gettoken");
     assert_eq!(code, 200, "{body}");
+
+    // The seed's database admits no one on the bastion's side: the tunnel
+    // times out and says why.
+    let err = env.tunnel_rds().unwrap_err().to_string();
+    assert!(
+        err.contains("the bastion cannot reach the database") && err.contains("source = \"bastion\""),
+        "{err}"
+    );
     env.down().unwrap();
 }
 
