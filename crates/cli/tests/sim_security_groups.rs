@@ -144,7 +144,9 @@ fn a_load_balancer_the_instances_no_longer_admit_marks_the_task_out_of_service_f
     // times out and says why.
     let err = env.tunnel_rds().unwrap_err().to_string();
     assert!(
-        err.contains("the bastion cannot reach the database") && err.contains("source = \"bastion\""),
+        err.contains("the security groups do not let the bastion reach the database")
+            && err.contains("timed out")
+            && err.contains("sg_rds admits nothing from the bastion"),
         "{err}"
     );
     env.down().unwrap();

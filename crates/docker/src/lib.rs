@@ -1043,6 +1043,18 @@ impl Docker {
         }))
     }
 
+    /// When a container last started (Docker's `State.StartedAt`); `None`
+    /// if it does not exist.
+    pub async fn started_at(&self, container: &str) -> Result<Option<String>, DockerError> {
+        match self.inner.inspect_container(container, None).await {
+            Ok(c) => Ok(c.state.and_then(|s| s.started_at)),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(e) => Err(self.map(format!("inspect container {container}"), e)),
+        }
+    }
+
     /// The host port (on 127.0.0.1) that container port `port`/tcp is published on.
     pub async fn host_port(&self, container: &str, port: u16) -> Result<Option<u16>, DockerError> {
         let c = match self.inner.inspect_container(container, None).await {

@@ -354,7 +354,12 @@ struct Ctl {
     policy: firewall::Policy,
     /// Why the security groups could not be enforced, the last time they could not.
     firewall_error: Option<String>,
+    /// When the rules were last looked at, and for what decisions and tasks.
+    enforced: Option<(Instant, String)>,
 }
+
+/// How often the containers' rules are looked at when nothing changed.
+const ENFORCE_EVERY: Duration = Duration::from_secs(2);
 
 /// How long a deregistered task keeps running so that requests in flight finish.
 const DRAIN: Duration = Duration::from_secs(1);
@@ -573,6 +578,19 @@ impl Ctl {
                     .is_some_and(|t| self.registered.iter().any(|(r, _)| r == t))
             })
             .collect();
+        // Looked at when the decisions or the protected tasks change, else
+        // every ENFORCE_EVERY (a restarted database has lost its rules).
+        let seen = format!(
+            "{}{:?}",
+            serde_json::to_string(&self.policy).unwrap_or_default(),
+            tasks.iter().map(|c| c.id.as_str()).collect::<Vec<_>>()
+        );
+        if self.enforced.as_ref().is_some_and(|(at, s)| {
+            *s == seen && at.elapsed() < ENFORCE_EVERY && self.firewall_error.is_none()
+        }) {
+            return;
+        }
+        self.enforced = Some((Instant::now(), seen));
         let env = self.cfg.env.clone();
         let result = match firewall::wanted(&self.docker, &env, &self.policy, &tasks).await {
             Ok(want) => firewall::sync(&self.docker, &env, &self.cfg.state_dir, &want, false)
@@ -1649,6 +1667,7 @@ pub async fn run(cfg: ControllerConfig) -> Result<(), ControllerError> {
         starting: BTreeMap::new(),
         policy: firewall::Policy::default(),
         firewall_error: None,
+        enforced: None,
     };
     if let Ok(text) = std::fs::read_to_string(events_path(&cfg.state_dir)) {
         for line in text

@@ -329,14 +329,25 @@ pub fn kept_path(state_dir: &Path) -> PathBuf {
     state_dir.join("firewall.json")
 }
 
+/// A container to protect and the rules it should have.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub container: ContainerInfo,
+    /// What the loaded rules are kept under: the container's id, and for the
+    /// database the time it (re)started (a restart brings a new network
+    /// namespace, without rules).
+    pub key: String,
+    pub rules: String,
+}
+
 /// The rules each protected container should have now: the database and
 /// the given (running, registered) task containers.
-pub async fn wanted<'a>(
+pub async fn wanted(
     docker: &Docker,
     env: &str,
     policy: &Policy,
-    tasks: &[&'a ContainerInfo],
-) -> Result<Vec<(ContainerInfo, String)>, DockerError> {
+    tasks: &[&ContainerInfo],
+) -> Result<Vec<Target>, DockerError> {
     let Some(net) = docker
         .network_info(&chronous_docker::network_name(env))
         .await?
@@ -346,7 +357,11 @@ pub async fn wanted<'a>(
     let mut v = Vec::new();
     if let Some(t) = &policy.elb_to_tasks {
         let rules = task_rules(t, &net);
-        v.extend(tasks.iter().map(|c| ((*c).clone(), rules.clone())));
+        v.extend(tasks.iter().map(|c| Target {
+            container: (*c).clone(),
+            key: c.id.clone(),
+            rules: rules.clone(),
+        }));
     }
     if let Some(d) = &policy.database {
         let bastion = docker
@@ -361,7 +376,12 @@ pub async fn wanted<'a>(
         let rules = db_rules(d, &net, bastion_ip.as_deref());
         for c in docker.list(env, Some("db")).await? {
             if c.running {
-                v.push((c, rules.clone()));
+                let started = docker.started_at(&c.id).await?.unwrap_or_default();
+                v.push(Target {
+                    key: format!("{}@{started}", c.id),
+                    container: c,
+                    rules: rules.clone(),
+                });
             }
         }
     }
@@ -375,7 +395,7 @@ pub async fn sync(
     docker: &Docker,
     env: &str,
     state_dir: &Path,
-    want: &[(ContainerInfo, String)],
+    want: &[Target],
     keep_others: bool,
 ) -> Result<(), FirewallError> {
     let path = kept_path(state_dir);
@@ -385,19 +405,22 @@ pub async fn sync(
         .unwrap_or_default();
     let before = kept.clone();
     if !keep_others {
-        kept.retain(|id, _| want.iter().any(|(c, _)| &c.id == id));
+        kept.retain(|key, _| want.iter().any(|t| &t.key == key));
     }
     let mut first_error = None;
-    for (c, rules) in want {
-        if kept.get(&c.id) == Some(rules) {
+    for t in want {
+        // A container never loaded has no rules: open needs no load.
+        let open = !kept.contains_key(&t.key) && t.rules == format!("{HEADER}COMMIT\n");
+        if open || kept.get(&t.key) == Some(&t.rules) {
+            kept.insert(t.key.clone(), t.rules.clone());
             continue;
         }
-        match load(docker, env, c, rules).await {
+        match load(docker, env, &t.container, &t.rules).await {
             Ok(()) => {
-                kept.insert(c.id.clone(), rules.clone());
+                kept.insert(t.key.clone(), t.rules.clone());
             }
             Err(e) => {
-                kept.remove(&c.id);
+                kept.remove(&t.key);
                 first_error.get_or_insert(e);
             }
         }

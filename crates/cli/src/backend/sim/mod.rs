@@ -118,6 +118,8 @@ impl SimBackend {
             )
         };
         if st.resources.is_empty() {
+            // Destroyed: nothing to protect (the sweep removes the containers).
+            let _ = std::fs::remove_file(firewall::kept_path(&ctx.state_dir()));
             return firewall::write_policy(&ctx.state_dir(), &policy).map_err(failed);
         }
         ctx.rt()?.block_on(async {

@@ -148,7 +148,7 @@ pub fn probe(ctx: &Ctx, bastion: &str, remote: &Remote) -> Result<()> {
         return Err(exit(
             EXIT_FAILURE,
             format!(
-                "the bastion cannot reach the database ({}): {}; add a rule to the database's group such as {{ protocol = \"tcp\", port = {}, source = \"bastion\" }} and apply",
+                "the security groups do not let the bastion reach the database ({}): {}; add a rule to the database's group such as {{ protocol = \"tcp\", port = {}, source = \"bastion\" }} and apply",
                 if why.is_empty() { "no connection" } else { why },
                 d.from_bastion.summary,
                 d.port
