@@ -111,7 +111,7 @@ fn a_load_balancer_the_instances_no_longer_admit_marks_the_task_out_of_service_f
     let text = env.run(&["status"]).unwrap();
     assert!(
         text.contains(&format!(
-            "health checks are BLOCKED (they time out) on tcp/80: {summary}"
+            "health checks to the instances on tcp/80 time out: {summary}"
         )),
         "{text}"
     );

@@ -185,12 +185,11 @@ pub fn print_runtime(s: &Status) {
         }
         println!("{t}");
         if let Some(r) = &elb.reachability {
-            let what = if r.allowed {
-                "health checks reach the instances"
-            } else {
-                "health checks are BLOCKED (they time out)"
-            };
-            println!("  {what} on {}: {}", r.service, r.summary);
+            let what = if r.allowed { "" } else { " time out" };
+            println!(
+                "  health checks to the instances on {}{what}: {}",
+                r.service, r.summary
+            );
         }
     }
     print_security_groups(&s.security_groups);
@@ -265,14 +264,7 @@ fn print_security_groups(sg: &chronous_sim::controller::SecurityGroups) {
     }
     println!("\nSecurity groups, enforced on the containers:");
     for d in &sg.decisions {
-        println!(
-            "  {} -> {} {}: {}",
-            d.from,
-            d.to,
-            d.service,
-            if d.allowed { "allowed" } else { "blocked" }
-        );
-        println!("    {}", d.summary);
+        println!("  {} -> {} {}: {}", d.from, d.to, d.service, d.summary);
     }
     if let Some(e) = &sg.error {
         println!("  error: {e}");
