@@ -24,7 +24,7 @@
 #
 # Every image carries the label chronous.inputs-hash=<sha256 of its inputs>
 # (derived images include their parent's hash), so a rerun with nothing
-# changed only runs `docker image inspect` three times.
+# changed only runs `docker image inspect` once per image.
 #
 # Environment:
 #   CHRONOUS_CACHE   cache dir for .debs and the rootfs (default ~/.cache/chronous)
