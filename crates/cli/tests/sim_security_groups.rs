@@ -167,8 +167,22 @@ fn a_task_the_database_no_longer_admits_times_out_while_the_bastion_still_connec
     let elb = env.elb_url().trim_start_matches("http://").to_string();
     let (code, body) = http_get(&elb, "/gettoken");
     assert_eq!(code, 200, "{body}");
-    let container_db_dns = env.output("rds_endpoint").unwrap();
-    let (host, port) = container_db_dns.rsplit_once(':').unwrap();
+    let endpoint = env.output("rds_endpoint").unwrap();
+    let (host, port) = endpoint.rsplit_once(':').unwrap();
+    let db_container = || {
+        let filter = format!("label=chronous.environment={}", env.name());
+        let o = common::docker(&[
+            "ps",
+            "-q",
+            "--filter",
+            &filter,
+            "--filter",
+            "label=chronous.role=db",
+        ]);
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    let db_before = db_container();
+    assert!(!db_before.is_empty());
 
     // The database's group without the instances' group and the private subnets.
     env.edit(|doc| {
@@ -178,6 +192,8 @@ fn a_task_the_database_no_longer_admits_times_out_while_the_bastion_still_connec
     })
     .unwrap();
     apply(&env);
+    // The rules changed in place: the same database container.
+    assert_eq!(db_container(), db_before);
     let want = engine(&env, "tasks", "database", "3306");
     assert_eq!(want["allowed"], false, "{want}");
     // `status` shows the decision (the controller's view: at its next tick).
@@ -225,5 +241,13 @@ fn a_task_the_database_no_longer_admits_times_out_while_the_bastion_still_connec
     );
     let b = engine(&env, "bastion", "database", "3306");
     assert_eq!(b["allowed"], true, "{b}");
+
+    // Destroy leaves nothing labelled (the rule loaders included).
+    let name = env.name().to_string();
     env.down().unwrap();
+    assert_eq!(
+        common::labelled(&name),
+        (vec![], vec![], vec![]),
+        "left behind"
+    );
 }

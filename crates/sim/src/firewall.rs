@@ -473,6 +473,42 @@ mod tests {
         }
     }
 
+    /// The seed's file, changed by `edit`, as the engine decides it.
+    fn seed_policy(edit: impl Fn(String) -> String) -> Policy {
+        let text = edit(include_str!("../../../fixtures/seed/chronous.toml").to_string());
+        let env = chronous_core::env::load("chronous.toml", &text)
+            .env
+            .expect("a valid environment");
+        let resources = chronous_core::resources::expand(&env);
+        policy(&Network::from_env(&env), &resources)
+    }
+
+    #[test]
+    fn the_seed_admits_the_elb_and_the_tasks_and_nobody_else_at_the_database() {
+        insta::assert_snapshot!(
+            "policy-seed",
+            serde_json::to_string_pretty(&seed_policy(|t| t)).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_group_without_its_rule_blocks_with_the_engines_reason() {
+        let p = seed_policy(|t| {
+            t.lines()
+                .filter(|l| !l.contains("source = \"sg:elb_http\"") && !l.contains("source = \"tier:private\""))
+                .map(|l| l.replace(
+                    "{ protocol = \"tcp\", port = 3306, source = \"sg:sg_payments_api_internal\", description = \"MySQL from the container instances\" },",
+                    "{ protocol = \"tcp\", port = 3306, source = \"bastion\" },",
+                ))
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
+        insta::assert_snapshot!(
+            "policy-seed-elb-and-tasks-removed-bastion-added",
+            serde_json::to_string_pretty(&p).unwrap()
+        );
+    }
+
     #[test]
     fn a_task_drops_the_load_balancer_only_when_blocked() {
         let mut t = TaskPolicy {
