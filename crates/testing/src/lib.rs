@@ -282,7 +282,9 @@ impl Running {
             })
     }
 
-    /// A port on 127.0.0.1 forwarded to the database through the bastion.
+    /// A port on 127.0.0.1 forwarded to the database through the bastion
+    /// (the database's security group must admit the bastion: the simulator
+    /// enforces it; [`Environment::edit`] can add the rule to a copy).
     pub fn tunnel_rds(&self) -> Result<Tunnel, Error> {
         self.tunnel("rds")
     }
