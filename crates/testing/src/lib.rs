@@ -10,7 +10,7 @@
 //! # fn main() -> Result<(), chronous_testing::Error> {
 //! let env = Environment::from_dir("fixtures/seed").name("orders-it-1").up()?;
 //! let url = env.elb_url();                // http://127.0.0.1:PORT
-//! let db = env.tunnel_rds()?;              // mysql://USER@127.0.0.1:PORT/DB, through the bastion
+//! let db = env.tunnel_rds()?;              // mysql://USER@127.0.0.1:PORT/DB, through the bastion (sg_rds must admit it)
 //! assert!(env.ssh(&["true"])?.status.success());
 //! # Ok(()) }
 //! ```
