@@ -13,10 +13,18 @@
 #   chronous/registry:2               FROM base: Debian's docker-registry (the CNCF
 #                                     distribution registry) with htpasswd auth,
 #                                     for the tests of `deploy --image` on AWS
+#   chronous/netfilter:bookworm       FROM base: Debian's iptables, which the simulator
+#                                     runs in a database's or task's network namespace
+#                                     to enforce the environment's security groups
+#
+# Images brought here some other way (`docker load`, a registry of your own):
+# the simulator needs chronous/debian-base, chronous/mariadb and
+# chronous/netfilter under these names (plus the app's image); without
+# chronous/netfilter apply fails, saying it cannot enforce the security groups.
 #
 # Every image carries the label chronous.inputs-hash=<sha256 of its inputs>
 # (derived images include their parent's hash), so a rerun with nothing
-# changed only runs `docker image inspect` three times.
+# changed only runs `docker image inspect` once per image.
 #
 # Environment:
 #   CHRONOUS_CACHE   cache dir for .debs and the rootfs (default ~/.cache/chronous)
@@ -31,7 +39,8 @@ BASE_IMAGE=chronous/debian-base:bookworm
 MARIADB_IMAGE=chronous/mariadb:10.11
 APP_IMAGE=chronous-payments-web-api:1.0
 REGISTRY_IMAGE=chronous/registry:2
-ALL_IMAGES=("$BASE_IMAGE" "$MARIADB_IMAGE" "$APP_IMAGE" "$REGISTRY_IMAGE")
+NETFILTER_IMAGE=chronous/netfilter:bookworm
+ALL_IMAGES=("$BASE_IMAGE" "$MARIADB_IMAGE" "$APP_IMAGE" "$REGISTRY_IMAGE" "$NETFILTER_IMAGE")
 
 SUITE=bookworm
 VARIANT=minbase
@@ -54,7 +63,7 @@ for arg in "$@"; do
     case "$arg" in
         --print) printf '%s\n' "${ALL_IMAGES[@]}"; exit 0 ;;
         --force) FORCE=1 ;;
-        -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,32p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument: $arg (try --help)" ;;
     esac
 done
@@ -222,12 +231,33 @@ build_registry() {
     build_derived "$REGISTRY_IMAGE" "$ctx/Dockerfile" "$ctx"
 }
 
+# The netfilter image's context: images/netfilter plus iptables and the
+# libraries it needs that the base lacks (apt-get download, like the registry's).
+NETFILTER_DEBS=(iptables libip4tc2 libip6tc2 libnetfilter-conntrack3 libnfnetlink0 libnftnl11 netbase)
+build_netfilter() {
+    local ctx="$CACHE/netfilter-context" dir="$CACHE/netfilter-debs" p
+    mkdir -p "$dir"
+    for p in "${NETFILTER_DEBS[@]}"; do
+        if ! ls "$dir/${p}"_*.deb >/dev/null 2>&1; then
+            log "$NETFILTER_IMAGE: downloading the $p package"
+            (cd "$dir" && { apt-get download "$p" >/dev/null 2>&1 \
+                || { apt-get update >/dev/null && apt-get download "$p" >/dev/null 2>&1; }; }) \
+                || die "cannot download the Debian package $p (apt-get download $p)"
+        fi
+    done
+    rm -rf "$ctx" && mkdir -p "$ctx/debs"
+    cp "$SCRIPT_DIR"/netfilter/Dockerfile "$ctx"/
+    for p in "${NETFILTER_DEBS[@]}"; do cp "$dir/${p}"_*.deb "$ctx/debs/"; done
+    build_derived "$NETFILTER_IMAGE" "$ctx/Dockerfile" "$ctx"
+}
+
 T0=$SECONDS
 BASE_HASH=""
 build_base
 build_derived "$MARIADB_IMAGE" "$SCRIPT_DIR/mariadb/Dockerfile" "$SCRIPT_DIR/mariadb"
 build_derived "$APP_IMAGE" "$SCRIPT_DIR/payments-web-api/Dockerfile" "$REPO_ROOT/fixtures/payments-app"
 build_registry
+build_netfilter
 for img in "${ALL_IMAGES[@]}"; do
     log "$img $(docker image inspect --format '{{.Id}} {{.Size}}' "$img" | awk '{printf "%s %.0f MB", substr($1,8,12), $2/1e6}')"
 done

@@ -27,6 +27,9 @@ fn seed(what: &str) -> Environment {
         .env("CHRONOUS_SIM_RUNTIME", "docker")
         .env("CHRONOUS_SIM_TIME_SCALE", "30")
         .healthy_timeout(Duration::from_secs(120))
+        // The simulator enforces the security groups: the seed's database
+        // admits no one on the bastion's side.
+        .edit(common::bastion_reaches_db)
 }
 
 /// `mariadb -e SQL` run in a client container on the host's network (so that

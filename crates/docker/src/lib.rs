@@ -143,6 +143,12 @@ pub struct ContainerSpec {
     pub publish: Option<u16>,
     /// User to run as (`uid[:gid]` or a name known to the image).
     pub user: Option<String>,
+    /// Join the network namespace of this (running) container
+    /// (`--network container:<id>`); `network`, `aliases` and `publish` are
+    /// then not used.
+    pub netns_of: Option<String>,
+    /// Kernel capabilities added (`--cap-add`), e.g. `NET_ADMIN`.
+    pub cap_add: Vec<String>,
 }
 
 impl fmt::Debug for ContainerSpec {
@@ -167,8 +173,21 @@ impl fmt::Debug for ContainerSpec {
             .field("memory_mb", &self.memory_mb)
             .field("publish", &self.publish)
             .field("user", &self.user)
+            .field("netns_of", &self.netns_of)
+            .field("cap_add", &self.cap_add)
             .finish()
     }
+}
+
+/// The IPv4 subnet and gateway Docker chose for a network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkInfo {
+    pub name: String,
+    /// `172.18.0.0/16`.
+    pub subnet: String,
+    /// The host's address on it (`172.18.0.1`): what a published port's
+    /// connections come from inside a container.
+    pub gateway: String,
 }
 
 /// A container as listed.
@@ -441,6 +460,46 @@ impl Docker {
             .map_err(|e| self.map("list networks", e))?;
         // The name filter matches substrings.
         Ok(nets.into_iter().find(|n| n.name.as_deref() == Some(name)))
+    }
+
+    /// The subnet and gateway of network `name`; `None` if it does not exist.
+    pub async fn network_info(&self, name: &str) -> Result<Option<NetworkInfo>, DockerError> {
+        let Some(n) = self.find_network(name).await? else {
+            return Ok(None);
+        };
+        let cfg = n
+            .ipam
+            .and_then(|i| i.config)
+            .unwrap_or_default()
+            .into_iter()
+            .find(|c| c.subnet.as_deref().is_some_and(|s| !s.contains(':')));
+        Ok(cfg.and_then(|c| {
+            Some(NetworkInfo {
+                name: name.to_string(),
+                subnet: c.subnet?,
+                gateway: c.gateway?,
+            })
+        }))
+    }
+
+    /// The IPv4 address of a running container on network `network`.
+    pub async fn container_ip(
+        &self,
+        container: &str,
+        network: &str,
+    ) -> Result<Option<String>, DockerError> {
+        let c = match self.inner.inspect_container(container, None).await {
+            Ok(c) => c,
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => return Ok(None),
+            Err(e) => return Err(self.map(format!("inspect container {container}"), e)),
+        };
+        Ok(c.network_settings
+            .and_then(|n| n.networks)
+            .and_then(|mut n| n.remove(network))
+            .and_then(|e| e.ip_address)
+            .filter(|ip| !ip.is_empty()))
     }
 
     // ---------------------------------------------------------------- volumes
@@ -738,11 +797,15 @@ impl Docker {
                 Some(mounts)
             },
             memory: spec.memory_mb.map(|m| (m * 1024 * 1024) as i64),
-            network_mode: Some(spec.network.clone().unwrap_or_else(|| "none".to_string())),
+            network_mode: Some(match &spec.netns_of {
+                Some(c) => format!("container:{c}"),
+                None => spec.network.clone().unwrap_or_else(|| "none".to_string()),
+            }),
+            cap_add: (!spec.cap_add.is_empty()).then(|| spec.cap_add.clone()),
             ..Default::default()
         };
         let mut exposed = None;
-        if let Some(port) = spec.publish {
+        if let Some(port) = spec.publish.filter(|_| spec.netns_of.is_none()) {
             let key = format!("{port}/tcp");
             let mut pb = HashMap::new();
             pb.insert(
@@ -757,23 +820,27 @@ impl Docker {
             e.insert(key, HashMap::new());
             exposed = Some(e);
         }
-        let networking_config = spec.network.as_ref().map(|net| {
-            let mut endpoints = HashMap::new();
-            endpoints.insert(
-                net.clone(),
-                EndpointSettings {
-                    aliases: if spec.aliases.is_empty() {
-                        None
-                    } else {
-                        Some(spec.aliases.clone())
+        let networking_config = spec
+            .network
+            .as_ref()
+            .filter(|_| spec.netns_of.is_none())
+            .map(|net| {
+                let mut endpoints = HashMap::new();
+                endpoints.insert(
+                    net.clone(),
+                    EndpointSettings {
+                        aliases: if spec.aliases.is_empty() {
+                            None
+                        } else {
+                            Some(spec.aliases.clone())
+                        },
+                        ..Default::default()
                     },
-                    ..Default::default()
-                },
-            );
-            NetworkingConfig {
-                endpoints_config: endpoints,
-            }
-        });
+                );
+                NetworkingConfig {
+                    endpoints_config: endpoints,
+                }
+            });
         let config = Config {
             image: Some(spec.image.clone()),
             entrypoint: spec.entrypoint.clone(),
@@ -838,6 +905,49 @@ impl Docker {
         let id = self.create_container(env, spec).await?;
         self.start_container(&id).await?;
         Ok(id)
+    }
+
+    /// Create and start a short-lived container, wait (at most `timeout`)
+    /// for it to exit, collect its exit code and output, and remove it.
+    pub async fn run_to_end(
+        &self,
+        env: &str,
+        spec: &ContainerSpec,
+        timeout: std::time::Duration,
+    ) -> Result<ExecOutput, DockerError> {
+        let _ = self.remove_container(&spec.name).await;
+        let id = self.create_container(env, spec).await?;
+        let ran = async {
+            self.start_container(&id).await?;
+            match tokio::time::timeout(timeout, self.wait(&id)).await {
+                Ok(code) => code,
+                Err(_) => Err(DockerError::Request {
+                    action: format!("run container {}", spec.name),
+                    message: format!("it did not finish within {} s", timeout.as_secs()),
+                }),
+            }
+        }
+        .await;
+        let out = match ran {
+            Ok(exit_code) => {
+                let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+                let mut lines = self.logs(&id, None, false);
+                while let Some(Ok(l)) = lines.next().await {
+                    match l.stream {
+                        LogStream::Stdout => stdout.push(l.text),
+                        LogStream::Stderr => stderr.push(l.text),
+                    }
+                }
+                Ok(ExecOutput {
+                    exit_code,
+                    stdout: stdout.join("\n"),
+                    stderr: stderr.join("\n"),
+                })
+            }
+            Err(e) => Err(e),
+        };
+        let _ = self.remove_container(&id).await;
+        out
     }
 
     /// Stop a container (SIGTERM, then SIGKILL after `timeout_s`). A stopped
@@ -931,6 +1041,18 @@ impl Docker {
             paused: st.paused.unwrap_or(false),
             state,
         }))
+    }
+
+    /// When a container last started (Docker's `State.StartedAt`); `None`
+    /// if it does not exist.
+    pub async fn started_at(&self, container: &str) -> Result<Option<String>, DockerError> {
+        match self.inner.inspect_container(container, None).await {
+            Ok(c) => Ok(c.state.and_then(|s| s.started_at)),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(e) => Err(self.map(format!("inspect container {container}"), e)),
+        }
     }
 
     /// The host port (on 127.0.0.1) that container port `port`/tcp is published on.

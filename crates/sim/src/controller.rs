@@ -28,6 +28,7 @@ use chronous_core::secret::Secret;
 use crate::desired::{self, Desired, ServiceDesired};
 use crate::elb;
 use crate::elb_process::{self, ElbView, ProcessStatus};
+use crate::firewall;
 use chronous_docker::{ContainerInfo, ContainerSpec, Docker};
 
 pub fn socket_path(state_dir: &Path) -> PathBuf {
@@ -126,6 +127,11 @@ pub struct ElbStatus {
     pub health_check: String,
     pub instances: Vec<elb::InstanceHealth>,
     pub error: Option<String>,
+    /// The reachability engine's decision on the load balancer's traffic to
+    /// the instances (instance port), as the applied security groups have it:
+    /// when blocked, the health checks time out.
+    #[serde(default)]
+    pub reachability: Option<firewall::Decision>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -178,6 +184,17 @@ pub struct Status {
     /// as the load balancer's process supervises them; filled in by the CLI.
     #[serde(default)]
     pub processes: Vec<ProcessStatus>,
+    /// The security groups as the simulator enforces them on the containers.
+    #[serde(default)]
+    pub security_groups: SecurityGroups,
+}
+
+/// The reachability engine's decisions the simulator enforces, and why it
+/// could not, if it could not.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SecurityGroups {
+    pub decisions: Vec<firewall::Decision>,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -333,7 +350,16 @@ struct Ctl {
     draining: BTreeMap<String, Instant>,
     /// Tasks PENDING since: their container runs, their app does not answer yet.
     starting: BTreeMap<String, Instant>,
+    /// What the applied security groups decide (read from the control plane each tick).
+    policy: firewall::Policy,
+    /// Why the security groups could not be enforced, the last time they could not.
+    firewall_error: Option<String>,
+    /// When the rules were last looked at, and for what decisions and tasks.
+    enforced: Option<(Instant, String)>,
 }
+
+/// How often the containers' rules are looked at when nothing changed.
+const ENFORCE_EVERY: Duration = Duration::from_secs(2);
 
 /// How long a deregistered task keeps running so that requests in flight finish.
 const DRAIN: Duration = Duration::from_secs(1);
@@ -539,6 +565,47 @@ impl Ctl {
         }
     }
 
+    /// The security groups on the containers: the database, and the tasks
+    /// registered with the load balancer (a task gets its rules once RUNNING,
+    /// so that its start, seen from the host, is not mistaken for the ELB's).
+    async fn enforce(&mut self, containers: &[ContainerInfo]) {
+        let tasks: Vec<&ContainerInfo> = containers
+            .iter()
+            .filter(|c| c.running)
+            .filter(|c| {
+                c.labels
+                    .get(LABEL_TASK)
+                    .is_some_and(|t| self.registered.iter().any(|(r, _)| r == t))
+            })
+            .collect();
+        // Looked at when the decisions or the protected tasks change, else
+        // every ENFORCE_EVERY (a restarted database has lost its rules).
+        let seen = format!(
+            "{}{:?}",
+            serde_json::to_string(&self.policy).unwrap_or_default(),
+            tasks.iter().map(|c| c.id.as_str()).collect::<Vec<_>>()
+        );
+        if self.enforced.as_ref().is_some_and(|(at, s)| {
+            *s == seen && at.elapsed() < ENFORCE_EVERY && self.firewall_error.is_none()
+        }) {
+            return;
+        }
+        self.enforced = Some((Instant::now(), seen));
+        let env = self.cfg.env.clone();
+        let result = match firewall::wanted(&self.docker, &env, &self.policy, &tasks).await {
+            Ok(want) => firewall::sync(&self.docker, &env, &self.cfg.state_dir, &want, false)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(format!("cannot enforce the security groups: {e}")),
+        };
+        if let Err(e) = &result {
+            if self.firewall_error.as_ref() != Some(e) {
+                self.event(format!("the security groups are not enforced: {e}"));
+            }
+        }
+        self.firewall_error = result.err();
+    }
+
     /// Register/DeregisterInstancesWithLoadBalancer: the registered set.
     async fn publish_targets(&mut self) {
         let instances = self.registered.iter().map(|(_, i)| i.clone()).collect();
@@ -560,12 +627,14 @@ impl Ctl {
             .map_err(ControllerError::ControlPlane)?;
         self.replace_lost_instances(&mut cloud)?;
         let d = desired::read(&cloud, self.cfg.time_scale);
+        self.policy = firewall::read_policy(&self.cfg.state_dir);
         drop(cloud);
         self.reconcile_elb(&d).await;
         if self.targets_dirty && self.svc.is_some() {
             self.publish_targets().await;
         }
         let containers = self.docker.list(&self.cfg.env, Some(ROLE_TASK)).await?;
+        self.enforce(&containers).await;
         let Some(want) = d.service.clone() else {
             return self.without_service(&containers).await;
         };
@@ -1415,6 +1484,7 @@ fn status_of(
                 ),
                 instances: v.instances.clone(),
                 error: ctl.elb_error.clone(),
+                reachability: ctl.policy.elb_to_tasks.as_ref().map(|t| t.elb.clone()),
             }),
         service,
         tasks,
@@ -1422,6 +1492,10 @@ fn status_of(
         last_error: last_error
             .or_else(|| ctl.elb.is_none().then(|| ctl.elb_error.clone()).flatten()),
         processes: Vec::new(),
+        security_groups: SecurityGroups {
+            decisions: ctl.policy.decisions(),
+            error: ctl.firewall_error.clone(),
+        },
     }
 }
 
@@ -1591,6 +1665,9 @@ pub async fn run(cfg: ControllerConfig) -> Result<(), ControllerError> {
         reported: BTreeMap::new(),
         draining: BTreeMap::new(),
         starting: BTreeMap::new(),
+        policy: firewall::Policy::default(),
+        firewall_error: None,
+        enforced: None,
     };
     if let Ok(text) = std::fs::read_to_string(events_path(&cfg.state_dir)) {
         for line in text

@@ -13,6 +13,7 @@ pub mod db;
 pub mod desired;
 pub mod elb;
 pub mod elb_process;
+pub mod firewall;
 pub mod load;
 mod make;
 

@@ -10,7 +10,7 @@
 //! # fn main() -> Result<(), chronous_testing::Error> {
 //! let env = Environment::from_dir("fixtures/seed").name("orders-it-1").up()?;
 //! let url = env.elb_url();                // http://127.0.0.1:PORT
-//! let db = env.tunnel_rds()?;              // mysql://USER@127.0.0.1:PORT/DB, through the bastion
+//! let db = env.tunnel_rds()?;              // mysql://USER@127.0.0.1:PORT/DB, through the bastion (sg_rds must admit it)
 //! assert!(env.ssh(&["true"])?.status.success());
 //! # Ok(()) }
 //! ```
@@ -66,6 +66,7 @@ pub struct Environment {
     bin: Option<PathBuf>,
     vars: Vec<(String, String)>,
     timeout: Duration,
+    edits: Vec<fn(&mut toml_edit::DocumentMut)>,
 }
 
 impl Environment {
@@ -77,6 +78,7 @@ impl Environment {
             bin: None,
             vars: Vec::new(),
             timeout: Duration::from_secs(300),
+            edits: Vec::new(),
         }
     }
 
@@ -99,6 +101,13 @@ impl Environment {
     /// (`CHRONOUS_DB_PASSWORD`, `CHRONOUS_SIM_TIME_SCALE`, ...).
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.vars.push((key.into(), value.into()));
+        self
+    }
+
+    /// Change the copy's `chronous.toml` before anything is applied (a rule
+    /// added to a security group, a health check setting, ...).
+    pub fn edit(mut self, f: fn(&mut toml_edit::DocumentMut)) -> Self {
+        self.edits.push(f);
         self
     }
 
@@ -153,6 +162,9 @@ impl Environment {
             }
         };
         doc["environment"]["name"] = toml_edit::value(name.as_str());
+        for f in &self.edits {
+            f(&mut doc);
+        }
         std::fs::write(&file, doc.to_string()).map_err(|e| Error::File {
             file: file.clone(),
             why: e.to_string(),
@@ -270,7 +282,9 @@ impl Running {
             })
     }
 
-    /// A port on 127.0.0.1 forwarded to the database through the bastion.
+    /// A port on 127.0.0.1 forwarded to the database through the bastion
+    /// (the database's security group must admit the bastion: the simulator
+    /// enforces it; [`Environment::edit`] can add the rule to a copy).
     pub fn tunnel_rds(&self) -> Result<Tunnel, Error> {
         self.tunnel("rds")
     }
@@ -313,6 +327,22 @@ impl Running {
                 })
             }
         }
+    }
+
+    /// Change the environment's `chronous.toml` (then `run(&["apply",
+    /// "--auto-approve"])` applies the change).
+    pub fn edit(&self, f: impl FnOnce(&mut toml_edit::DocumentMut)) -> Result<(), Error> {
+        let file = self.dir.join("chronous.toml");
+        let bad = |why: String| Error::File {
+            file: file.clone(),
+            why,
+        };
+        let text = std::fs::read_to_string(&file).map_err(|e| bad(e.to_string()))?;
+        let mut doc: toml_edit::DocumentMut = text
+            .parse()
+            .map_err(|e: toml_edit::TomlError| bad(e.to_string()))?;
+        f(&mut doc);
+        std::fs::write(&file, doc.to_string()).map_err(|e| bad(e.to_string()))
     }
 
     /// Destroy now and report how it went (dropping destroys too, silently).

@@ -275,3 +275,38 @@ fn http(addr: &str, method: &str, path: &str, json: Option<&str>) -> (u16, Strin
         .unwrap_or_default();
     (status, body)
 }
+
+/// The rules of security group `sg` in direction `dir` of a chronous.toml.
+pub fn rules(doc: &mut toml_edit::DocumentMut, sg: &str, dir: &str) -> toml_edit::Array {
+    doc["security_groups"][sg][dir]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Keep only the rules of `sg`'s ingress for which `keep` (given the rule's source) holds.
+pub fn keep_ingress(doc: &mut toml_edit::DocumentMut, sg: &str, keep: impl Fn(&str) -> bool) {
+    let mut a = rules(doc, sg, "ingress");
+    a.retain(|r| {
+        r.as_inline_table()
+            .and_then(|t| t.get("source"))
+            .and_then(|s| s.as_str())
+            .is_none_or(&keep)
+    });
+    doc["security_groups"][sg]["ingress"] = toml_edit::value(a);
+}
+
+/// The seed's database admits MySQL from the container instances and the
+/// private subnets only: add the bastion, so that `chronous tunnel rds` and
+/// `chronous ssh` reach it (they go through the bastion, which sits in a
+/// public subnet), as they would on AWS with that rule.
+pub fn bastion_reaches_db(doc: &mut toml_edit::DocumentMut) {
+    let mut a = rules(doc, "sg_rds", "ingress");
+    let mut t = toml_edit::InlineTable::new();
+    t.insert("protocol", "tcp".into());
+    t.insert("port", 3306i64.into());
+    t.insert("source", "bastion".into());
+    t.insert("description", "MySQL from the bastion (tunnel)".into());
+    a.push(t);
+    doc["security_groups"]["sg_rds"]["ingress"] = toml_edit::value(a);
+}

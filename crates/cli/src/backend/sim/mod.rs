@@ -63,9 +63,14 @@ impl SimBackend {
         if !self.docker() {
             return Ok(());
         }
+        // The database's firewall before the command returns: what was just
+        // applied holds from now on (the tasks' rules are the controller's).
+        let enforced = self.enforce_security_groups(ctx, st);
         if controller::needs_controller(st) {
-            return controller::ensure(ctx);
+            controller::ensure(ctx)?;
+            return enforced;
         }
+        enforced?;
         controller::shutdown(ctx)?;
         let rt = ctx.rt()?;
         if st.resources.is_empty() {
@@ -96,6 +101,33 @@ impl SimBackend {
             }
         }
         Ok(())
+    }
+
+    /// The reachability engine's decisions on the applied specs (the
+    /// state's records), kept for the controller; the database's rules loaded.
+    fn enforce_security_groups(&self, ctx: &Ctx, st: &State) -> Result<()> {
+        use chronous_core::reach::{recorded_resources, Facts, Network};
+        use chronous_sim::firewall;
+        let resources = recorded_resources(st);
+        let net = Network::from_resources(&resources, &Facts::from_env(&ctx.env).with_state(st));
+        let policy = firewall::policy(&net, &resources);
+        let failed = |e: firewall::FirewallError| {
+            exit(
+                EXIT_FAILURE,
+                format!("{e} (what was applied is kept: apply again once this is fixed)"),
+            )
+        };
+        if st.resources.is_empty() {
+            // Destroyed: nothing to protect (the sweep removes the containers).
+            let _ = std::fs::remove_file(firewall::kept_path(&ctx.state_dir()));
+            return firewall::write_policy(&ctx.state_dir(), &policy).map_err(failed);
+        }
+        ctx.rt()?.block_on(async {
+            let d = Docker::connect().await?;
+            firewall::enforce_applied(&d, &ctx.env.name, &ctx.state_dir(), &policy)
+                .await
+                .map_err(failed)
+        })
     }
 
     /// Make `repo:tag` available as `target_repo:tag` where the service pulls from:

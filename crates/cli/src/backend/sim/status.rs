@@ -184,7 +184,15 @@ pub fn print_runtime(s: &Status) {
             ]);
         }
         println!("{t}");
+        if let Some(r) = &elb.reachability {
+            let what = if r.allowed { "" } else { " time out" };
+            println!(
+                "  health checks to the instances on {}{what}: {}",
+                r.service, r.summary
+            );
+        }
     }
+    print_security_groups(&s.security_groups);
     if let Some(svc) = &s.service {
         println!(
             "\nService {}: desired {}, running {}, healthy {} (minimum {}%, maximum {}%){}",
@@ -246,5 +254,19 @@ pub fn print_runtime(s: &Status) {
         {
             println!("  {}  {}", e.at, e.message);
         }
+    }
+}
+
+/// The reachability engine's decisions the simulator enforces on its containers.
+fn print_security_groups(sg: &chronous_sim::controller::SecurityGroups) {
+    if sg.decisions.is_empty() && sg.error.is_none() {
+        return;
+    }
+    println!("\nSecurity groups, enforced on the containers:");
+    for d in &sg.decisions {
+        println!("  {} -> {} {}: {}", d.from, d.to, d.service, d.summary);
+    }
+    if let Some(e) = &sg.error {
+        println!("  error: {e}");
     }
 }

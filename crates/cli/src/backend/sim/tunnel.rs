@@ -139,6 +139,22 @@ pub fn probe(ctx: &Ctx, bastion: &str, remote: &Remote) -> Result<()> {
         return Ok(());
     }
     let why = out.stderr.trim();
+    // The simulator enforces the security groups: say so when they are why.
+    let policy = chronous_sim::firewall::read_policy(&ctx.state_dir());
+    if let Some(d) = policy
+        .database
+        .filter(|d| d.port == remote.port && !d.from_bastion.allowed)
+    {
+        return Err(exit(
+            EXIT_FAILURE,
+            format!(
+                "the security groups do not let the bastion reach the database ({}): {}; add a rule to the database's group such as {{ protocol = \"tcp\", port = {}, source = \"bastion\" }} and apply",
+                if why.is_empty() { "no connection" } else { why },
+                d.from_bastion.summary,
+                d.port
+            ),
+        ));
+    }
     Err(exit(
         EXIT_FAILURE,
         format!(
