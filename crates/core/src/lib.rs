@@ -11,6 +11,7 @@
 //! ELB's health checks ([`elb_health`]).
 
 pub mod diag;
+pub mod diagram;
 pub mod ecs;
 pub mod elb_health;
 pub mod engine;

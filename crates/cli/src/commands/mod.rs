@@ -6,6 +6,7 @@ mod apply;
 mod deploy;
 mod destroy;
 mod force_unlock;
+mod graph;
 mod output;
 mod plan;
 mod rehearse;
@@ -45,5 +46,6 @@ pub fn run(cli: Cli) -> Result<u8> {
         Cmd::Rehearse(RehearseCmd::Deploy(a)) => rehearse::run(&mut ctx, a),
         Cmd::Rehearse(RehearseCmd::Incident(a)) => rehearse::incident(&mut ctx, a),
         Cmd::Controller => ctx.backend.controller(&ctx),
+        Cmd::Graph(a) => graph::run(&ctx, a),
     }
 }
