@@ -352,7 +352,7 @@ pub enum GraphFormat {
 
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  chronous graph | dot -Tpng > resources.png\n  chronous graph network --out network.svg\n  chronous graph network --json"
+    after_help = "Examples:\n  chronous graph | dot -Tpng > resources.png\n  chronous graph network --out network.svg\n  chronous graph network --json\n"
 )]
 pub struct GraphArgs {
     /// Which picture.
