@@ -19,6 +19,7 @@ pub mod env;
 pub mod graph;
 pub mod plan;
 pub mod provider;
+pub mod reach;
 pub mod resources;
 pub mod secret;
 pub mod state;
