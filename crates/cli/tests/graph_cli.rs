@@ -20,7 +20,9 @@ fn listing(dir: &Path) -> Vec<String> {
 
 fn seed_env() -> chronous_core::env::Environment {
     let text = std::fs::read_to_string(common::repo().join("fixtures/seed/chronous.toml")).unwrap();
-    chronous_core::env::load("seed", &text).env.expect("the seed is valid")
+    chronous_core::env::load("seed", &text)
+        .env
+        .expect("the seed is valid")
 }
 
 #[test]
@@ -32,14 +34,21 @@ fn default_is_the_resource_dot_on_stdout_and_nothing_is_written() {
     assert_eq!(out, want);
     assert!(out.starts_with("digraph \"chronous_resources\" {"));
     assert_eq!(e.ok(&["graph", "resources", "--format", "dot"]), want);
-    assert_eq!(listing(&e.dir), before, "graph wrote into the environment folder");
+    assert_eq!(
+        listing(&e.dir),
+        before,
+        "graph wrote into the environment folder"
+    );
 }
 
 #[test]
 fn network_svg_on_stdout_is_the_core_rendering() {
     let e = Env::new("seed");
     let out = e.ok(&["graph", "network", "--format", "svg"]);
-    assert_eq!(out, diagram::svg::render(&diagram::network::view(&seed_env())));
+    assert_eq!(
+        out,
+        diagram::svg::render(&diagram::network::view(&seed_env()))
+    );
     assert!(out.starts_with("<?xml"));
     assert!(out.contains("<g class=\"node\" id=\"database\">"));
 }
@@ -51,20 +60,29 @@ fn out_writes_the_file_in_the_format_of_its_extension_and_says_so() {
     std::fs::create_dir(&dest).unwrap();
     let svg = dest.join("network.svg");
     let said = e.ok(&["graph", "network", "--out", svg.to_str().unwrap()]);
-    assert!(said.starts_with("Wrote the network graph of `seed` ("), "{said}");
+    assert!(
+        said.starts_with("Wrote the network graph of `seed` ("),
+        "{said}"
+    );
     assert!(said.contains("as SVG to"), "{said}");
     let text = std::fs::read_to_string(&svg).unwrap();
-    assert_eq!(text, diagram::svg::render(&diagram::network::view(&seed_env())));
+    assert_eq!(
+        text,
+        diagram::svg::render(&diagram::network::view(&seed_env()))
+    );
     // --format wins over the extension; -o is --out.
     let dot = dest.join("resources.svg");
     e.ok(&["graph", "--format", "dot", "-o", dot.to_str().unwrap()]);
-    assert!(std::fs::read_to_string(&dot).unwrap().starts_with("digraph"));
+    assert!(std::fs::read_to_string(&dot)
+        .unwrap()
+        .starts_with("digraph"));
     // .json: the nodes and edges; --json: the summary as JSON.
     let json = dest.join("g.json");
     let v: serde_json::Value = e.json(&["graph", "--out", json.to_str().unwrap()]);
     assert_eq!(v["format"], "json");
     assert_eq!(v["view"], "resources");
-    let file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(v["nodes"], file["nodes"].as_array().unwrap().len());
     assert_eq!(v["edges"], file["edges"].as_array().unwrap().len());
     // Nothing but the three pictures: no temporary file left behind.
@@ -78,7 +96,9 @@ fn json_gives_the_nodes_and_edges() {
     let n = e.json(&["validate"])["resources"].as_u64().unwrap() as usize;
     let nodes = v["nodes"].as_array().unwrap();
     assert_eq!(nodes.len(), n, "one node per resource");
-    assert!(nodes.iter().any(|x| x["id"] == "aws_db_instance.main" && x["band"] == "data"));
+    assert!(nodes
+        .iter()
+        .any(|x| x["id"] == "aws_db_instance.main" && x["band"] == "data"));
     assert!(v["edges"]
         .as_array()
         .unwrap()
@@ -87,8 +107,13 @@ fn json_gives_the_nodes_and_edges() {
     let net = e.json(&["graph", "network"]);
     assert_eq!(net["view"], "network");
     let edges = net["edges"].as_array().unwrap();
-    assert!(edges.iter().any(|x| x["from"] == "operator" && x["to"] == "bastion" && x["label"] == "tcp/22"));
-    assert_eq!(e.ok(&["graph", "--format", "json"]), e.ok(&["graph", "--json"]));
+    assert!(edges
+        .iter()
+        .any(|x| x["from"] == "operator" && x["to"] == "bastion" && x["label"] == "tcp/22"));
+    assert_eq!(
+        e.ok(&["graph", "--format", "json"]),
+        e.ok(&["graph", "--json"])
+    );
 }
 
 #[test]
@@ -105,7 +130,10 @@ fn misuse_exits_64_an_unwritable_out_1_and_an_invalid_file_3() {
     assert_eq!(code(&o), 1);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
-        stderr.starts_with(&format!("error: cannot write the graph to {}: ", missing.display())) && stderr.lines().count() == 1,
+        stderr.starts_with(&format!(
+            "error: cannot write the graph to {}: ",
+            missing.display()
+        )) && stderr.lines().count() == 1,
         "{stderr}"
     );
     e.edit("[network]", "[network]\nbogus = 1");

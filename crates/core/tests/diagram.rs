@@ -1,8 +1,8 @@
 //! `chronous graph`'s pictures of the fixture environments: the DOT of each
 //! view is snapshotted; the SVG is parsed as XML and checked to hold one node
-//! per resource (or endpoint) and one edge per dependency (or allowed pair),
-//! with no two nodes overlapping and no edge label covering a node or
-//! another label.
+//! per resource (or endpoint) and every edge (one per dependency, or per
+//! pair the reachability matrix allows), with no two nodes overlapping and
+//! no edge label covering a node, a band's caption or another label.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -15,12 +15,17 @@ use chronous_core::resources::expand;
 const FIXTURES: &[&str] = &["seed", "production"];
 
 fn environment(name: &str) -> Environment {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../fixtures/{name}/chronous.toml"));
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
+    let file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../fixtures/{name}/chronous.toml"));
+    let text = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
     let loaded = env::load(name, &text);
-    loaded
-        .env
-        .unwrap_or_else(|| panic!("fixtures/{name} is invalid:\n{}", loaded.diagnostics.render()))
+    loaded.env.unwrap_or_else(|| {
+        panic!(
+            "fixtures/{name} is invalid:\n{}",
+            loaded.diagnostics.render()
+        )
+    })
 }
 
 fn views(name: &str) -> Vec<Diagram> {
@@ -35,7 +40,10 @@ fn views(name: &str) -> Vec<Diagram> {
 fn dot_of_each_view_of_each_fixture() {
     for name in FIXTURES {
         for d in views(name) {
-            insta::assert_snapshot!(format!("{name}-{}", d.view.as_str()), diagram::dot::render(&d));
+            insta::assert_snapshot!(
+                format!("{name}-{}", d.view.as_str()),
+                diagram::dot::render(&d)
+            );
         }
     }
 }
@@ -54,8 +62,18 @@ impl Rect {
             .children()
             .find(|c| c.has_tag_name("rect"))
             .unwrap_or_else(|| panic!("{:?} has no rect", n.attribute("id")));
-        let f = |a: &str| -> f64 { r.attribute(a).expect("rect attribute").parse().expect("a number") };
-        Rect { x: f("x"), y: f("y"), w: f("width"), h: f("height") }
+        let f = |a: &str| -> f64 {
+            r.attribute(a)
+                .expect("rect attribute")
+                .parse()
+                .expect("a number")
+        };
+        Rect {
+            x: f("x"),
+            y: f("y"),
+            w: f("width"),
+            h: f("height"),
+        }
     }
     fn overlaps(&self, o: &Rect) -> bool {
         self.x < o.x + o.w && o.x < self.x + self.w && self.y < o.y + o.h && o.y < self.y + self.h
@@ -71,23 +89,63 @@ fn groups<'a>(doc: &'a roxmltree::Document, class: &str) -> Vec<roxmltree::Node<
 
 fn check_svg(name: &str, d: &Diagram) -> (BTreeSet<String>, usize) {
     let svg = diagram::svg::render(d);
-    let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{name} {}: the SVG is not XML: {e}", d.view.as_str()));
-    assert!(doc.root_element().has_tag_name(("http://www.w3.org/2000/svg", "svg")));
+    let doc = roxmltree::Document::parse(&svg)
+        .unwrap_or_else(|e| panic!("{name} {}: the SVG is not XML: {e}", d.view.as_str()));
+    assert!(doc
+        .root_element()
+        .has_tag_name(("http://www.w3.org/2000/svg", "svg")));
     let nodes = groups(&doc, "node");
-    let ids: BTreeSet<String> = nodes.iter().map(|n| n.attribute("id").expect("node id").to_string()).collect();
+    let ids: BTreeSet<String> = nodes
+        .iter()
+        .map(|n| n.attribute("id").expect("node id").to_string())
+        .collect();
     assert_eq!(ids.len(), nodes.len(), "{name}: a node is drawn twice");
     let rects: Vec<Rect> = nodes.iter().map(|n| Rect::of(*n)).collect();
     for (i, a) in rects.iter().enumerate() {
         for (j, b) in rects.iter().enumerate().skip(i + 1) {
-            assert!(!a.overlaps(b), "{name} {}: {:?} overlaps {:?}", d.view.as_str(), nodes[i].attribute("id"), nodes[j].attribute("id"));
+            assert!(
+                !a.overlaps(b),
+                "{name} {}: {:?} overlaps {:?}",
+                d.view.as_str(),
+                nodes[i].attribute("id"),
+                nodes[j].attribute("id")
+            );
         }
     }
-    let labels: Vec<Rect> = groups(&doc, "edge-label").into_iter().map(Rect::of).collect();
+    let labels: Vec<Rect> = groups(&doc, "edge-label")
+        .into_iter()
+        .map(Rect::of)
+        .collect();
     for (i, l) in labels.iter().enumerate() {
-        assert!(!rects.iter().any(|r| r.overlaps(l)), "{name} {}: edge label {i} covers a node", d.view.as_str());
-        assert!(!labels[..i].iter().any(|o| o.overlaps(l)), "{name} {}: edge label {i} covers another", d.view.as_str());
+        assert!(
+            !rects.iter().any(|r| r.overlaps(l)),
+            "{name} {}: edge label {i} covers a node",
+            d.view.as_str()
+        );
+        assert!(
+            !labels[..i].iter().any(|o| o.overlaps(l)),
+            "{name} {}: edge label {i} covers another",
+            d.view.as_str()
+        );
     }
-    (ids, groups(&doc, "edge").len())
+    // An edge drawn once for both directions says so in its title; an edge
+    // out to the internet is a line of the node it leaves.
+    let curves: usize = groups(&doc, "edge")
+        .iter()
+        .map(|g| {
+            let title = g
+                .children()
+                .find(|c| c.has_tag_name("title"))
+                .and_then(|t| t.text())
+                .unwrap_or("");
+            title.matches(" -> ").count()
+        })
+        .sum();
+    let exits = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text") && n.attribute("class") == Some("exit"))
+        .count();
+    (ids, curves + exits)
 }
 
 #[test]
@@ -98,8 +156,15 @@ fn the_resource_svg_has_a_node_per_resource_and_an_edge_per_dependency() {
         let d = diagram::resources::view(&e).expect("acyclic");
         let (ids, edges) = check_svg(name, &d);
         let addresses: BTreeSet<String> = g.resources.iter().map(|r| r.address.clone()).collect();
-        assert_eq!(ids, addresses, "{name}: the drawn nodes are not the resources");
-        assert_eq!(edges, g.deps.values().map(|d| d.len()).sum::<usize>(), "{name}: not one edge per dependency");
+        assert_eq!(
+            ids, addresses,
+            "{name}: the drawn nodes are not the resources"
+        );
+        assert_eq!(
+            edges,
+            g.deps.values().map(|d| d.len()).sum::<usize>(),
+            "{name}: not one edge per dependency"
+        );
     }
 }
 
@@ -109,7 +174,14 @@ fn every_dependency_points_left_into_an_earlier_column() {
         let d = diagram::resources::view(&environment(name)).expect("acyclic");
         for e in &d.edges {
             let (a, b) = (d.node(&e.from).expect("from"), d.node(&e.to).expect("to"));
-            assert!(b.column < a.column, "{name}: {} (column {}) -> {} (column {})", a.id, a.column, b.id, b.column);
+            assert!(
+                b.column < a.column,
+                "{name}: {} (column {}) -> {} (column {})",
+                a.id,
+                a.column,
+                b.id,
+                b.column
+            );
         }
     }
 }
@@ -122,6 +194,14 @@ fn the_network_svg_has_a_node_per_endpoint_and_the_edges_of_the_matrix() {
         let want: BTreeSet<String> = d.nodes.iter().map(|n| n.id.clone()).collect();
         assert_eq!(ids, want);
         assert_eq!(edges, d.edges.len());
-        assert!(groups(&roxmltree::Document::parse(&diagram::svg::render(&d)).unwrap(), "box").len() == 1, "{name}: no VPC box");
+        assert!(
+            groups(
+                &roxmltree::Document::parse(&diagram::svg::render(&d)).unwrap(),
+                "box"
+            )
+            .len()
+                == 1,
+            "{name}: no VPC box"
+        );
     }
 }

@@ -26,10 +26,17 @@ pub fn run(ctx: &Ctx, a: &GraphArgs) -> Result<u8> {
         print!("{text}");
         return Ok(0);
     };
-    chronous_store::atomic_write_mode(out, text.as_bytes(), 0o644).with_context(|| {
-        format!(
-            "cannot write the graph to {}: check the folder exists and is writable",
-            out.display()
+    chronous_store::atomic_write_mode(out, text.as_bytes(), 0o644).map_err(|e| {
+        let why = match e {
+            StoreError::Io { source, .. } => source.to_string(),
+            other => other.to_string(),
+        };
+        exit(
+            EXIT_FAILURE,
+            format!(
+                "cannot write the graph to {}: {why}. Check that the folder exists and is writable",
+                out.display()
+            ),
         )
     })?;
     let name = format_name(format);
@@ -107,6 +114,6 @@ fn build(ctx: &Ctx, view: GraphView) -> Result<Diagram> {
                 format!("cannot draw the resources of `{}`: {e}", ctx.env.name),
             )
         }),
-        GraphView::Network => Err(exit(EXIT_FAILURE, "TEMP: network view waits for the reach engine")),
+        GraphView::Network => Ok(diagram::network::view(&ctx.env)),
     }
 }

@@ -91,7 +91,9 @@ pub fn render(d: &Diagram) -> String {
         }
         match e.style {
             EdgeStyle::Solid => {}
-            EdgeStyle::Dashed => attrs.push("style=dashed".to_string()),
+            EdgeStyle::Inbound => attrs.push("style=dashed".to_string()),
+            // Out to the internet: drawn, but not allowed to pull the internet under the VPC.
+            EdgeStyle::Outbound => attrs.push("style=dotted, constraint=false".to_string()),
         }
         let attrs = if attrs.is_empty() {
             String::new()

@@ -13,7 +13,7 @@
 //!   labelled with its ports.
 
 pub mod dot;
-// pub mod network;
+pub mod network;
 pub mod resources;
 pub mod svg;
 
@@ -88,10 +88,14 @@ pub struct Node {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EdgeStyle {
-    /// A dependency, or a connection the security groups allow.
+    /// A dependency, or a connection inside the VPC the security groups allow.
     Solid,
-    /// Traffic that goes out to the internet (through a gateway).
-    Dashed,
+    /// A connection from outside the VPC (the internet, the operator): dashed.
+    Inbound,
+    /// A connection out of the VPC to the internet: dotted in DOT; in the SVG
+    /// a line `→ internet: PORTS` in the node it leaves, so that a handful of
+    /// alike edges do not cross the whole picture.
+    Outbound,
 }
 
 /// One edge, `from` -> `to`.

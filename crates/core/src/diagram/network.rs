@@ -70,16 +70,28 @@ fn groups_line(groups: &[String]) -> String {
 }
 
 /// An endpoint's node: where it sits, its column, its title and lines;
-/// `None` when the environment has no such endpoint.
+/// `None` when the environment has no such endpoint. Columns put the ELB over
+/// the tasks and instances it sends to, the database under the instances;
+/// an ELB in the instances' own tier gets a column of its own.
 fn endpoint_node(env: &Environment, e: Endpoint) -> Option<(String, usize, String, Vec<String>)> {
     let band = |t: Tier| t.as_str().to_string();
+    let elb_tier = env
+        .load_balancer
+        .as_ref()
+        .and_then(|lb| tier_of(env, &lb.subnets));
+    let shift = usize::from(elb_tier.is_some() && elb_tier == tier_of(env, &env.cluster.subnets));
     let cluster = &env.cluster;
     let s = &env.service;
     match e {
-        Endpoint::Internet => Some((OUTSIDE.into(), 0, "internet".into(), vec!["any address".into()])),
+        Endpoint::Internet => Some((
+            OUTSIDE.into(),
+            0,
+            "internet".into(),
+            vec!["any address".into()],
+        )),
         Endpoint::Operator => Some((
             OUTSIDE.into(),
-            1,
+            1 + shift,
             "operator".into(),
             vec![env.operator_cidr.to_string()],
         )),
@@ -87,19 +99,29 @@ fn endpoint_node(env: &Environment, e: Endpoint) -> Option<(String, usize, Strin
             let t = tier_of(env, &lb.subnets).unwrap_or(Tier::Public);
             let lines = vec![
                 lb.name.clone(),
-                format!("listener {} {} → {}", lb.protocol, lb.lb_port, lb.instance_port),
+                format!(
+                    "listener {} {} → {}",
+                    lb.protocol, lb.lb_port, lb.instance_port
+                ),
                 groups_line(&lb.security_groups),
             ];
-            let title = if lb.internal { "internal load balancer" } else { "load balancer" };
+            let title = if lb.internal {
+                "internal load balancer"
+            } else {
+                "load balancer"
+            };
             (band(t), 0, title.into(), lines)
         }),
         Endpoint::Bastion => env.bastion.as_ref().map(|b| {
-            let t = env.subnet(&b.subnet).map(|x| x.tier).unwrap_or(Tier::Public);
+            let t = env
+                .subnet(&b.subnet)
+                .map(|x| x.tier)
+                .unwrap_or(Tier::Public);
             let lines = vec![
                 format!("{} in {}", b.instance_type, b.subnet),
                 groups_line(&b.security_groups),
             ];
-            (band(t), 2, "bastion".into(), lines)
+            (band(t), 2 + shift, "bastion".into(), lines)
         }),
         Endpoint::Instances => {
             let t = tier_of(env, &cluster.subnets).unwrap_or(Tier::Private);
@@ -107,7 +129,7 @@ fn endpoint_node(env: &Environment, e: Endpoint) -> Option<(String, usize, Strin
                 format!("{} × {}", cluster.instance_count, cluster.instance_type),
                 groups_line(&cluster.security_groups),
             ];
-            Some((band(t), 1, "container instances".into(), lines))
+            Some((band(t), 1 + shift, "container instances".into(), lines))
         }
         Endpoint::Tasks => {
             let t = tier_of(env, &cluster.subnets).unwrap_or(Tier::Private);
@@ -115,8 +137,12 @@ fn endpoint_node(env: &Environment, e: Endpoint) -> Option<(String, usize, Strin
                 Some(h) => format!("host port {h} → {}", s.container_port),
                 None => format!("dynamic host port → {}", s.container_port),
             };
-            let lines = vec![format!("{} × {}", s.container_name, s.desired_count), port, "the instances' groups".into()];
-            Some((band(t), 0, "tasks".into(), lines))
+            let lines = vec![
+                format!("{} × {}", s.container_name, s.desired_count),
+                port,
+                "the instances' groups".into(),
+            ];
+            Some((band(t), shift, "tasks".into(), lines))
         }
         Endpoint::Database => env.database.as_ref().map(|db| {
             let t = tier_of(env, &db.subnets).unwrap_or(Tier::Database);
@@ -124,11 +150,19 @@ fn endpoint_node(env: &Environment, e: Endpoint) -> Option<(String, usize, Strin
                 format!("{} {} {}", db.identifier, db.engine, db.engine_version),
                 groups_line(&db.security_groups),
             ];
-            (band(t), 1, "database".into(), lines)
+            (band(t), 1 + shift, "database".into(), lines)
         }),
         Endpoint::PrivateSide => env.network.subnets_of(Tier::Private).next().map(|_| {
-            let lines = vec!["a host in the private subnets".into(), "with no group of the environment".into()];
-            (band(Tier::Private), 2, "private side (Matrix-oSc)".into(), lines)
+            let lines = vec![
+                "a host in the private subnets".into(),
+                "with no group of the environment".into(),
+            ];
+            (
+                band(Tier::Private),
+                2 + shift,
+                "private side (Matrix-oSc)".into(),
+                lines,
+            )
         }),
     }
 }
@@ -164,8 +198,7 @@ pub fn from_matrix(env: &Environment, m: &Matrix) -> Diagram {
     Diagram {
         view: View::Network,
         title: format!("environment `{}`: who can reach whom ({})", env.name, env.network.cidr),
-        legend: "A → B: A can open a connection to B on the services named (security groups, routes, the listener)"
-            .into(),
+        legend: "A → B: A can connect to B on those ports · dashed: from outside the VPC · dotted: out to the internet".into(),
         bands,
         boxes: vec![Enclosure {
             id: "vpc".into(),
@@ -201,7 +234,13 @@ fn edges(m: &Matrix, nodes: &[Node]) -> Vec<Edge> {
             from: from.as_str().into(),
             to: to.as_str().into(),
             label: Some(services.join(", ")),
-            style: if from.is_outside() { EdgeStyle::Dashed } else { EdgeStyle::Solid },
+            style: if from.is_outside() {
+                EdgeStyle::Inbound
+            } else if to.is_outside() {
+                EdgeStyle::Outbound
+            } else {
+                EdgeStyle::Solid
+            },
         })
         .collect()
 }

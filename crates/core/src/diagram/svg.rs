@@ -228,7 +228,19 @@ fn columns(d: &Diagram, sizes: &[(f64, f64)]) -> (Vec<f64>, Vec<f64>, f64) {
         x += w + gap;
     }
     let right = x - gap + BAND_PAD + inset + MARGIN;
-    let title_w = MARGIN * 2.0 + text_w(&d.title).max(text_w(&d.legend)) * 1.2;
+    let title_w = MARGIN * 2.0
+        + d.legend
+            .lines()
+            .map(text_w)
+            .fold(text_w(&d.title), f64::max);
+    let caption_w = d
+        .bands
+        .iter()
+        .map(|b| &b.label)
+        .chain(d.boxes.iter().map(|b| &b.label))
+        .map(|t| text_w(t) + 2.0 * (MARGIN + inset + 10.0))
+        .fold(0.0, f64::max);
+    let title_w = title_w.max(caption_w);
     (col_x, col_w, right.max(title_w))
 }
 
@@ -259,7 +271,7 @@ fn layout(d: &Diagram, ends: &[(usize, usize)]) -> Layout {
         width,
         height: 0.0,
     };
-    let mut y = MARGIN + TITLE_H;
+    let mut y = MARGIN + TITLE_H + (d.legend.lines().count().max(1) - 1) as f64 * LINE_H;
     for (b, band) in d.bands.iter().enumerate() {
         if let Some(k) = d
             .boxes
@@ -466,6 +478,25 @@ fn bezier(c: &Curve, t: f64) -> (f64, f64) {
 /// Where each edge's label goes: the first spot along its curve that covers
 /// no node and no label placed before it (the middle if none is free).
 fn label_spots(d: &Diagram, l: &Layout, paths: &[Vec<Curve>]) -> Vec<Option<Rect>> {
+    // The bands' and boxes' own labels are not to be covered either.
+    let captions: Vec<Rect> = d
+        .bands
+        .iter()
+        .zip(&l.bands)
+        .map(|(b, r)| (b.label.as_str(), r))
+        .chain(
+            d.boxes
+                .iter()
+                .zip(&l.boxes)
+                .map(|(b, r)| (b.label.as_str(), r)),
+        )
+        .map(|(text, r)| Rect {
+            x: r.x + 6.0,
+            y: r.y + 4.0,
+            w: text_w(text) + 6.0,
+            h: LINE_H + 4.0,
+        })
+        .collect();
     let mut placed: Vec<Rect> = Vec::new();
     let mut out = Vec::with_capacity(d.edges.len());
     for (k, e) in d.edges.iter().enumerate() {
@@ -483,7 +514,13 @@ fn label_spots(d: &Diagram, l: &Layout, paths: &[Vec<Curve>]) -> Vec<Option<Rect
                 h,
             }
         };
-        let free = |r: &Rect| !placed.iter().chain(l.nodes.iter()).any(|o| o.overlaps(r));
+        let free = |r: &Rect| {
+            !placed
+                .iter()
+                .chain(l.nodes.iter())
+                .chain(captions.iter())
+                .any(|o| o.overlaps(r))
+        };
         let spot = [0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8, 0.45, 0.55, 0.35, 0.65]
             .into_iter()
             .map(at)
@@ -495,8 +532,65 @@ fn label_spots(d: &Diagram, l: &Layout, paths: &[Vec<Curve>]) -> Vec<Option<Rect
     out
 }
 
+/// What the SVG draws: `d` with each outbound edge written as a line of the
+/// node it leaves (`→ internet: tcp/443`) instead of a curve, and each pair
+/// of opposite edges with the same label and style as one curve with an
+/// arrowhead at both ends (the second value: which edges are two-way).
+fn drawn(d: &Diagram) -> (Diagram, Vec<bool>) {
+    let mut out = d.clone();
+    out.edges.clear();
+    let mut two_way = Vec::new();
+    for e in &d.edges {
+        if e.style == EdgeStyle::Outbound {
+            let to = d.node(&e.to).map_or(e.to.as_str(), |n| n.title.as_str());
+            let line = match &e.label {
+                Some(l) => format!("{EXIT}{to}: {l}"),
+                None => format!("{EXIT}{to}"),
+            };
+            if let Some(n) = out.nodes.iter_mut().find(|n| n.id == e.from) {
+                n.lines.push(line);
+            }
+            continue;
+        }
+        let reverse = out.edges.iter().position(|x| {
+            x.from == e.to && x.to == e.from && x.label == e.label && x.style == e.style
+        });
+        match reverse {
+            Some(k) => two_way[k] = true,
+            None => {
+                out.edges.push(e.clone());
+                two_way.push(false);
+            }
+        }
+    }
+    (out, two_way)
+}
+
+/// How a node's line for an outbound edge starts.
+const EXIT: &str = "→ ";
+
 /// The SVG text of `d`.
 pub fn render(d: &Diagram) -> String {
+    let (mut d, two_way) = drawn(d);
+    // What this drawing does differently from the DOT, said under the legend.
+    let mut notes = Vec::new();
+    if two_way.iter().any(|x| *x) {
+        notes.push("two arrowheads: both ways");
+    }
+    if d.nodes
+        .iter()
+        .any(|n| n.lines.iter().any(|l| l.starts_with(EXIT)))
+    {
+        notes.push("a line `→ internet: PORTS` in a node: it can connect out to the internet");
+    }
+    if !notes.is_empty() {
+        d.legend = format!(
+            "{}\n{}",
+            d.legend.replace(" · dotted: out to the internet", ""),
+            notes.join(" · ")
+        );
+    }
+    let d = &d;
     let index: BTreeMap<&str, usize> = d
         .nodes
         .iter()
@@ -528,16 +622,23 @@ pub fn render(d: &Diagram) -> String {
     }
     let _ = writeln!(w, "</defs>");
     let _ = writeln!(w, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
-    let _ = writeln!(
+    let _ = write!(
         w,
-        r##"<text x="{MARGIN}" y="{:.1}" font-size="15" font-weight="bold">{}</text><text x="{MARGIN}" y="{:.1}" fill="#555555">{}</text>"##,
+        r##"<text x="{MARGIN}" y="{:.1}" font-size="15" font-weight="bold">{}</text>"##,
         MARGIN + 14.0,
-        esc(&d.title),
-        MARGIN + 32.0,
-        esc(&d.legend)
+        esc(&d.title)
     );
+    for (i, line) in d.legend.lines().enumerate() {
+        let _ = write!(
+            w,
+            r##"<text x="{MARGIN}" y="{:.1}" fill="#555555">{}</text>"##,
+            MARGIN + 32.0 + i as f64 * LINE_H,
+            esc(line)
+        );
+    }
+    let _ = writeln!(w);
     frames(w, d, &l);
-    edges(w, d, &ends, &paths);
+    edges(w, d, &two_way, &ends, &paths);
     nodes(w, d, &l);
     edge_labels(w, d, &labels);
     o.push_str("</svg>\n");
@@ -581,18 +682,39 @@ fn edge_colour(d: &Diagram, from: usize) -> usize {
     d.bands.iter().position(|b| &b.id == band).unwrap_or(0) % (EDGE_COLOURS.len() - 1)
 }
 
-fn edges(w: &mut String, d: &Diagram, ends: &[(usize, usize)], paths: &[Vec<Curve>]) {
-    for ((e, &(a, _)), path) in d.edges.iter().zip(ends).zip(paths) {
-        let colour = edge_colour(d, a);
+fn edges(
+    w: &mut String,
+    d: &Diagram,
+    two_way: &[bool],
+    ends: &[(usize, usize)],
+    paths: &[Vec<Curve>],
+) {
+    for (k, (e, path)) in d.edges.iter().zip(paths).enumerate() {
+        let colour = edge_colour(d, ends[k].0);
         let dash = match e.style {
-            EdgeStyle::Solid => "",
-            EdgeStyle::Dashed => r#" stroke-dasharray="6,4""#,
+            EdgeStyle::Solid | EdgeStyle::Outbound => "",
+            EdgeStyle::Inbound => r#" stroke-dasharray="6,4""#,
+        };
+        let (title, start) = if two_way[k] {
+            (
+                format!(
+                    "{} -&gt; {}, {} -&gt; {}",
+                    esc(&e.from),
+                    esc(&e.to),
+                    esc(&e.to),
+                    esc(&e.from)
+                ),
+                format!(r#" marker-start="url(#arrow{colour})""#),
+            )
+        } else {
+            (
+                format!("{} -&gt; {}", esc(&e.from), esc(&e.to)),
+                String::new(),
+            )
         };
         let _ = writeln!(
             w,
-            r##"<g class="edge"><title>{} -&gt; {}</title><path d="{}" fill="none" stroke="{}" stroke-width="1.3" stroke-opacity="0.75"{dash} marker-end="url(#arrow{colour})"/></g>"##,
-            esc(&e.from),
-            esc(&e.to),
+            r##"<g class="edge"><title>{title}</title><path d="{}" fill="none" stroke="{}" stroke-width="1.3" stroke-opacity="0.75"{dash}{start} marker-end="url(#arrow{colour})"/></g>"##,
             path_data(path),
             EDGE_COLOURS[colour]
         );
@@ -635,9 +757,15 @@ fn nodes(w: &mut String, d: &Diagram, l: &Layout) {
             esc(&n.title)
         );
         for (i, line) in n.lines.iter().enumerate() {
+            // A connection out to the internet is a line of its own colour.
+            let look = if line.starts_with(EXIT) {
+                r##"class="exit" fill="#a33b3b" font-style="italic""##
+            } else {
+                r##"fill="#444444""##
+            };
             let _ = write!(
                 w,
-                r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#444444">{}</text>"##,
+                r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" {look}>{}</text>"##,
                 r.cx(),
                 r.y + PAD_Y + 11.0 + (i + 1) as f64 * LINE_H,
                 esc(line)
