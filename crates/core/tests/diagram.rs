@@ -14,9 +14,46 @@ use chronous_core::resources::expand;
 
 const FIXTURES: &[&str] = &["seed", "production"];
 
+/// Every other valid environment of `fixtures/` (the reachability cases,
+/// the placement warnings): drawn without a snapshot, checked the same way.
+fn other_fixtures() -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+    let mut names = Vec::new();
+    for sub in ["reach", "warnings"] {
+        let dir = root.join(sub);
+        for e in
+            std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        {
+            let p = e.expect("entry").path();
+            let rel = p
+                .strip_prefix(&root)
+                .expect("under fixtures")
+                .to_string_lossy()
+                .into_owned();
+            if p.join("chronous.toml").exists() {
+                names.push(rel);
+            } else if p.extension().is_some_and(|x| x == "toml") {
+                names.push(rel);
+            }
+        }
+    }
+    names.sort();
+    assert!(
+        names.len() >= 10,
+        "fixtures/reach and fixtures/warnings hold {} environments",
+        names.len()
+    );
+    names
+}
+
+/// `name`: a folder of `fixtures/` holding chronous.toml, or a .toml file there.
 fn environment(name: &str) -> Environment {
-    let file =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../fixtures/{name}/chronous.toml"));
+    let path = if name.ends_with(".toml") {
+        name.to_string()
+    } else {
+        format!("{name}/chronous.toml")
+    };
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../fixtures/{path}"));
     let text = std::fs::read_to_string(&file)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
     let loaded = env::load(name, &text);
@@ -148,9 +185,15 @@ fn check_svg(name: &str, d: &Diagram) -> (BTreeSet<String>, usize) {
     (ids, curves + exits)
 }
 
+fn all_fixtures() -> Vec<String> {
+    let mut all: Vec<String> = FIXTURES.iter().map(|s| s.to_string()).collect();
+    all.extend(other_fixtures());
+    all
+}
+
 #[test]
 fn the_resource_svg_has_a_node_per_resource_and_an_edge_per_dependency() {
-    for name in FIXTURES {
+    for name in &all_fixtures() {
         let e = environment(name);
         let g = DesiredGraph::build(expand(&e)).expect("acyclic");
         let d = diagram::resources::view(&e).expect("acyclic");
@@ -170,7 +213,7 @@ fn the_resource_svg_has_a_node_per_resource_and_an_edge_per_dependency() {
 
 #[test]
 fn every_dependency_points_left_into_an_earlier_column() {
-    for name in FIXTURES {
+    for name in &all_fixtures() {
         let d = diagram::resources::view(&environment(name)).expect("acyclic");
         for e in &d.edges {
             let (a, b) = (d.node(&e.from).expect("from"), d.node(&e.to).expect("to"));
@@ -188,7 +231,7 @@ fn every_dependency_points_left_into_an_earlier_column() {
 
 #[test]
 fn the_network_svg_has_a_node_per_endpoint_and_the_edges_of_the_matrix() {
-    for name in FIXTURES {
+    for name in &all_fixtures() {
         let d = diagram::network::view(&environment(name));
         let (ids, edges) = check_svg(name, &d);
         let want: BTreeSet<String> = d.nodes.iter().map(|n| n.id.clone()).collect();

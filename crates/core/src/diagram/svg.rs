@@ -116,6 +116,8 @@ enum Item {
 
 /// The vertical room an item takes in its cell.
 const VIA_PITCH: f64 = 12.0;
+/// ... and when a label may sit on it.
+const LABELLED_VIA_PITCH: f64 = 26.0;
 const NODE_GAP: f64 = 22.0;
 
 /// Whether edge `e` runs horizontally (between columns): in the resource
@@ -216,10 +218,22 @@ fn columns(d: &Diagram, sizes: &[(f64, f64)]) -> (Vec<f64>, Vec<f64>, f64) {
     for (i, n) in d.nodes.iter().enumerate() {
         col_w[n.column] = col_w[n.column].max(sizes[i].0);
     }
-    let gap = match d.view {
+    // Room between columns for the curves, and for the label of an edge
+    // between neighbours of one band.
+    let widest = d
+        .edges
+        .iter()
+        .filter(
+            |e| matches!((d.node(&e.from), d.node(&e.to)), (Some(a), Some(b)) if a.band == b.band),
+        )
+        .filter_map(|e| e.label.as_deref())
+        .map(|l| text_w(l) + 32.0)
+        .fold(0.0, f64::max);
+    let gap: f64 = match d.view {
         View::Resources => 70.0,
         View::Network => 90.0,
     };
+    let gap = gap.max(widest);
     let inset = if d.boxes.is_empty() { 0.0 } else { BOX_INSET };
     let mut col_x = Vec::with_capacity(ncols);
     let mut x = MARGIN + inset + BAND_PAD;
@@ -290,6 +304,7 @@ fn layout(d: &Diagram, ends: &[(usize, usize)]) -> Layout {
         let bx = if inside { MARGIN + BOX_INSET } else { MARGIN };
         let slot = |it: &Item| match it {
             Item::Node(i) => sizes[*i].1 + NODE_GAP,
+            Item::Via(k, _) if d.edges[*k].label.is_some() => LABELLED_VIA_PITCH,
             Item::Via(..) => VIA_PITCH,
         };
         let stack = |list: &[Item]| list.iter().map(slot).sum::<f64>();
@@ -505,11 +520,23 @@ fn label_spots(d: &Diagram, l: &Layout, paths: &[Vec<Curve>]) -> Vec<Option<Rect
             continue;
         };
         let (w, h) = (text_w(text) + 8.0, LINE_H + 4.0);
-        let at = |t: f64| {
-            let (x, y) = bezier(&paths[k][paths[k].len() / 2], t);
+        let path = &paths[k];
+        // Spots from the middle of the path outwards, over all its pieces.
+        let n = path.len();
+        let mut spots: Vec<(usize, f64)> = Vec::new();
+        for t in [0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8, 0.45, 0.55, 0.35, 0.65] {
+            spots.push((n / 2, t));
+        }
+        for i in (0..n).filter(|i| *i != n / 2) {
+            for t in [0.5, 0.3, 0.7] {
+                spots.push((i, t));
+            }
+        }
+        let at = |(i, t): (usize, f64), dy: f64| {
+            let (x, y) = bezier(&path[i], t);
             Rect {
                 x: x - w / 2.0,
-                y: y - h / 2.0,
+                y: y - h / 2.0 + dy,
                 w,
                 h,
             }
@@ -521,11 +548,26 @@ fn label_spots(d: &Diagram, l: &Layout, paths: &[Vec<Curve>]) -> Vec<Option<Rect
                 .chain(captions.iter())
                 .any(|o| o.overlaps(r))
         };
-        let spot = [0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8, 0.45, 0.55, 0.35, 0.65]
+        // On the curve if it can be; else beside it, nearest first.
+        let offsets = [
+            (0.0, 0.0),
+            (0.0, -h / 2.0 - 1.0),
+            (0.0, h / 2.0 + 1.0),
+            (-w / 2.0 - 1.0, 0.0),
+            (w / 2.0 + 1.0, 0.0),
+            (0.0, -h - 2.0),
+            (0.0, h + 2.0),
+        ];
+        let spot = offsets
             .into_iter()
-            .map(at)
+            .flat_map(|o| spots.iter().map(move |s| (*s, o)))
+            .map(|(s, (dx, dy))| {
+                let mut r = at(s, dy);
+                r.x += dx;
+                r
+            })
             .find(free)
-            .unwrap_or_else(|| at(0.5));
+            .unwrap_or_else(|| at((n / 2, 0.5), 0.0));
         placed.push(spot);
         out.push(Some(spot));
     }
