@@ -6,9 +6,12 @@
 //! ordered by the barycentre of their neighbours (a few sweeps), which keeps
 //! most edges short and uncrossed. Edges are cubic curves between the nodes'
 //! sides (horizontal between columns in the resource view, vertical between
-//! bands in the network view), each side's edges spread along it; labels sit
-//! on their curve at the first spot that overlaps no node and no other label.
-//! Text is monospace so its width is known without fonts.
+//! bands in the network view), each side's edges spread along it; a long
+//! edge runs through a corridor reserved in each column it crosses; labels
+//! sit at the first spot of their path (or beside it) that covers no node,
+//! caption or other label. An outbound edge is written as a line of its node
+//! and two opposite edges with one label as one two-headed curve (the legend
+//! says so). Text is monospace so its width is known without fonts.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
