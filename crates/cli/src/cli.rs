@@ -364,4 +364,7 @@ pub struct GraphArgs {
     /// Write to FILE instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Fill each resource by what this saved plan (`plan --out FILE`) does to it.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
 }

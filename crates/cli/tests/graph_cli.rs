@@ -141,3 +141,48 @@ fn misuse_exits_64_an_unwritable_out_1_and_an_invalid_file_3() {
     assert_eq!(code(&o), 3);
     assert!(o.stdout.is_empty());
 }
+
+#[test]
+fn plan_fills_each_resource_by_what_the_saved_plan_does() {
+    let e = Env::new("seed");
+    let plan = e.root.path().join("seed.plan");
+    e.ok(&["plan", "--out", plan.to_str().unwrap()]);
+    let p = plan.to_str().unwrap();
+    let v = e.json(&["graph", "--plan", p]);
+    let nodes = v["nodes"].as_array().unwrap();
+    assert!(!nodes.is_empty());
+    assert!(nodes.iter().all(|n| n["mark"] == "create"), "{v}");
+    let title = v["title"].as_str().unwrap();
+    assert!(
+        title.ends_with(&format!(
+            "plan: {} to add, 0 to change, 0 to destroy",
+            nodes.len()
+        )),
+        "{title}"
+    );
+    let dot = e.ok(&["graph", "--plan", p]);
+    assert!(
+        dot.contains(r##""aws_vpc.main" [label="main\naws_vpc", fillcolor="#cdeccd"];"##),
+        "{dot}"
+    );
+    let svg = e.ok(&["graph", "--plan", p, "--format", "svg"]);
+    assert_eq!(svg.matches(r##"fill="#cdeccd""##).count(), nodes.len());
+    // Without --plan nothing is filled.
+    assert!(e.json(&["graph"])["nodes"][0].get("mark").is_none());
+    // Misuse: the network view, a missing file, another environment's plan.
+    assert_eq!(code(&e.run(&["graph", "network", "--plan", p])), 64);
+    let o = e.run(&["graph", "--plan", "no-such.plan"]);
+    assert_eq!(code(&o), 1);
+    assert!(String::from_utf8_lossy(&o.stderr)
+        .starts_with("error: cannot read the plan file no-such.plan: "));
+    let other = Env::new("production");
+    let theirs = other.root.path().join("production.plan");
+    other.ok(&["plan", "--out", theirs.to_str().unwrap()]);
+    let o = e.run(&["graph", "--plan", theirs.to_str().unwrap()]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is for environment `production`, not `seed`"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

@@ -1,5 +1,6 @@
-//! `chronous graph [resources|network] [--format dot|svg|json] [--out FILE]`:
-//! a picture of the environment, from the file alone (offline). DOT goes to
+//! `chronous graph [resources|network] [--format dot|svg|json] [--out FILE]
+//! [--plan FILE]`: a picture of the environment, from the file alone
+//! (offline); `--plan` fills each resource by what a saved plan does to it. DOT goes to
 //! stdout by default, like `terraform graph`; the SVG is laid out by core
 //! (`diagram::svg`), so no Graphviz is needed. With `--out` the picture goes
 //! to the file (written atomically) and one line says what was written.
@@ -8,6 +9,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use chronous_core::diagram::{self, Diagram};
+use chronous_core::plan::Plan;
 use chronous_store::StoreError;
 
 use crate::cli::{GraphArgs, GraphFormat, GraphView};
@@ -16,7 +18,16 @@ use crate::ui::{exit, EXIT_FAILURE, EXIT_USAGE};
 
 pub fn run(ctx: &Ctx, a: &GraphArgs) -> Result<u8> {
     let format = format(ctx.json, a)?;
-    let d = build(ctx, a.view)?;
+    let mut d = build(ctx, a.view)?;
+    if let Some(f) = &a.plan {
+        if a.view != GraphView::Resources {
+            return Err(exit(
+                EXIT_USAGE,
+                "--plan colours the resources view: run `chronous graph resources --plan FILE`",
+            ));
+        }
+        diagram::resources::mark_plan(&mut d, &saved_plan(ctx, f)?);
+    }
     let text = match format {
         GraphFormat::Dot => diagram::dot::render(&d),
         GraphFormat::Svg => diagram::svg::render(&d),
@@ -116,4 +127,35 @@ fn build(ctx: &Ctx, view: GraphView) -> Result<Diagram> {
         }),
         GraphView::Network => Ok(diagram::network::view(&ctx.env)),
     }
+}
+
+/// A plan saved by `plan --out`, for this environment.
+fn saved_plan(ctx: &Ctx, f: &Path) -> Result<Plan> {
+    let bytes = std::fs::read(f).map_err(|e| {
+        exit(
+            EXIT_FAILURE,
+            format!("cannot read the plan file {}: {e}", f.display()),
+        )
+    })?;
+    let p: Plan = serde_json::from_slice(&bytes).map_err(|e| {
+        exit(
+            EXIT_FAILURE,
+            format!(
+                "{} is not a chronous plan ({e}): save one with `chronous plan --out FILE`",
+                f.display()
+            ),
+        )
+    })?;
+    if p.environment != ctx.env.name {
+        return Err(exit(
+            EXIT_FAILURE,
+            format!(
+                "the plan {} is for environment `{}`, not `{}`",
+                f.display(),
+                p.environment,
+                ctx.env.name
+            ),
+        ));
+    }
+    Ok(p)
 }

@@ -28,7 +28,15 @@ fn node_line(n: &Node) -> String {
         label.push('\n');
         label.push_str(l);
     }
-    format!("{} [label={}]", quote(&n.id), quote(&label))
+    match n.mark {
+        Some(m) => format!(
+            "{} [label={}, fillcolor={}]",
+            quote(&n.id),
+            quote(&label),
+            quote(m.fill())
+        ),
+        None => format!("{} [label={}]", quote(&n.id), quote(&label)),
+    }
 }
 
 /// The DOT text of `d`.

@@ -82,6 +82,33 @@ pub struct Node {
     pub band: String,
     /// Its column (from the left; columns are shared by all bands).
     pub column: usize,
+    /// What a saved plan does to it (`graph --plan`), shown as its fill.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mark: Option<Mark>,
+}
+
+/// What a plan does to a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mark {
+    Unchanged,
+    Create,
+    Update,
+    Replace,
+    Destroy,
+}
+
+impl Mark {
+    /// The node's fill.
+    pub fn fill(self) -> &'static str {
+        match self {
+            Mark::Unchanged => "#ffffff",
+            Mark::Create => "#cdeccd",
+            Mark::Update => "#fbeaa8",
+            Mark::Replace => "#fbcf9d",
+            Mark::Destroy => "#f4b7b7",
+        }
+    }
 }
 
 /// How an edge is drawn.

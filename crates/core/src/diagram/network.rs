@@ -192,6 +192,7 @@ pub fn from_matrix(env: &Environment, m: &Matrix) -> Diagram {
                 lines,
                 band,
                 column,
+                mark: None,
             })
         })
         .collect();

@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 
 use crate::env::Environment;
 use crate::graph::{DesiredGraph, GraphError};
+use crate::plan::{Action, Plan};
 use crate::resources::{expand, Kind, Resource};
 
-use super::{Band, Diagram, Edge, EdgeStyle, Node, View};
+use super::{Band, Diagram, Edge, EdgeStyle, Mark, Node, View};
 
 /// The part of the topology a resource belongs to: its band.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -143,6 +144,7 @@ pub fn from_graph(name: &str, g: &DesiredGraph) -> Diagram {
             lines: vec![r.kind().name().to_string()],
             band: Group::of(r.kind()).as_str().to_string(),
             column: depth[r.address.as_str()],
+            mark: None,
         })
         .collect();
     let edges = order
@@ -174,4 +176,37 @@ pub fn from_graph(name: &str, g: &DesiredGraph) -> Diagram {
         nodes,
         edges,
     }
+}
+
+/// Fill the resources by what `plan` does to each (a saved `plan --out`);
+/// the title counts the changes (an object to destroy that the file no
+/// longer has is counted, not drawn).
+pub fn mark_plan(d: &mut Diagram, plan: &Plan) {
+    for n in &mut d.nodes {
+        n.mark = Some(Mark::Unchanged);
+    }
+    for c in &plan.changes {
+        let mark = match c.action {
+            Action::NoOp => Mark::Unchanged,
+            Action::Create => Mark::Create,
+            Action::Update => Mark::Update,
+            Action::DeleteThenCreate | Action::CreateThenDelete => Mark::Replace,
+            Action::Delete => Mark::Destroy,
+        };
+        if let Some(n) = d.nodes.iter_mut().find(|n| n.id == c.address) {
+            n.mark = Some(mark);
+        }
+    }
+    // Counted as `plan` counts: a replacement is one to add and one to destroy.
+    let (add, change, destroy, replace) = plan.counts();
+    d.title = format!(
+        "{} · plan: {} to add, {change} to change, {} to destroy",
+        d.title,
+        add + replace,
+        destroy + replace
+    );
+    d.legend = format!(
+        "{}\nfill: what the plan does: green create, yellow update, orange replace, red destroy, white nothing",
+        d.legend
+    );
 }

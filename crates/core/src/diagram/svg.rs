@@ -786,13 +786,14 @@ fn nodes(w: &mut String, d: &Diagram, l: &Layout) {
     for (n, r) in d.nodes.iter().zip(&l.nodes) {
         let _ = write!(
             w,
-            r##"<g class="node" id="{}"><title>{}</title><rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" rx="5" fill="#ffffff" stroke="#444444"/>"##,
+            r##"<g class="node" id="{}"><title>{}</title><rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" rx="5" fill="{}" stroke="#444444"/>"##,
             esc(&n.id),
             esc(&n.id),
             r.x,
             r.y,
             r.w,
-            r.h
+            r.h,
+            n.mark.map_or("#ffffff", |m| m.fill())
         );
         let _ = write!(
             w,
