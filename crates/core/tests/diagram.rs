@@ -30,9 +30,7 @@ fn other_fixtures() -> Vec<String> {
                 .expect("under fixtures")
                 .to_string_lossy()
                 .into_owned();
-            if p.join("chronous.toml").exists() {
-                names.push(rel);
-            } else if p.extension().is_some_and(|x| x == "toml") {
+            if p.join("chronous.toml").exists() || p.extension().is_some_and(|x| x == "toml") {
                 names.push(rel);
             }
         }

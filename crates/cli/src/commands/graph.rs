@@ -17,7 +17,7 @@ use crate::context::Ctx;
 use crate::ui::{exit, EXIT_FAILURE, EXIT_USAGE};
 
 pub fn run(ctx: &Ctx, a: &GraphArgs) -> Result<u8> {
-    let format = format(ctx.json, a)?;
+    let format = output_format(ctx.json, a)?;
     let mut d = build(ctx, a.view)?;
     if let Some(f) = &a.plan {
         if a.view != GraphView::Resources {
@@ -86,7 +86,7 @@ fn format_name(f: GraphFormat) -> &'static str {
 
 /// What the picture is written as: `--format`, else the `--out` file's
 /// extension; `--json` alone prints the nodes and edges.
-fn format(json: bool, a: &GraphArgs) -> Result<GraphFormat> {
+fn output_format(json: bool, a: &GraphArgs) -> Result<GraphFormat> {
     match (a.format, &a.out, json) {
         (Some(f), None, true) if f != GraphFormat::Json => Err(exit(
             EXIT_USAGE,

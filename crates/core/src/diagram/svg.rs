@@ -426,13 +426,16 @@ fn piece(p0: (f64, f64), p3: (f64, f64), side: Side) -> Curve {
     [p0, c1, c2, p3]
 }
 
+/// An edge's end on a node's side: where the edge heads (the sort key),
+/// the edge, and whether it starts there.
+type Port = (f64, usize, bool);
+
 /// Every edge's path, each side's edges spread along it in the order of
 /// where they head (so they do not cross at the node); a long edge runs
 /// straight through the corridor it was given in each column it crosses.
 fn paths(d: &Diagram, l: &Layout, ends: &[(usize, usize)]) -> Vec<Vec<Curve>> {
     let sides: Vec<(Side, Side)> = ends.iter().map(|&(a, b)| sides(d, l, a, b)).collect();
-    // (node, side) -> [(key, edge, is_start)]
-    let mut ports: BTreeMap<(usize, Side), Vec<(f64, usize, bool)>> = BTreeMap::new();
+    let mut ports: BTreeMap<(usize, Side), Vec<Port>> = BTreeMap::new();
     for (k, &(a, b)) in ends.iter().enumerate() {
         let (sa, sb) = sides[k];
         let toward = |p: (f64, f64), s: Side| match s {
