@@ -97,11 +97,52 @@ pub enum Cmd {
     /// Rehearse a change in the simulator and say what it will do.
     #[command(subcommand)]
     Rehearse(RehearseCmd),
+    /// Review the environment file offline: lints with ids, severity, place and
+    /// fix; `check reach`: who can reach what.
+    Check(CheckArgs),
+    /// Estimate the environment's monthly AWS cost from chronous's dated price table.
+    Cost,
     /// Run the environment's controller in the foreground (the CLI starts it on demand).
     #[command(hide = true)]
     Controller,
     /// Draw the environment as DOT (default, to stdout) or SVG: its resources, or its network.
     Graph(GraphArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    #[command(subcommand)]
+    pub what: Option<CheckCmd>,
+    /// Exit 2 when a finding is at or above this severity: info, low, medium,
+    /// high or critical.
+    #[arg(long, value_name = "SEVERITY", default_value = "high")]
+    pub fail_on: chronous_core::review::Severity,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CheckCmd {
+    /// Who can reach what, decided offline from the security groups, subnets,
+    /// routes and gateways: one question explained (`check reach bastion
+    /// instances 22`), or with no arguments the full matrix.
+    Reach(ReachArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ReachArgs {
+    /// Where the connection starts: internet, operator, elb, bastion,
+    /// instances, tasks, database, private (a host in the private subnets).
+    pub from: Option<String>,
+    /// Where it goes (the same names).
+    pub to: Option<String>,
+    /// PORT[/PROTO]: 80, 80/tcp, 53/udp, icmp.
+    #[arg(value_name = "PORT[/PROTO]")]
+    pub service: Option<String>,
+    /// Answer for what is deployed, as the state recorded it (last apply or refresh).
+    #[arg(long)]
+    pub deployed: bool,
+    /// Answer for what is deployed, refreshed through the backend first (implies --deployed; the state is not written).
+    #[arg(long)]
+    pub refresh: bool,
 }
 
 #[derive(Args, Debug)]

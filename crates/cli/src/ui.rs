@@ -6,6 +6,8 @@ use std::fmt;
 pub const EXIT_FAILURE: u8 = 1;
 /// `plan --detailed-exitcode`: the plan has changes.
 pub const EXIT_CHANGES: u8 = 2;
+/// `check`: a finding at or above `--fail-on`.
+pub const EXIT_FINDINGS: u8 = 2;
 /// The environment file is invalid: nothing was run or written.
 pub const EXIT_INVALID: u8 = 3;
 /// The environment is locked by another command.

@@ -275,3 +275,37 @@ fn status_json_shape_with_real_containers() {
     let healthy = env.json(&["status", "--wait-healthy", "--timeout", "120"]);
     insta::assert_snapshot!("status-docker-shape", pretty(&shape(&healthy)));
 }
+
+/// `check reach`: the seed's matrix, one question explained (text and
+/// `--json`), and the usage errors (exit 64, one line with the valid names).
+#[test]
+fn check_reach_of_the_seed() {
+    let env = Env::new("seed");
+    pin_text("check-reach-seed", &env, &["check", "reach"]);
+    pin_text(
+        "check-reach-seed-bastion-instances-22",
+        &env,
+        &["check", "reach", "bastion", "instances", "22"],
+    );
+    pin_json(
+        "check-reach-seed-internet-elb-80-json",
+        &env,
+        &["check", "reach", "internet", "elb", "80/tcp"],
+    );
+    let cases: [&[&str]; 4] = [
+        &["check", "reach", "bastoin", "instances", "22"],
+        &["check", "reach", "bastion", "instances", "ssh"],
+        &["check", "reach", "bastion", "instances"],
+        &["check", "reach", "operator", "matrix", "icmp"],
+    ];
+    let mut out = String::new();
+    for args in cases {
+        let o = env.run(args);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(common::code(&o), 64, "{args:?}: {stderr}");
+        assert!(o.stdout.is_empty(), "{args:?} printed on stdout");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        out.push_str(&format!("$ chronous {}\n{stderr}", args.join(" ")));
+    }
+    insta::assert_snapshot!("check-reach-usage-errors", out);
+}

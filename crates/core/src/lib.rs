@@ -8,7 +8,8 @@
 //! [`secret`] says where a secret comes from without ever holding it in a spec.
 //! The runtime's state machines live here too, so that the simulator and the
 //! rehearsal share them: the ECS service scheduler ([`ecs`]) and the classic
-//! ELB's health checks ([`elb_health`]).
+//! ELB's health checks ([`elb_health`]). The review of a file (lints, cost
+//! estimate) is [`review`].
 
 pub mod diag;
 pub mod diagram;
@@ -21,6 +22,7 @@ pub mod plan;
 pub mod provider;
 pub mod reach;
 pub mod resources;
+pub mod review;
 pub mod secret;
 pub mod state;
 pub mod value;

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use chronous_core::env::{self, Environment};
-use chronous_core::reach::{self, Endpoint, Network, Service, Verdict};
+use chronous_core::reach::{self, Endpoint, Facts, Network, Service, Verdict};
+use chronous_core::resources::{expand, Spec};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -125,4 +126,63 @@ fn production_acceptance() {
     }
     assert!(ask(&net, "private", "elb", "80").allowed);
     assert!(ask(&net, "elb", "tasks", "80").allowed);
+}
+
+/// `NAME` or `NAME+public` (the database publicly accessible, which the
+/// file cannot say: set in the expanded resources).
+fn network(name: &str) -> Network {
+    let (base, public) = match name.split_once('+') {
+        Some((b, "public")) => (b, true),
+        Some((_, other)) => panic!("unknown variant `{other}` in {name}"),
+        None => (name, false),
+    };
+    let env = load(base);
+    let mut rs = expand(&env);
+    if public {
+        for r in &mut rs {
+            if let Spec::DbInstance(d) = &mut r.spec {
+                d.publicly_accessible = true;
+            }
+        }
+    }
+    Network::from_resources(&rs, &Facts::from_env(&env))
+}
+
+#[derive(serde::Deserialize)]
+struct Cases {
+    cases: Vec<[String; 6]>,
+}
+
+/// Every row of fixtures/reach/cases.toml: the verdict and its explanation.
+#[test]
+fn table_of_cases() {
+    let path = root().join("fixtures/reach/cases.toml");
+    let text = std::fs::read_to_string(&path).expect("cases.toml");
+    let cases: Cases = toml::from_str(&text).expect("cases.toml parses");
+    assert!(
+        cases.cases.len() >= 40,
+        "the issue asks for at least 40 cases"
+    );
+    let mut nets: std::collections::BTreeMap<String, Network> = Default::default();
+    let mut failures = Vec::new();
+    for [env, from, to, svc, expected, why] in &cases.cases {
+        let net = nets.entry(env.clone()).or_insert_with(|| network(env));
+        let v = ask(net, from, to, svc);
+        let got = match (v.allowed, v.partial) {
+            (true, false) => "allowed",
+            (true, true) => "partly",
+            (false, _) => "blocked",
+        };
+        if got != expected || !v.summary.contains(why.as_str()) {
+            failures.push(format!(
+                "{env}: {from} -> {to} {svc}: expected {expected} with `{why}`, got {got}:\n{}",
+                v.render(
+                    from.parse().unwrap(),
+                    to.parse().unwrap(),
+                    svc.parse().unwrap()
+                )
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

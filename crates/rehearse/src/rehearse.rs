@@ -13,6 +13,7 @@ use chronous_core::ecs::{
     CircuitBreaker, ContainerInstance, EventKind, Millis, ServiceConfig, TaskDefinition,
 };
 use chronous_core::env::{instance_type, Environment};
+use chronous_core::review::deploy::zero_downtime_settings;
 use serde::{Deserialize, Serialize};
 
 use crate::fault::{self};
@@ -383,19 +384,8 @@ pub fn suggest(i: &RehearseInput, r: &Rehearsal) -> Vec<String> {
     if r.predicted_downtime_ms > 0 && matches!(r.outcome, Outcome::Completed) {
         let zero_downtime_min = s.minimum_healthy_percent >= 100 || s.min_healthy() >= d;
         if !zero_downtime_min {
-            if static_port {
-                let need = (d + 1).max(n);
-                out.push(format!(
-                    "minimum 100 / maximum 200 on {} avoids the outage (service.minimum_healthy_percent = 100, service.maximum_percent = 200, cluster.instance_count = {need}): a new task starts on a free instance and the old one stops once the new one is InService",
-                    match need {
-                        1 => "one instance".to_string(),
-                        2 => "two instances".to_string(),
-                        k => format!("{k} instances"),
-                    }
-                ));
-            } else {
-                out.push("minimum 100 / maximum 200 avoids the outage (service.minimum_healthy_percent = 100, service.maximum_percent = 200): new tasks start before old ones stop".to_string());
-            }
+            // The same words as `check`'s CHR-DEP-001 fix: one function.
+            out.push(zero_downtime_settings(d, static_port, n));
         }
     }
     if r.predicted_downtime_ms > 0 {

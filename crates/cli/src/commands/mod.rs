@@ -3,12 +3,15 @@
 //! `ssh` and `controller` are the backend's own (see `crate::backend`).
 
 mod apply;
+mod check;
+mod cost;
 mod deploy;
 mod destroy;
 mod force_unlock;
 mod graph;
 mod output;
 mod plan;
+mod reach;
 mod rehearse;
 mod replace;
 mod sim;
@@ -19,7 +22,7 @@ mod validate;
 
 use anyhow::Result;
 
-use crate::cli::{Cli, Cmd, RehearseCmd};
+use crate::cli::{CheckArgs, CheckCmd, Cli, Cmd, RehearseCmd};
 use crate::context::Ctx;
 
 /// Run the command `cli` names; the exit code on success.
@@ -45,7 +48,13 @@ pub fn run(cli: Cli) -> Result<u8> {
         Cmd::Deploy(a) => deploy::run(&mut ctx, a),
         Cmd::Rehearse(RehearseCmd::Deploy(a)) => rehearse::run(&mut ctx, a),
         Cmd::Rehearse(RehearseCmd::Incident(a)) => rehearse::incident(&mut ctx, a),
+        Cmd::Cost => cost::run(&ctx),
         Cmd::Controller => ctx.backend.controller(&ctx),
+        Cmd::Check(CheckArgs {
+            what: Some(CheckCmd::Reach(a)),
+            ..
+        }) => reach::run(&ctx, a),
+        Cmd::Check(a @ CheckArgs { what: None, .. }) => check::run(&ctx, a),
         Cmd::Graph(a) => graph::run(&ctx, a),
     }
 }

@@ -1,8 +1,8 @@
 //! Facts about AWS that validation and expansion need: the regions chronous
 //! knows and their availability zones, EC2 instance type sizes, RDS DB
-//! classes, the retention periods CloudWatch Logs offers, the NAT gateway
-//! price, and the addresses AWS reserves in a subnet. Plain tables, no logic
-//! beyond looking a value up.
+//! classes, the retention periods CloudWatch Logs offers, and the addresses
+//! AWS reserves in a subnet. Plain tables, no logic beyond looking a value
+//! up. Prices are in `review::prices` (dated, with their sources).
 
 use std::net::Ipv4Addr;
 
@@ -76,9 +76,6 @@ pub fn az_in_region(az: &str, region: &str, letters: &str) -> bool {
 pub const LOG_RETENTION_DAYS: &[i64] = &[
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653,
 ];
-
-/// NAT gateway hourly price in us-east-2, USD (AWS price list, 2024).
-pub const NAT_HOURLY_USD: f64 = 0.045;
 
 /// The first IPv4 address a CIDR hands out to hosts (AWS reserves the first four).
 pub fn first_host(n: &Ipv4Net) -> Ipv4Addr {

@@ -87,11 +87,10 @@ pub fn reach(net: &Network, from: Endpoint, to: Endpoint, svc: Service) -> Verdi
             attempts.push((placement_label(net, f, t), path(net, *f, *t, svc)));
         }
     }
-    combine(net, steps, attempts)
+    combine(steps, attempts)
 }
 
-fn combine(net: &Network, mut head: Vec<Step>, attempts: Vec<(String, Attempt)>) -> Verdict {
-    let _ = net;
+fn combine(mut head: Vec<Step>, attempts: Vec<(String, Attempt)>) -> Verdict {
     let ok = attempts.iter().filter(|(_, a)| a.ok).count();
     let Some(first_ok) = attempts.iter().position(|(_, a)| a.ok) else {
         let Some((_, a)) = attempts.into_iter().next() else {
@@ -221,23 +220,28 @@ fn path(net: &Network, from: Place, to: Place, svc: Service) -> Attempt {
         (Place::Outside(e), Place::Inside(h, s)) => {
             let src = outside_addr(net, e);
             if inbound_route(net, h, s, &mut a) {
-                ingress(net, src, h, s, svc, &mut a);
+                ingress(net, src, h, svc, None, &mut a);
             }
         }
         (Place::Inside(h, s), Place::Outside(e)) => {
             let dst = outside_addr(net, e);
-            if egress(net, h, s, dst, svc, &mut a).is_some() {
-                if let Some(via) = outbound_route(net, h, s, &mut a) {
-                    a.ok = true;
-                    a.steps.push(step(
-                        Hop::Ingress,
-                        true,
-                        format!("{}: outside this environment", net.label(e)),
-                        None,
-                    ));
-                    let rule = a.summary.clone();
-                    a.summary = format!("allowed by {rule}, out {via}");
-                }
+            let Some(rule) = egress(net, h, dst, svc, &mut a) else {
+                return a;
+            };
+            if let Some(via) = outbound_route(net, h, s, &mut a) {
+                a.ok = true;
+                a.steps.push(step(
+                    Hop::Ingress,
+                    true,
+                    format!("{}: outside this environment", net.label(e)),
+                    None,
+                ));
+                a.summary = match rule {
+                    Some(rule) => format!("allowed by {rule}, out {via}"),
+                    None => {
+                        format!("allowed: out {via} (its own groups are outside this environment)")
+                    }
+                };
             }
         }
         (Place::Inside(fh, fs), Place::Inside(th, ts)) => {
@@ -247,7 +251,7 @@ fn path(net: &Network, from: Place, to: Place, svc: Service) -> Attempt {
                 through_internet(net, fh, fs, th, ts, svc, &mut a);
             } else {
                 let in_vpc = net.vpc_cidr.map(|c| format!(" ({c})")).unwrap_or_default();
-                if egress(net, fh, fs, Addr::Inside(th, ts), svc, &mut a).is_some() {
+                if let Some(rule) = egress(net, fh, Addr::Inside(th, ts), svc, &mut a) {
                     a.steps.push(step(
                         Hop::Route,
                         true,
@@ -257,7 +261,7 @@ fn path(net: &Network, from: Place, to: Place, svc: Service) -> Attempt {
                         ),
                         None,
                     ));
-                    ingress(net, Addr::Inside(fh, fs), th, ts, svc, &mut a);
+                    ingress(net, Addr::Inside(fh, fs), th, svc, rule, &mut a);
                 }
             }
         }
@@ -285,18 +289,9 @@ fn through_internet(
         ),
         Some(&th.address),
     ));
-    if egress(
-        net,
-        fh,
-        fs,
-        Addr::Public("the ELB's public address"),
-        svc,
-        a,
-    )
-    .is_none()
-    {
+    let Some(rule) = egress(net, fh, Addr::Public("the ELB's public address"), svc, a) else {
         return;
-    }
+    };
     let Some(via) = outbound_route(net, fh, fs, a) else {
         return;
     };
@@ -307,7 +302,7 @@ fn through_internet(
         true => "the sender's public IP",
         false => "the NAT gateway's public address",
     };
-    ingress(net, Addr::Public(src), th, ts, svc, a);
+    ingress(net, Addr::Public(src), th, svc, rule, a);
 }
 
 fn outside_addr(net: &Network, e: Endpoint) -> Addr<'static> {
@@ -322,38 +317,34 @@ fn outside_addr(net: &Network, e: Endpoint) -> Addr<'static> {
 fn inbound_route(net: &Network, h: &Host, s: usize, a: &mut Attempt) -> bool {
     let sub = &net.subnets[s];
     let public = match &h.public {
-        Public::Yes(why) => Some(why.clone()),
+        Public::Yes(why) => why.clone(),
         Public::No(why) => {
             a.steps
                 .push(step(Hop::Route, false, why.clone(), Some(&h.address)));
-            a.summary = format!("blocked: {} has no public address: {why}", h.label);
+            a.summary = format!("blocked: {why}");
             return false;
         }
         Public::BySubnet if sub.map_public_ip => {
-            Some(format!("{} maps a public IP on launch", sub.name))
+            format!("the public IP {} maps on launch", sub.name)
         }
-        Public::BySubnet => None,
+        Public::BySubnet => {
+            let d = format!(
+                "{} in {} get no public address ({} maps no public IP on launch)",
+                h.label, sub.name, sub.name
+            );
+            a.steps
+                .push(step(Hop::Route, false, d.clone(), Some(&sub.address)));
+            a.summary = format!("blocked: {d}");
+            return false;
+        }
     };
-    let Some(public) = public else {
-        let d = format!(
-            "{} in {} has no public address ({} maps no public IP on launch)",
-            h.label, sub.name, sub.name
-        );
-        a.steps
-            .push(step(Hop::Route, false, d.clone(), Some(&sub.address)));
-        a.summary = format!("blocked: {d}");
-        return false;
-    };
-    let rt = sub
-        .route_table
-        .as_deref()
-        .unwrap_or("the VPC's main route table");
+    let rt = route_table_name(sub.route_table.as_deref());
     if let DefaultRoute::Igw(igw) = &sub.default_route {
         a.steps.push(step(
             Hop::Route,
             true,
             format!(
-                "{} is reachable from the internet at {public}: {} routes 0.0.0.0/0 to the internet gateway ({rt})",
+                "the internet reaches {} at {public}: {} routes 0.0.0.0/0 to the internet gateway ({rt})",
                 h.label, sub.name
             ),
             Some(igw),
@@ -364,9 +355,25 @@ fn inbound_route(net: &Network, h: &Host, s: usize, a: &mut Attempt) -> bool {
         "{} has a public address but {} has no route to the internet gateway ({rt})",
         h.label, sub.name
     );
-    a.steps.push(step(Hop::Route, false, d.clone(), Some(rt)));
+    a.steps.push(step(
+        Hop::Route,
+        false,
+        d.clone(),
+        Some(sub.route_table.as_deref().unwrap_or(&sub.address)),
+    ));
     a.summary = format!("blocked: {d}");
     false
+}
+
+fn route_table_name(rt: Option<&str>) -> String {
+    match rt {
+        Some(a) => format!("route table {}", short(a)),
+        None => "the VPC's main route table".into(),
+    }
+}
+
+fn short(address: &str) -> &str {
+    address.split_once('.').map(|(_, n)| n).unwrap_or(address)
 }
 
 /// `h` in subnet `s` reaching the internet: through the internet gateway with
@@ -374,10 +381,11 @@ fn inbound_route(net: &Network, h: &Host, s: usize, a: &mut Attempt) -> bool {
 /// Returns how ("through ...").
 fn outbound_route(net: &Network, h: &Host, s: usize, a: &mut Attempt) -> Option<String> {
     let sub = &net.subnets[s];
-    let rt = sub
+    let rt = route_table_name(sub.route_table.as_deref());
+    let rt_by = sub
         .route_table
         .clone()
-        .unwrap_or_else(|| "the VPC's main route table".into());
+        .unwrap_or_else(|| sub.address.clone());
     let public = match &h.public {
         Public::Yes(_) => true,
         Public::No(_) => false,
@@ -390,7 +398,7 @@ fn outbound_route(net: &Network, h: &Host, s: usize, a: &mut Attempt) -> Option<
     };
     match &sub.default_route {
         DefaultRoute::Igw(igw) if public => {
-            let via = format!("through the internet gateway ({} in {rt})", sub.name);
+            let via = format!("through the internet gateway ({}, {rt})", sub.name);
             a.steps.push(step(
                 Hop::Route,
                 true,
@@ -402,15 +410,15 @@ fn outbound_route(net: &Network, h: &Host, s: usize, a: &mut Attempt) -> Option<
         DefaultRoute::Igw(_) => fail(
             a,
             format!(
-                "{} in {} routes to the internet gateway but has no public address",
+                "{} in {} has no public address (the route to the internet gateway needs one)",
                 h.label, sub.name
             ),
-            &rt,
+            &rt_by,
         ),
         DefaultRoute::Nat(nat, Some(ns))
             if matches!(net.subnets[*ns].default_route, DefaultRoute::Igw(_)) =>
         {
-            let via = format!("through the NAT gateway {nat} ({} in {rt})", sub.name);
+            let via = format!("through NAT gateway {} ({}, {rt})", short(nat), sub.name);
             a.steps.push(step(
                 Hop::Route,
                 true,
@@ -441,52 +449,48 @@ fn outbound_route(net: &Network, h: &Host, s: usize, a: &mut Attempt) -> Option<
                 "{} has no route to the internet: {rt} has no 0.0.0.0/0 route (no NAT gateway)",
                 sub.name
             ),
-            &rt,
+            &rt_by,
         ),
     }
 }
 
-/// The sender's egress; on success returns the rule (or None when the
-/// sender's groups are not this environment's) and leaves its label in
-/// `a.summary`.
+/// The sender's egress. `None`: blocked (`a.summary` says why);
+/// `Some(Some(rule))`: the rule that lets it out; `Some(None)`: the sender's
+/// groups are not this environment's.
 fn egress(
     net: &Network,
     h: &Host,
-    s: usize,
     dst: Addr,
     svc: Service,
     a: &mut Attempt,
-) -> Option<()> {
-    let _ = s;
+) -> Option<Option<String>> {
     if !h.own_groups {
         a.steps.push(step(
             Hop::Egress,
             true,
             format!(
-                "{}: its own groups are not this environment's (assumed to allow)",
+                "{}: a host with no group of this environment (its own egress assumed open)",
                 h.label
             ),
             None,
         ));
-        a.summary = format!("{}'s own rules (outside this environment)", h.label);
-        return Some(());
+        return Some(None);
     }
     match first_rule(net, &h.groups, false, svc, dst) {
         Ok(r) => {
             a.steps.push(step(
                 Hop::Egress,
                 true,
-                format!("{} lets {svc} out: {}", h.label, r.label),
+                format!("{}: {svc} out, by {}", h.label, r.label),
                 Some(&r.address),
             ));
-            a.summary = r.label.clone();
-            Some(())
+            Some(Some(r.label.clone()))
         }
         Err(near) => {
             let d = format!(
                 "{} lets nothing out to {} on {svc}",
                 group_names(net, h),
-                addr_label(net, dst)
+                addr_label(dst)
             );
             a.steps
                 .push(step(Hop::Egress, false, with_near(&d, &near), None));
@@ -496,23 +500,25 @@ fn egress(
     }
 }
 
-/// The receiver's ingress from `src`.
-fn ingress(net: &Network, src: Addr, h: &Host, s: usize, svc: Service, a: &mut Attempt) {
-    let _ = s;
+/// The receiver's ingress from `src`; `out` is the sender's egress rule.
+fn ingress(net: &Network, src: Addr, h: &Host, svc: Service, out: Option<String>, a: &mut Attempt) {
     if !h.own_groups {
         a.steps.push(step(
             Hop::Ingress,
             true,
             format!(
-                "{}: its own groups are not this environment's (assumed to admit)",
+                "{}: a host with no group of this environment (its own ingress assumed open)",
                 h.label
             ),
             None,
         ));
         a.ok = true;
-        let out = a.summary.clone();
-        a.summary =
-            format!("allowed by {out} (the receiver's groups are outside this environment)");
+        a.summary = match out {
+            Some(rule) => format!(
+                "allowed by {rule} (the receiver's own groups are outside this environment)"
+            ),
+            None => "allowed: neither end carries a group of this environment".into(),
+        };
         return;
     }
     match first_rule(net, &h.groups, true, svc, src) {
@@ -520,7 +526,7 @@ fn ingress(net: &Network, src: Addr, h: &Host, s: usize, svc: Service, a: &mut A
             a.steps.push(step(
                 Hop::Ingress,
                 true,
-                format!("{} admits {svc}: {}", h.label, r.label),
+                format!("{}: {svc} in, by {}", h.label, r.label),
                 Some(&r.address),
             ));
             a.ok = true;
@@ -530,7 +536,7 @@ fn ingress(net: &Network, src: Addr, h: &Host, s: usize, svc: Service, a: &mut A
             let d = format!(
                 "{} admits nothing from {} on {svc}",
                 group_names(net, h),
-                addr_label(net, src)
+                addr_label(src)
             );
             a.steps
                 .push(step(Hop::Ingress, false, with_near(&d, &near), None));
@@ -558,18 +564,11 @@ fn group_names(net: &Network, h: &Host) -> String {
         .join(" + ")
 }
 
-fn addr_label(net: &Network, a: Addr) -> String {
+fn addr_label(a: Addr) -> String {
     match a {
         Addr::Internet => "the internet".into(),
         Addr::Operator(o) => format!("the operator's address ({o})"),
-        Addr::Inside(h, s) => {
-            let many = h.subnets.len() > 1;
-            if many {
-                format!("{} in {}", h.label, net.subnets[s].name)
-            } else {
-                h.label.clone()
-            }
-        }
+        Addr::Inside(h, _) => h.label.clone(),
         Addr::Public(what) => what.to_string(),
     }
 }

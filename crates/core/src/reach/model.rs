@@ -424,12 +424,13 @@ impl Network {
                 self.groups[g].egress.push(i);
             }
         }
+        let labels = Labels::new(self, ix.facts);
         for i in 0..self.rules.len() {
-            self.rules[i].label = self.rule_label(&self.rules[i], ix.facts);
+            self.rules[i].label = self.rule_label(&self.rules[i], &labels);
         }
     }
 
-    fn rule_label(&self, r: &RuleM, facts: &Facts) -> String {
+    fn rule_label(&self, r: &RuleM, labels: &Labels) -> String {
         let proto = match r.proto {
             RuleProto::All => "all".to_string(),
             RuleProto::Icmp if r.from < 0 => "icmp".to_string(),
@@ -454,12 +455,12 @@ impl Network {
         format!(
             "{} {dir} {proto} {prep} {}",
             self.groups[r.group].name,
-            self.peers_label(&r.peers, facts)
+            self.peers_label(&r.peers, labels)
         )
     }
 
     /// `sg:NAME`, `bastion`, `operator (CIDR)`, `tier:private (CIDRs)`, or the CIDRs.
-    fn peers_label(&self, peers: &[Peer], facts: &Facts) -> String {
+    fn peers_label(&self, peers: &[Peer], labels: &Labels) -> String {
         let cidrs: Vec<String> = peers
             .iter()
             .filter_map(|p| match p {
@@ -471,25 +472,14 @@ impl Network {
         if !cidrs.is_empty() {
             let mut sorted = cidrs.clone();
             sorted.sort();
-            let tier = [Tier::Public, Tier::Private, Tier::Database]
-                .into_iter()
-                .find(|t| {
-                    let mut of: Vec<String> = self
-                        .subnets
-                        .iter()
-                        .filter(|s| facts.tiers.get(&s.address) == Some(t))
-                        .filter_map(|s| s.cidr.map(|c| c.to_string()))
-                        .collect();
-                    of.sort();
-                    !of.is_empty() && of == sorted
-                });
-            let host = facts
-                .private_ips
+            let tier = labels.tiers.iter().find(|(_, of)| *of == sorted);
+            let host = labels
+                .hosts
                 .iter()
-                .find(|(_, ip)| cidrs.len() == 1 && cidrs[0] == format!("{ip}/32"));
-            if let Some(t) = tier {
+                .find(|(_, ip)| cidrs.len() == 1 && cidrs[0] == *ip);
+            if let Some((t, _)) = tier {
                 parts.push(format!("tier:{} ({})", t.as_str(), cidrs.join(", ")));
-            } else if facts.operator_cidr.map(|o| o.to_string()) == Some(cidrs.join(",")) {
+            } else if labels.operator.as_deref() == Some(cidrs.join(",").as_str()) {
                 parts.push(format!("operator ({})", cidrs[0]));
             } else if let Some((a, _)) = host {
                 parts.push(format!("{} ({})", suffix(a), cidrs[0]));
@@ -552,7 +542,7 @@ impl Network {
                         public: if i.associate_public_ip_address {
                             Public::Yes("its public IP".into())
                         } else {
-                            Public::No("it has no public IP".into())
+                            Public::No("the bastion has no public IP".into())
                         },
                         ip: ix.facts.private_ips.get(&r.address).copied(),
                         listens: Listens::Any,
@@ -563,7 +553,7 @@ impl Network {
                 _ => {}
             }
         }
-        self.tasks_endpoint(resources, ix);
+        self.tasks_endpoint(resources);
         let private: Vec<usize> = (0..self.subnets.len())
             .filter(|&i| ix.facts.tiers.get(&self.subnets[i].address) == Some(&Tier::Private))
             .collect();
@@ -574,14 +564,11 @@ impl Network {
                 .collect();
             self.hosts[Endpoint::PrivateSide.index()] = Some(Host {
                 address: "private".into(),
-                label: format!(
-                    "the private side (a host in {} with no group of this environment)",
-                    names.join(", ")
-                ),
+                label: format!("the private side ({})", names.join(", ")),
                 subnets: private,
                 groups: Vec::new(),
                 own_groups: false,
-                public: Public::No("a host in a private subnet has no public address".into()),
+                public: Public::No("the private side has no public address".into()),
                 ip: None,
                 listens: Listens::Any,
             });
@@ -680,7 +667,7 @@ impl Network {
             public: if d.publicly_accessible {
                 Public::Yes("its public address (publicly_accessible)".into())
             } else {
-                Public::No("it is not publicly accessible".into())
+                Public::No("the database is not publicly accessible".into())
             },
             ip: None,
             listens: Listens::Only(
@@ -693,7 +680,7 @@ impl Network {
     }
 
     /// Tasks in bridge mode: the instances' interface, listening on the host port.
-    fn tasks_endpoint(&mut self, resources: &[Resource], ix: &Index) {
+    fn tasks_endpoint(&mut self, resources: &[Resource]) {
         let Some(inst) = self.hosts[Endpoint::Instances.index()].clone() else {
             return;
         };
@@ -703,7 +690,6 @@ impl Network {
         }) else {
             return;
         };
-        let _ = ix;
         let pm = td.container.port_mappings.first();
         let (lo, hi, what) = match pm {
             Some(p) if p.host_port != 0 => (
@@ -816,10 +802,44 @@ impl Network {
         self.has(from) && self.has(to) && !same_host && !(from.is_outside() && to.is_outside())
     }
 
-    /// The CIDR blocks the references in `v` stand for (for tests, debugging).
-    #[doc(hidden)]
+    /// How many security-group rules the model holds.
     pub fn rule_count(&self) -> usize {
         self.rules.len()
+    }
+}
+
+/// What rule labels name CIDR sets after: each tier's subnet CIDRs (sorted),
+/// the operator's CIDR, the known hosts' IPs as /32.
+struct Labels {
+    tiers: Vec<(Tier, Vec<String>)>,
+    operator: Option<String>,
+    hosts: Vec<(String, String)>,
+}
+
+impl Labels {
+    fn new(net: &Network, facts: &Facts) -> Labels {
+        let tiers = [Tier::Public, Tier::Private, Tier::Database]
+            .into_iter()
+            .filter_map(|t| {
+                let mut of: Vec<String> = net
+                    .subnets
+                    .iter()
+                    .filter(|s| facts.tiers.get(&s.address) == Some(&t))
+                    .filter_map(|s| s.cidr.map(|c| c.to_string()))
+                    .collect();
+                of.sort();
+                (!of.is_empty()).then_some((t, of))
+            })
+            .collect();
+        Labels {
+            tiers,
+            operator: facts.operator_cidr.map(|o| o.to_string()),
+            hosts: facts
+                .private_ips
+                .iter()
+                .map(|(a, ip)| (a.clone(), format!("{ip}/32")))
+                .collect(),
+        }
     }
 }
 

@@ -108,7 +108,7 @@ impl Validator {
             .map(|db| self.database(db, &network, &refs, inputs));
         let bastion = r.bastion.as_ref().map(|b| self.bastion(b, &network, &refs));
         let sim = self.sim(r.sim.as_ref());
-        self.nat_cost(&r.network, &network);
+        self.nat_cost(&r.network, &network, &head.region);
         Environment {
             name: head.name,
             prefix: head.prefix,

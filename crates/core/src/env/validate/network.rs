@@ -6,7 +6,8 @@ use ipnet::Ipv4Net;
 
 use super::{sp, Validator};
 use crate::env::raw;
-use crate::env::{az_in_region, NatMode, Network, Subnet, Tier, NAT_HOURLY_USD};
+use crate::env::{az_in_region, NatMode, Network, Subnet, Tier};
+use crate::review::prices::{nat_gateway_hourly, HOURS_PER_MONTH};
 
 /// What the subnets of a network are checked against.
 struct Zones<'a> {
@@ -250,8 +251,9 @@ impl Validator {
         }
     }
 
-    /// Checked last of all: one NAT gateway per private subnet costs money.
-    pub(super) fn nat_cost(&mut self, n: &raw::Network, network: &Network) {
+    /// Checked last of all: one NAT gateway per private subnet costs money
+    /// (the hourly price from `review::prices`, when it has the region).
+    pub(super) fn nat_cost(&mut self, n: &raw::Network, network: &Network, region: &str) {
         let nat_written_ok = n.nat.as_ref().is_none_or(|s| s.get_ref() == "per_subnet");
         if nat_written_ok
             && network.nat == NatMode::PerSubnet
@@ -259,13 +261,17 @@ impl Validator {
         {
             let k = network.subnets_of(Tier::Private).count();
             let span = n.nat.as_ref().map(sp).unwrap_or(sp(&n.cidr));
+            let cost = match nat_gateway_hourly(region) {
+                Some(h) => format!(
+                    ": about ${:.2}/month before data, against ${:.2} for one shared gateway",
+                    k as f64 * h * HOURS_PER_MONTH,
+                    h * HOURS_PER_MONTH
+                ),
+                None => ", each billed by the hour, against one for a shared gateway".to_string(),
+            };
             self.warn(
                 "W0215",
-                format!(
-                    "nat = per_subnet creates {k} NAT gateways: about ${:.2}/month before data, against ${:.2} for one shared gateway",
-                    k as f64 * NAT_HOURLY_USD * 730.0,
-                    NAT_HOURLY_USD * 730.0
-                ),
+                format!("nat = per_subnet creates {k} NAT gateways{cost}"),
                 span,
                 "one NAT gateway per private subnet",
                 "set network.nat = \"single\" unless each zone must survive the loss of another",

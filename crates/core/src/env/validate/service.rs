@@ -6,6 +6,7 @@
 use super::{sp, Validator};
 use crate::env::raw;
 use crate::env::{instance_type, Service};
+use crate::review::secrets::is_password_name;
 
 impl Validator {
     pub(super) fn service(&mut self, r: &raw::File) -> Service {
@@ -168,12 +169,13 @@ impl Validator {
         (min, max)
     }
 
-    /// The database password is injected at run time, never written here.
+    /// The database password is injected at run time, never written here
+    /// (other credentials are the lint CHR-SEC-001's: `review::secrets`).
     fn no_password_in_environment(&mut self, s: &raw::Service) {
         for k in s
             .environment
             .keys()
-            .filter(|k| k.get_ref().to_ascii_uppercase().contains("PASSWORD"))
+            .filter(|k| is_password_name(k.get_ref()))
         {
             self.err(
                 "E0901",
