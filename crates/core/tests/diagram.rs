@@ -30,7 +30,13 @@ fn other_fixtures() -> Vec<String> {
                 .expect("under fixtures")
                 .to_string_lossy()
                 .into_owned();
-            if p.join("chronous.toml").exists() || p.extension().is_some_and(|x| x == "toml") {
+            // fixtures/reach: a folder per environment (beside them, the
+            // table of cases); fixtures/warnings: a file per environment.
+            let environment = match sub {
+                "reach" => p.join("chronous.toml").exists(),
+                _ => p.extension().is_some_and(|x| x == "toml"),
+            };
+            if environment {
                 names.push(rel);
             }
         }
