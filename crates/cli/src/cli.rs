@@ -105,6 +105,8 @@ pub enum Cmd {
     /// Run the environment's controller in the foreground (the CLI starts it on demand).
     #[command(hide = true)]
     Controller,
+    /// Draw the environment as DOT (default, to stdout) or SVG: its resources, or its network.
+    Graph(GraphArgs),
 }
 
 #[derive(Args, Debug)]
@@ -366,4 +368,44 @@ pub fn parse_since(s: &str) -> Result<i64> {
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs() as i64;
     Ok(now - d.as_secs() as i64)
+}
+
+/// What `chronous graph` draws.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum GraphView {
+    /// Every resource and what it depends on, by part of the topology.
+    #[default]
+    Resources,
+    /// The VPC's tiers, the endpoints and their security groups, and who reaches whom on which port.
+    Network,
+}
+
+/// The text `chronous graph` writes.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GraphFormat {
+    /// Graphviz DOT (render it with `dot -Tpng` if you like).
+    Dot,
+    /// A self-contained SVG laid out by chronous (no Graphviz needed).
+    Svg,
+    /// The nodes and edges as JSON (what --json prints).
+    Json,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  chronous graph | dot -Tpng > resources.png\n  chronous graph network --out network.svg\n  chronous graph network --json\n"
+)]
+pub struct GraphArgs {
+    /// Which picture.
+    #[arg(value_enum, default_value_t = GraphView::Resources)]
+    pub view: GraphView,
+    /// dot, svg or json; default: from the --out file's extension (.svg, .json, else dot).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<GraphFormat>,
+    /// Write to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Fill each resource by what this saved plan (`plan --out FILE`) does to it.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
 }

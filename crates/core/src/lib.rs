@@ -12,6 +12,7 @@
 //! estimate) is [`review`].
 
 pub mod diag;
+pub mod diagram;
 pub mod ecs;
 pub mod elb_health;
 pub mod engine;

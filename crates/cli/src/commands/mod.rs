@@ -8,6 +8,7 @@ mod cost;
 mod deploy;
 mod destroy;
 mod force_unlock;
+mod graph;
 mod output;
 mod plan;
 mod reach;
@@ -54,5 +55,6 @@ pub fn run(cli: Cli) -> Result<u8> {
             ..
         }) => reach::run(&ctx, a),
         Cmd::Check(a @ CheckArgs { what: None, .. }) => check::run(&ctx, a),
+        Cmd::Graph(a) => graph::run(&ctx, a),
     }
 }
