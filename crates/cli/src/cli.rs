@@ -97,6 +97,9 @@ pub enum Cmd {
     /// Rehearse a change in the simulator and say what it will do.
     #[command(subcommand)]
     Rehearse(RehearseCmd),
+    /// Adopt what exists into the state: from a Terraform state file, or from the account.
+    #[command(subcommand)]
+    Import(ImportCmd),
     /// Run the environment's controller in the foreground (the CLI starts it on demand).
     #[command(hide = true)]
     Controller,
@@ -111,6 +114,15 @@ pub struct TunnelArgs {
     /// The local port on 127.0.0.1 (default: a free one, printed).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCmd {
+    /// Adopt the objects a Terraform state (format version 4) records. Changes nothing in AWS.
+    Terraform {
+        /// The state file (terraform.tfstate, or what `terraform state pull` prints).
+        path: PathBuf,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -129,6 +141,9 @@ pub struct PlanArgs {
     pub replace: Vec<String>,
     #[arg(long, default_value_t = 10)]
     pub parallelism: usize,
+    /// Replace or delete objects adopted by `chronous import` where the file asks for it (held otherwise).
+    #[arg(long)]
+    pub allow_replace_adopted: bool,
 }
 
 #[derive(Args, Debug)]
@@ -150,6 +165,9 @@ pub struct ApplyArgs {
     /// On AWS, give up waiting for the service's rollout after this many seconds.
     #[arg(long, default_value_t = 900, value_name = "SECONDS")]
     pub rollout_timeout: u64,
+    /// Replace or delete objects adopted by `chronous import` where the file asks for it (held otherwise).
+    #[arg(long)]
+    pub allow_replace_adopted: bool,
 }
 
 #[derive(Args, Debug)]

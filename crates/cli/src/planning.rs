@@ -27,6 +27,21 @@ pub fn refresh_and_plan(
     replace: &[String],
     parallelism: usize,
 ) -> Result<Plan> {
+    let opts = PlanOptions {
+        destroy,
+        replace: replace.iter().cloned().collect::<BTreeSet<_>>(),
+        allow_replace_adopted: false,
+    };
+    refresh_and_plan_with(ctx, recorded, opts, parallelism)
+}
+
+/// [`refresh_and_plan`] with every plan option.
+pub fn refresh_and_plan_with(
+    ctx: &Ctx,
+    recorded: &State,
+    opts: PlanOptions,
+    parallelism: usize,
+) -> Result<Plan> {
     let rt = ctx.rt()?;
     let p = ctx.backend.provider(ctx)?;
     if !ctx.json && !recorded.is_empty() {
@@ -44,10 +59,6 @@ pub fn refresh_and_plan(
             lines.join("\n")
         );
     }
-    let opts = PlanOptions {
-        destroy,
-        replace: replace.iter().cloned().collect::<BTreeSet<_>>(),
-    };
     let desired = resources::expand(&ctx.env);
     Ok(plan::plan(desired, recorded, &refreshed, &opts)?)
 }

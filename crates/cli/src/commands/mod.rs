@@ -6,6 +6,7 @@ mod apply;
 mod deploy;
 mod destroy;
 mod force_unlock;
+mod import;
 mod output;
 mod plan;
 mod rehearse;
@@ -44,6 +45,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Cmd::Deploy(a) => deploy::run(&mut ctx, a),
         Cmd::Rehearse(RehearseCmd::Deploy(a)) => rehearse::run(&mut ctx, a),
         Cmd::Rehearse(RehearseCmd::Incident(a)) => rehearse::incident(&mut ctx, a),
+        Cmd::Import(c) => import::run(&ctx, c),
         Cmd::Controller => ctx.backend.controller(&ctx),
     }
 }
