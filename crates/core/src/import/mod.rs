@@ -129,12 +129,22 @@ pub fn records(
         }
         out.adopted
             .insert(a.address.clone(), provenance(source, a, own_tags));
+        // What the backend will report, as the source describes it (the refresh replaces it).
+        let outputs = a
+            .kind
+            .outputs()
+            .iter()
+            .filter_map(|o| {
+                let v = at.get(a.address.as_str())?.get(*o)?;
+                Some((o.to_string(), as_output(v)))
+            })
+            .collect();
         out.resources.push(ResourceRecord {
             address: a.address.clone(),
             kind: a.kind,
             id: a.id.clone(),
             attrs,
-            outputs: BTreeMap::new(),
+            outputs,
             deps,
             tainted: false,
         });
