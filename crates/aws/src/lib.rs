@@ -542,3 +542,65 @@ impl AwsProvider {
         }
     }
 }
+
+impl AwsProvider {
+    /// The id of an object that exists for `address` although the state does
+    /// not record it (`chronous import aws`): one an earlier apply made (its
+    /// chronous tags), else for the EC2 kinds the one object whose `Name` tag
+    /// is the spec's (made by hand or by another tool). `spec` is resolved.
+    /// `None` for the kinds that are found by their name (core's
+    /// `import::id_by_name`) and when nothing is found.
+    pub async fn look_up(
+        &self,
+        address: &str,
+        spec: &Spec,
+    ) -> Result<Option<String>, ProviderError> {
+        let name = chronous_core::resources::tags_of(spec).and_then(|t| t.get("Name").cloned());
+        macro_rules! ec2 {
+            ($m:ident) => {{
+                if let Some(id) = $m::find(self, address, &[]).await? {
+                    return Ok(Some(id));
+                }
+                match &name {
+                    Some(n) => $m::find_named(self, address, n).await,
+                    None => Ok(None),
+                }
+            }};
+        }
+        match spec {
+            Spec::Vpc(_) => ec2!(vpc),
+            Spec::Subnet(_) => ec2!(subnet),
+            Spec::InternetGateway(_) => ec2!(internet_gateway),
+            Spec::Eip(_) => ec2!(eip),
+            Spec::NatGateway(_) => ec2!(nat_gateway),
+            Spec::RouteTable(_) => ec2!(route_table),
+            Spec::SecurityGroup(_) => ec2!(security_group),
+            Spec::Instance(_) => ec2!(instance),
+            Spec::LaunchTemplate(_) => ec2!(launch_template),
+            Spec::RouteTableAssociation(a) => {
+                route_table_association::find_for(self, address, a).await
+            }
+            Spec::SecurityGroupRule(_)
+            | Spec::KeyPair(_)
+            | Spec::AmiLookup(_)
+            | Spec::IamRole(_)
+            | Spec::IamRolePolicyAttachment(_)
+            | Spec::IamRolePolicy(_)
+            | Spec::IamInstanceProfile(_)
+            | Spec::LaunchConfiguration(_)
+            | Spec::AutoScalingGroup(_)
+            | Spec::EcsCluster(_)
+            | Spec::EcrRepository(_)
+            | Spec::EcsTaskDefinition(_)
+            | Spec::EcsService(_)
+            | Spec::Elb(_)
+            | Spec::CloudwatchLogGroup(_)
+            | Spec::S3Bucket(_)
+            | Spec::S3Object(_)
+            | Spec::DbSubnetGroup(_)
+            | Spec::DbInstance(_)
+            | Spec::SsmParameter(_)
+            | Spec::Data(_) => Ok(None),
+        }
+    }
+}

@@ -123,6 +123,9 @@ pub enum ImportCmd {
         /// The state file (terraform.tfstate, or what `terraform state pull` prints).
         path: PathBuf,
     },
+    /// Adopt what exists in the account for the addresses the state lacks, found
+    /// by the names and tags the environment file implies. Changes nothing in AWS.
+    Aws,
 }
 
 #[derive(Args, Debug)]

@@ -314,3 +314,61 @@ fn invalid_states_are_refused_and_nothing_is_written() {
     e.py("boto3.client('logs',**kw).delete_log_group(logGroupName='payments_api')");
     refused(&e, &e.tf(), "aws_cloudwatch_log_group.payments_api (aws_cloudwatch_log_group.payments_api payments_api)");
 }
+
+#[test]
+fn import_aws_finds_what_the_state_lacks() {
+    let e = estate();
+    // Objects made by hand: in the account, not in the Terraform state.
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&e.tfstate).unwrap()).unwrap();
+    v["resources"].as_array_mut().unwrap().retain(|r| {
+        !(r["type"] == "aws_ecr_repository"
+            || r["type"] == "aws_cloudwatch_log_group"
+            || r["module"] == "module.bastion")
+    });
+    std::fs::write(&e.tfstate, v.to_string()).unwrap();
+    e.aws_ok(&["import", "terraform", &e.tf()]);
+    let before = e.aws_json(&["plan"]);
+    let created: Vec<&str> = before["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] == "create")
+        .map(|c| c["address"].as_str().unwrap())
+        .collect();
+    assert!(
+        created.contains(&"aws_instance.bastion")
+            && created.contains(&"aws_ecr_repository.payments_api")
+    );
+
+    let found = e.aws_json(&["import", "aws"]);
+    let mut adopted = strs(&found["adopted"], "address");
+    adopted.sort();
+    assert_eq!(
+        adopted,
+        [
+            "aws_cloudwatch_log_group.payments_api",
+            "aws_ecr_repository.payments_api",
+            "aws_instance.bastion",
+            // Its rules, which the Terraform import could not place without it.
+            "aws_security_group_rule.sg_payments_api_internal_ingress_icmp_all_bastion",
+            "aws_security_group_rule.sg_payments_api_internal_ingress_tcp_22_bastion",
+        ]
+    );
+    assert_eq!(found["changed_in_aws"], false);
+    // The plan now creates only what chronous adds and replaces nothing.
+    let p = e.aws_json(&["plan"]);
+    let changes = p["changes"].as_array().unwrap();
+    let creates = changes.iter().filter(|c| c["action"] == "create").count();
+    assert_eq!(creates, 6, "{p}");
+    assert!(!changes
+        .iter()
+        .any(|c| { c["action"] == "delete_then_create" || c["action"] == "create_then_delete" }));
+    let bastion = changes
+        .iter()
+        .find(|c| c["address"] == "aws_instance.bastion")
+        .unwrap();
+    assert_eq!(
+        strs(&bastion["attrs"], "name"),
+        ["tags.chronous:environment", "tags.chronous:address"]
+    );
+}

@@ -25,6 +25,7 @@ use crate::ui::{exit, EXIT_FAILURE, EXIT_INVALID, EXIT_USAGE};
 pub fn run(ctx: &Ctx, c: &ImportCmd) -> Result<u8> {
     match c {
         ImportCmd::Terraform { path } => terraform(ctx, path),
+        ImportCmd::Aws => aws(ctx),
     }
 }
 
@@ -312,4 +313,122 @@ fn report(
     }
     println!("\nNothing was changed in AWS. `chronous plan` shows what chronous would change.");
     Ok(())
+}
+
+/// `chronous import aws`: every desired address the state lacks, looked for in
+/// the account by its name (named kinds) or its tags (EC2 kinds: chronous's own,
+/// else the `Name` tag), in dependency order, read, and recorded if found.
+fn aws(ctx: &Ctx) -> Result<u8> {
+    if ctx.backend.kind() != BackendKind::Aws {
+        return Err(exit(EXIT_USAGE, "import adopts objects that exist in an AWS account: run it with --backend aws (or environment.backend = \"aws\")"));
+    }
+    let _lock = ctx.lock("chronous import aws")?;
+    let mut st = ctx.load_state()?;
+    let rt = ctx.rt()?;
+    let provider = ctx.backend.provider(ctx)?;
+    let crate::backend::Provider::Aws(aws) = &provider else {
+        return Err(exit(EXIT_USAGE, "import aws needs --backend aws"));
+    };
+    let graph = chronous_core::graph::DesiredGraph::build(expand(&ctx.env))?;
+    let (mut found, mut missing) = (Vec::new(), Vec::new());
+    for r in &graph.resources {
+        if st.resources.contains_key(&r.address) {
+            continue;
+        }
+        match rt.block_on(look_for(aws, &st, r))? {
+            Some(rec) => {
+                st.adopted.insert(
+                    r.address.clone(),
+                    chronous_core::state::Adopted {
+                        source: "aws".into(),
+                        from: format!("{} in the account", rec.id),
+                        own_tags: false,
+                    },
+                );
+                found.push((r.address.clone(), rec.id.clone()));
+                st.resources.insert(r.address.clone(), rec);
+            }
+            None => missing.push(r.address.clone()),
+        }
+    }
+    if !found.is_empty() {
+        if st.lineage.is_empty() {
+            st.lineage = uuid::Uuid::new_v4().to_string();
+        }
+        st.serial += 1;
+        ctx.store.save(&st)?;
+    }
+    if ctx.json {
+        let v = json!({
+            "adopted": found.iter().map(|(a, id)| json!({"address": a, "id": id})).collect::<Vec<_>>(),
+            "not_found": missing,
+            "changed_in_aws": false,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(0);
+    }
+    println!("Found in the account and adopted ({}):", found.len());
+    for (a, id) in &found {
+        println!("  {a} ({id})");
+    }
+    if !missing.is_empty() {
+        println!(
+            "\nNot in the account (chronous creates them): {}",
+            missing.join(", ")
+        );
+    }
+    println!("\nNothing was changed in AWS. `chronous plan` shows what chronous would change.");
+    Ok(0)
+}
+
+/// The object for desired resource `r`, if the account has one: its spec
+/// resolved against what is recorded, its id by name or by a look-up, read.
+async fn look_for(
+    aws: &chronous_aws::AwsProvider,
+    st: &State,
+    r: &Resource,
+) -> Result<Option<chronous_core::state::ResourceRecord>> {
+    use chronous_core::provider::Provider as _;
+    let spec = r.spec.to_attrs();
+    let resolved = chronous_core::value::resolve(&spec, &|x| st.lookup(&x.address, &x.attr));
+    // A reference to something not found stays unknown: the object may still
+    // exist (found by its name), and its record does not claim the value.
+    let Ok(typed) = chronous_core::resources::Spec::from_attrs(r.kind(), &resolved) else {
+        return Ok(None);
+    };
+    let id = match import::id_by_name(&typed) {
+        Some(id) => id,
+        None => match aws.look_up(&r.address, &typed).await? {
+            Some(id) => id,
+            None => return Ok(None),
+        },
+    };
+    let rec = chronous_core::state::ResourceRecord {
+        address: r.address.clone(),
+        kind: r.kind(),
+        id,
+        attrs: resolved,
+        outputs: BTreeMap::new(),
+        deps: chronous_core::value::refs(&spec)
+            .into_iter()
+            .map(|x| x.address)
+            .collect(),
+        tainted: false,
+    };
+    Ok(aws.read(&rec).await?.map(|o| {
+        let mut attrs = o.attrs;
+        if r.kind() == chronous_core::resources::Kind::AutoScalingGroup
+            && attrs["launch_template_id"] == chronous_core::value::UNKNOWN
+        {
+            // It launches from no template of chronous's (a launch configuration):
+            // moving it to the template is a change the plan shows.
+            attrs["launch_template_id"] = Value::String(String::new());
+        }
+        chronous_core::state::ResourceRecord {
+            id: o.id,
+            attrs,
+            outputs: o.outputs,
+            ..rec
+        }
+    }))
 }

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::env::Environment;
-use crate::resources::{expand, Kind, Resource};
+use crate::resources::{expand, Kind, Resource, Spec};
 use crate::state::{deposed_key, Adopted, ResourceRecord};
 use crate::value::{refs, resolve, Ref};
 
@@ -198,5 +198,49 @@ pub(crate) fn as_output(v: &Value) -> Value {
         Value::Number(n) => Value::String(n.to_string()),
         Value::Bool(b) => Value::String(b.to_string()),
         other => other.clone(),
+    }
+}
+
+/// The id a backend knows an object by when that id follows from the spec
+/// (`resolved`: references replaced) alone: its name for the named kinds.
+/// `None` for the kinds only a look-up in the account can find (EC2 ids).
+pub fn id_by_name(resolved: &Spec) -> Option<String> {
+    match resolved {
+        Spec::IamRole(s) => Some(s.name.clone()),
+        Spec::IamInstanceProfile(s) => Some(s.name.clone()),
+        Spec::AutoScalingGroup(s) => Some(s.name.clone()),
+        Spec::KeyPair(s) => Some(s.key_name.clone()),
+        Spec::Elb(s) => Some(s.name.clone()),
+        Spec::CloudwatchLogGroup(s) => Some(s.name.clone()),
+        Spec::S3Bucket(s) => Some(s.bucket.clone()),
+        Spec::S3Object(s) => Some(format!("{}/{}", s.bucket, s.key)),
+        Spec::DbSubnetGroup(s) => Some(s.name.clone()),
+        Spec::DbInstance(s) => Some(s.identifier.clone()),
+        Spec::EcrRepository(s) => Some(s.name.clone()),
+        Spec::SsmParameter(s) => Some(s.name.clone()),
+        Spec::EcsCluster(s) => Some(s.name.clone()),
+        Spec::EcsTaskDefinition(s) => Some(s.family.clone()),
+        Spec::EcsService(s) => Some(s.name.clone()),
+        Spec::IamRolePolicyAttachment(s) => Some(format!("{}/{}", s.role, s.policy_arn)),
+        Spec::IamRolePolicy(s) => Some(format!("{}:{}", s.role, s.name)),
+        // Read by the rule itself; the id only names it.
+        Spec::SecurityGroupRule(s) => Some(format!(
+            "{}|{}|{}|{}|{}",
+            s.security_group_id, s.direction, s.protocol, s.from_port, s.to_port
+        )),
+        // Looked up again by its filters on every read.
+        Spec::AmiLookup(_) => Some(String::new()),
+        Spec::Vpc(_)
+        | Spec::Subnet(_)
+        | Spec::InternetGateway(_)
+        | Spec::Eip(_)
+        | Spec::NatGateway(_)
+        | Spec::RouteTable(_)
+        | Spec::RouteTableAssociation(_)
+        | Spec::SecurityGroup(_)
+        | Spec::LaunchTemplate(_)
+        | Spec::LaunchConfiguration(_)
+        | Spec::Instance(_)
+        | Spec::Data(_) => None,
     }
 }
