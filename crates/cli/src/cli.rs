@@ -97,6 +97,8 @@ pub enum Cmd {
     /// Rehearse a change in the simulator and say what it will do.
     #[command(subcommand)]
     Rehearse(RehearseCmd),
+    /// Write chronous.toml describing what exists (from a Terraform state).
+    Init(InitArgs),
     /// Adopt what exists into the state: from a Terraform state file, or from the account.
     #[command(subcommand)]
     Import(ImportCmd),
@@ -114,6 +116,22 @@ pub struct TunnelArgs {
     /// The local port on 127.0.0.1 (default: a free one, printed).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// The Terraform state (format version 4) of the estate to describe.
+    #[arg(long, value_name = "PATH")]
+    pub from_terraform: PathBuf,
+    /// The environment's name (default: the folder's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Where the XtraBackup the database was restored from is (the state does not say).
+    #[arg(long, value_name = "PATH", default_value = "db-backup.tar.gz")]
+    pub backup_file: String,
+    /// Overwrite an existing chronous.toml.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -372,3 +372,108 @@ fn import_aws_finds_what_the_state_lacks() {
         ["tags.chronous:environment", "tags.chronous:address"]
     );
 }
+
+/// What a plan does, address by address: the action and the attributes it sets.
+fn summary(p: &Value) -> Vec<(String, String, Vec<(String, Value)>, bool)> {
+    p["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let attrs = c["attrs"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|x| (x["name"].as_str().unwrap().to_string(), x["after"].clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (
+                c["address"].as_str().unwrap().to_string(),
+                c["action"].as_str().unwrap().to_string(),
+                attrs,
+                c["held"].is_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn init_from_terraform_writes_a_file_whose_plan_after_import_is_the_same() {
+    let e = estate();
+    // The file kept in fixtures/terraform, imported and planned.
+    e.aws_ok(&["import", "terraform", &e.tf()]);
+    let expected = e.aws_json(&["plan"]);
+
+    // A new folder beside it: the file written from the state alone.
+    let dir = e.env.root.path().join("staging");
+    let init = Command::new(common::BIN)
+        .args([
+            "--env",
+            dir.to_str().unwrap(),
+            "init",
+            "--from-terraform",
+            &e.tf(),
+        ])
+        .args([
+            "--name",
+            "staging",
+            "--backup-file",
+            "../backup/db-backup.tar.gz",
+        ])
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{}", text(&init));
+    let said = text(&init);
+    assert!(
+        said.contains("aws_db_instance.cak.s3_import: the backup file is not in the state"),
+        "{said}"
+    );
+    assert!(
+        said.contains("aws_launch_configuration.payments_api: a launch configuration"),
+        "{said}"
+    );
+    assert!(
+        said.contains("Rotate the database password") && !said.contains(TF_PASSWORD),
+        "{said}"
+    );
+    assert!(dir.join("aws-ssh.pub").exists());
+    // A second init does not overwrite it.
+    let again = Command::new(common::BIN)
+        .args([
+            "--env",
+            dir.to_str().unwrap(),
+            "init",
+            "--from-terraform",
+            &e.tf(),
+        ])
+        .output()
+        .unwrap();
+    assert_ne!(code(&again), 0);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("pass --force"));
+
+    let aws = |args: &[&str]| {
+        let o = Command::new(common::BIN)
+            .args([
+                "--env",
+                dir.to_str().unwrap(),
+                "--backend",
+                "aws",
+                "--endpoint",
+                &e.moto.1,
+            ])
+            .args(args)
+            .env("CHRONOUS_DB_PASSWORD", "test-password-not-a-secret")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "chronous {args:?}: {}", text(&o));
+        o.stdout
+    };
+    aws(&["import", "terraform", &e.tf()]);
+    let got: Value = serde_json::from_slice(&aws(&["--json", "plan"])).unwrap();
+    assert_eq!(summary(&got), summary(&expected));
+    assert_eq!(files_containing(&dir, TF_PASSWORD), Vec::<PathBuf>::new());
+}

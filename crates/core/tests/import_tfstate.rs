@@ -274,3 +274,25 @@ fn replacing_or_deleting_an_adopted_object_is_held_unless_allowed() {
         .iter()
         .any(|c| c.action == Action::Delete && c.deposed.is_none()));
 }
+
+#[test]
+fn init_writes_the_file_that_describes_the_state() {
+    let st = import::parse(STATE).unwrap();
+    let out =
+        import::init::from_terraform(&st.objects, "staging", "../backup/db-backup.tar.gz").unwrap();
+    assert!(!out.toml.contains(PASSWORD));
+    let notes: Vec<String> = out
+        .notes
+        .iter()
+        .map(|n| format!("{} [{}]: {}", n.tf_address, n.attribute, n.message))
+        .collect();
+    insta::assert_snapshot!(
+        "seed_tfstate_init",
+        format!("{}\n# notes\n{}\n", out.toml, notes.join("\n"))
+    );
+    // It describes the same estate as the file kept in fixtures/terraform: the same match.
+    let written = import::from_terraform(STATE, &env_of(&out.toml)).unwrap();
+    let kept = import::from_terraform(STATE, &env()).unwrap();
+    assert_eq!(lines(&written.matched), lines(&kept.matched));
+    assert_eq!(out.public_key.unwrap().0, "aws-ssh.pub");
+}

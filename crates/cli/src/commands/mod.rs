@@ -7,6 +7,7 @@ mod deploy;
 mod destroy;
 mod force_unlock;
 mod import;
+mod init;
 mod output;
 mod plan;
 mod rehearse;
@@ -24,6 +25,10 @@ use crate::context::Ctx;
 
 /// Run the command `cli` names; the exit code on success.
 pub fn run(cli: Cli) -> Result<u8> {
+    // `init` writes the environment file the others read.
+    if let Cmd::Init(a) = &cli.cmd {
+        return init::run(&cli, a);
+    }
     let mut ctx = Ctx::load(&cli)?;
     match &cli.cmd {
         Cmd::Validate => validate::run(&ctx),
@@ -46,6 +51,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Cmd::Rehearse(RehearseCmd::Deploy(a)) => rehearse::run(&mut ctx, a),
         Cmd::Rehearse(RehearseCmd::Incident(a)) => rehearse::incident(&mut ctx, a),
         Cmd::Import(c) => import::run(&ctx, c),
+        Cmd::Init(_) => unreachable!("init runs before the environment is loaded"),
         Cmd::Controller => ctx.backend.controller(&ctx),
     }
 }

@@ -170,6 +170,10 @@ fn chronous_id(kind: Kind, o: &TfObject) -> Option<String> {
 }
 
 /// The name a state object has, for the kinds matched by name.
+pub(crate) fn tf_name_of(kind: Kind, o: &TfObject) -> Option<String> {
+    tf_name(kind, o)
+}
+
 fn tf_name(kind: Kind, o: &TfObject) -> Option<String> {
     let k = match kind {
         Kind::S3Bucket => "bucket",

@@ -7,6 +7,7 @@
 //! No secret goes further than the parser: [`tfstate::parse`] removes the
 //! attributes Terraform keeps in clear text and says where they were.
 
+pub mod init;
 pub mod matcher;
 pub mod tfstate;
 
