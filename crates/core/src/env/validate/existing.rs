@@ -49,12 +49,12 @@ impl Validator {
                 "a name",
                 &has_name as &dyn Fn(&crate::resources::Spec) -> bool,
             ),
-            (&e.name_tags, "a Name tag", &has_tag),
+            (&e.name_tags, "Name tag", &has_tag),
         ] {
             for k in map.keys() {
                 match resources.iter().find(|r| r.address == *k.get_ref()) {
                     None => self.err("E1502", format!("no object `{}` in this environment", k.get_ref()), sp(k), "unknown address", "keys are chronous addresses, as `chronous plan` and `chronous state list` show them"),
-                    Some(r) if !has(&r.spec) => self.err("E1503", format!("`{}` has no {what} to set", k.get_ref()), sp(k), "not settable", "remove this line"),
+                    Some(r) if !has(&r.spec) => self.err("E1503", format!("`{}` has no {what} to set", k.get_ref()), sp(k), "not settable", "existing.names: the kinds with a name (security groups, roles, profiles, groups, ...); existing.name_tags: the tagged kinds (VPC, subnets, gateways, route tables, instances)"),
                     Some(_) => {}
                 }
             }
