@@ -46,7 +46,7 @@ impl Validator {
         for (map, what, has) in [
             (
                 &e.names,
-                "a name",
+                "name",
                 &has_name as &dyn Fn(&crate::resources::Spec) -> bool,
             ),
             (&e.name_tags, "Name tag", &has_tag),
