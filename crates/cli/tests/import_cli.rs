@@ -477,3 +477,43 @@ fn init_from_terraform_writes_a_file_whose_plan_after_import_is_the_same() {
     assert_eq!(summary(&got), summary(&expected));
     assert_eq!(files_containing(&dir, TF_PASSWORD), Vec::<PathBuf>::new());
 }
+
+#[test]
+fn conflicts_with_the_file_are_reported_with_both_addresses() {
+    let e = estate();
+    e.env.edit("interval = 30", "interval = 60");
+    let out = e.aws_json(&["import", "terraform", &e.tf()]);
+    let conflicts = out["conflicts"].as_array().unwrap();
+    let elb: Vec<&Value> = conflicts
+        .iter()
+        .filter(|c| c["from"] == "aws_elb.web-elb")
+        .collect();
+    assert_eq!(elb.len(), 1, "{out}");
+    assert_eq!(elb[0]["address"], "aws_elb.main");
+    assert_eq!(elb[0]["attribute"], "health_check.interval");
+    assert_eq!(
+        (elb[0]["account"].clone(), elb[0]["file"].clone()),
+        (Value::from(30), Value::from(60))
+    );
+    assert_eq!(elb[0]["forces_replacement"], false);
+    // The plan says why it changes it.
+    let p = e.aws_json(&["plan"]);
+    let c = p["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "aws_elb.main")
+        .unwrap();
+    assert_eq!(c["action"], "update");
+    assert!(
+        c["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("aws_elb.web-elb"),
+        "{c}"
+    );
+    // On the simulator there is no account to adopt from.
+    let o = e.env.run(&["import", "terraform", &e.tf()]);
+    assert_eq!(code(&o), 64);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("run it with --backend aws"));
+}
