@@ -219,6 +219,10 @@ fn import_terraform_adopts_the_estate_and_the_next_plan_replaces_nothing() {
         "{text_plan}"
     );
     assert!(text_plan.contains("--allow-replace-adopted"), "{text_plan}");
+    // The task definition Terraform made holds it in its plain environment:
+    // chronous records and shows only that it is there.
+    assert!(!text_plan.contains(TF_PASSWORD) && !p.to_string().contains(TF_PASSWORD));
+    assert!(text_plan.contains("container.environment.DB_PASSWORD: \"(sensitive: a secret in the plain environment)\" -> (none)"), "{text_plan}");
 
     // Apply it; the next plan is empty.
     e.aws_ok(&["apply", "--auto-approve", "--no-wait"]);

@@ -67,9 +67,18 @@ fn parse_errors_are_typed_and_say_what_to_do() {
 #[test]
 fn secrets_are_removed_while_parsing_and_located() {
     let st = import::parse(STATE).unwrap();
-    assert_eq!(st.secrets.len(), 1);
-    assert_eq!(st.secrets[0].address, "aws_db_instance.cak");
-    assert_eq!(st.secrets[0].attribute, "password");
+    let found: Vec<String> = st
+        .secrets
+        .iter()
+        .map(|s| format!("{}.{}", s.address, s.attribute))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "aws_db_instance.cak.password",
+            "aws_ecs_task_definition.payments_api.container_definitions.environment.DB_PASSWORD",
+        ]
+    );
     for o in &st.objects {
         assert!(!o.attrs.to_string().contains(PASSWORD), "{}", o.address);
     }

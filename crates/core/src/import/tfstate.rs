@@ -200,6 +200,9 @@ pub fn parse(text: &str) -> Result<TfState, TfStateError> {
                     }
                 }
             }
+            if r.tf_type == "aws_ecs_task_definition" {
+                scrub_container_env(&mut i.attributes, &address, &mut secrets);
+            }
             if i.deposed.is_some() {
                 deposed.push(address);
                 continue;
@@ -259,4 +262,50 @@ pub fn regions(objects: &[TfObject]) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// A variable of a container's plain environment that holds a secret.
+pub fn is_secret_name(name: &str) -> bool {
+    let n = name.to_ascii_uppercase();
+    n.contains("PASSWORD") || n.contains("SECRET") || n.ends_with("_TOKEN")
+}
+
+/// The value chronous keeps instead of a secret found in a plain environment.
+pub const SCRUBBED: &str = "(sensitive: a secret in the plain environment)";
+
+/// Secrets in a task definition's `container_definitions` (a JSON string):
+/// replaced, and where they were recorded.
+fn scrub_container_env(attrs: &mut Value, address: &str, secrets: &mut Vec<SecretFound>) {
+    let Some(text) = attrs.get("container_definitions").and_then(Value::as_str) else {
+        return;
+    };
+    let Ok(mut defs) = serde_json::from_str::<Value>(text) else {
+        return;
+    };
+    let mut found = false;
+    for c in defs.as_array_mut().into_iter().flatten() {
+        for kv in c
+            .get_mut("environment")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            let name = kv
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            if is_secret_name(&name) {
+                kv["value"] = Value::String(SCRUBBED.into());
+                secrets.push(SecretFound {
+                    address: address.to_string(),
+                    attribute: format!("container_definitions.environment.{name}"),
+                });
+                found = true;
+            }
+        }
+    }
+    if found {
+        attrs["container_definitions"] = Value::String(defs.to_string());
+    }
 }
