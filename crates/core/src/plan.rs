@@ -514,6 +514,10 @@ fn desired_changes(
                     change
                         .reasons
                         .push("it was deleted outside chronous".into());
+                } else if !state.adopted.is_empty() {
+                    change.reasons.push(
+                        "chronous adds it: no object adopted by chronous import is this one".into(),
+                    );
                 }
                 change.attrs = all_attrs(&after);
             }
