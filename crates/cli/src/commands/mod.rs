@@ -51,7 +51,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Cmd::Rehearse(RehearseCmd::Deploy(a)) => rehearse::run(&mut ctx, a),
         Cmd::Rehearse(RehearseCmd::Incident(a)) => rehearse::incident(&mut ctx, a),
         Cmd::Import(c) => import::run(&ctx, c),
-        Cmd::Init(_) => unreachable!("init runs before the environment is loaded"),
+        Cmd::Init(a) => init::run(&cli, a),
         Cmd::Controller => ctx.backend.controller(&ctx),
     }
 }
