@@ -31,6 +31,7 @@ pub fn refresh_and_plan(
         destroy,
         replace: replace.iter().cloned().collect::<BTreeSet<_>>(),
         allow_replace_adopted: false,
+        allow_adopted: Default::default(),
     };
     refresh_and_plan_with(ctx, recorded, opts, parallelism)
 }

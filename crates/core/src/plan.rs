@@ -141,6 +141,9 @@ pub struct PlanOptions {
     /// Replace or delete objects adopted by `chronous import` when the file
     /// asks for it (otherwise such changes are held and shown as held).
     pub allow_replace_adopted: bool,
+    /// Adopted addresses whose replacement this plan makes anyway: a
+    /// deployment's new task-definition revision (`chronous deploy`).
+    pub allow_adopted: BTreeSet<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -735,7 +738,10 @@ fn adopted_change(change: &mut Change, state: &State, after: &Value, opts: &Plan
     let Some(a) = state.adopted.get(&change.address) else {
         return;
     };
-    if change.action.is_replace() && !opts.allow_replace_adopted {
+    if change.action.is_replace()
+        && !opts.allow_replace_adopted
+        && !opts.allow_adopted.contains(&change.address)
+    {
         let why = std::mem::take(&mut change.reasons).join("; ");
         change.held = Some(format!(
             "adopted from {} ({}); {why}; chronous does not replace an adopted object unless asked: --allow-replace-adopted",

@@ -305,3 +305,43 @@ fn init_writes_the_file_that_describes_the_state() {
     assert_eq!(lines(&written.matched), lines(&kept.matched));
     assert_eq!(out.public_key.unwrap().0, "aws-ssh.pub");
 }
+
+#[test]
+fn a_deployment_may_replace_the_adopted_task_definition_and_nothing_else() {
+    // What `chronous deploy --image` plans: a new tag in the file.
+    let toml = TOML.replace("tag = \"1.0\"", "tag = \"1.1\"");
+    let env = env_of(&toml);
+    let mut st = imported(&env);
+    // What the backend's refresh reports: the revision running the old tag.
+    let td = st
+        .resources
+        .get_mut("aws_ecs_task_definition.payments_api")
+        .unwrap();
+    let image = td.attrs["container"]["image"]
+        .as_str()
+        .unwrap()
+        .replace(":1.1", ":1.0");
+    td.attrs["container"]["image"] = Value::String(image);
+    let held = plan::plan(expand(&env), &st, &st, &PlanOptions::default()).unwrap();
+    let c = held
+        .changes
+        .iter()
+        .find(|c| c.address == "aws_ecs_task_definition.payments_api")
+        .unwrap();
+    assert_eq!((c.action, c.held.is_some()), (Action::NoOp, true));
+    let deploy = PlanOptions {
+        allow_adopted: ["aws_ecs_task_definition.payments_api".to_string()].into(),
+        ..Default::default()
+    };
+    let p = plan::plan(expand(&env), &st, &st, &deploy).unwrap();
+    let c = p
+        .changes
+        .iter()
+        .find(|c| c.address == "aws_ecs_task_definition.payments_api")
+        .unwrap();
+    assert_eq!(c.action, Action::CreateThenDelete);
+    assert!(!p
+        .changes
+        .iter()
+        .any(|c| c.action.is_replace() && c.address != "aws_ecs_task_definition.payments_api"));
+}

@@ -21,6 +21,7 @@ pub fn run(ctx: &Ctx, a: &ApplyArgs) -> Result<u8> {
                 destroy: false,
                 replace: a.replace.iter().cloned().collect(),
                 allow_replace_adopted: a.allow_replace_adopted,
+                allow_adopted: Default::default(),
             };
             let p = refresh_and_plan_with(ctx, &recorded, opts, a.parallelism)?;
             show_plan(ctx, &p);

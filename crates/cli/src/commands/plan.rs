@@ -15,6 +15,7 @@ pub fn run(ctx: &Ctx, a: &PlanArgs) -> Result<u8> {
         destroy: a.destroy,
         replace: a.replace.iter().cloned().collect(),
         allow_replace_adopted: a.allow_replace_adopted,
+        allow_adopted: Default::default(),
     };
     let p = refresh_and_plan_with(ctx, &recorded, opts, a.parallelism)?;
     show_plan(ctx, &p);
