@@ -172,10 +172,16 @@ fn conflicts(desired: &[Resource], st: &State, imp: &TerraformImport) -> Result<
         if c.action == Action::Create || c.action == Action::Delete {
             continue;
         }
+        // The group's move off the legacy launch configuration is the plan's, not a conflict.
+        let moving = |x: &plan::AttrChange| {
+            c.kind == chronous_core::resources::Kind::AutoScalingGroup
+                && x.name == "launch_template_id"
+                && !imp.matched.legacy.is_empty()
+        };
         for x in c
             .attrs
             .iter()
-            .filter(|x| !x.name.starts_with("tags.chronous:"))
+            .filter(|x| !x.name.starts_with("tags.chronous:") && !moving(x))
         {
             out.push(Conflict {
                 tf_address: a.tf_address.clone(),
