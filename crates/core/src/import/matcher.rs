@@ -180,7 +180,33 @@ fn tf_name(kind: Kind, o: &TfObject) -> Option<String> {
         Kind::DbInstance => "identifier",
         Kind::EcsTaskDefinition => "family",
         Kind::KeyPair => "key_name",
-        _ => "name",
+        Kind::Vpc
+        | Kind::Subnet
+        | Kind::InternetGateway
+        | Kind::Eip
+        | Kind::NatGateway
+        | Kind::RouteTable
+        | Kind::RouteTableAssociation
+        | Kind::SecurityGroup
+        | Kind::SecurityGroupRule
+        | Kind::AmiLookup
+        | Kind::IamRole
+        | Kind::IamRolePolicyAttachment
+        | Kind::IamRolePolicy
+        | Kind::IamInstanceProfile
+        | Kind::LaunchTemplate
+        | Kind::LaunchConfiguration
+        | Kind::AutoScalingGroup
+        | Kind::EcsCluster
+        | Kind::EcrRepository
+        | Kind::EcsService
+        | Kind::Elb
+        | Kind::CloudwatchLogGroup
+        | Kind::S3Object
+        | Kind::DbSubnetGroup
+        | Kind::Instance
+        | Kind::SsmParameter
+        | Kind::Data => "name",
     };
     o.str(k).map(str::to_string)
 }
@@ -320,7 +346,29 @@ impl<'a> Ctx<'a> {
                     || o.address
                         .ends_with(&format!(".{}", &r.address["aws_iam_role.".len()..]))
             }
-            _ => match (tf_name(kind, o), name_of(&r.spec)) {
+            Kind::Eip
+            | Kind::NatGateway
+            | Kind::RouteTable
+            | Kind::SecurityGroup
+            | Kind::KeyPair
+            | Kind::AmiLookup
+            | Kind::IamRolePolicy
+            | Kind::IamInstanceProfile
+            | Kind::LaunchTemplate
+            | Kind::LaunchConfiguration
+            | Kind::AutoScalingGroup
+            | Kind::EcsCluster
+            | Kind::EcrRepository
+            | Kind::EcsTaskDefinition
+            | Kind::EcsService
+            | Kind::Elb
+            | Kind::CloudwatchLogGroup
+            | Kind::S3Bucket
+            | Kind::DbSubnetGroup
+            | Kind::DbInstance
+            | Kind::Instance
+            | Kind::SsmParameter
+            | Kind::Data => match (tf_name(kind, o), name_of(&r.spec)) {
                 (Some(h), Some(n)) => {
                     same_name(self.prefix, &h, &n)
                         || o.name_tag().is_some_and(|t| same_name(self.prefix, t, &n))
