@@ -434,6 +434,7 @@ impl AwsProvider {
             Spec::IamRolePolicy(_) => iam_role_policy::read(self, r).await,
             Spec::IamInstanceProfile(_) => iam_instance_profile::read(self, r).await,
             Spec::LaunchTemplate(_) => launch_template::read(self, r).await,
+            Spec::LaunchConfiguration(_) => launch_configuration::read(self, r).await,
             Spec::AutoScalingGroup(_) => autoscaling_group::read(self, r).await,
             Spec::EcsCluster(_) => ecs_cluster::read(self, r).await,
             Spec::EcrRepository(_) => ecr_repository::read(self, r).await,
@@ -478,6 +479,7 @@ impl AwsProvider {
             Spec::IamRolePolicy(s) => iam_role_policy::create(self, a, s).await,
             Spec::IamInstanceProfile(s) => iam_instance_profile::create(self, a, s).await,
             Spec::LaunchTemplate(s) => launch_template::create(self, a, s, x).await,
+            Spec::LaunchConfiguration(s) => launch_configuration::create(self, a, s).await,
             Spec::AutoScalingGroup(s) => autoscaling_group::create(self, a, s).await,
             Spec::EcsCluster(s) => ecs_cluster::create(self, a, s).await,
             Spec::EcrRepository(s) => ecr_repository::create(self, a, s).await,
@@ -520,6 +522,7 @@ impl AwsProvider {
             Spec::IamRolePolicy(s) => iam_role_policy::update(self, r, s).await,
             Spec::IamInstanceProfile(s) => iam_instance_profile::update(self, r, s).await,
             Spec::LaunchTemplate(s) => launch_template::update(self, r, s).await,
+            Spec::LaunchConfiguration(s) => launch_configuration::update(self, r, s).await,
             Spec::AutoScalingGroup(s) => autoscaling_group::update(self, r, s).await,
             Spec::EcsCluster(s) => ecs_cluster::update(self, r, s).await,
             Spec::EcrRepository(s) => ecr_repository::update(self, r, s).await,
@@ -557,6 +560,7 @@ impl AwsProvider {
             Spec::IamRolePolicy(s) => iam_role_policy::delete(self, r, s).await,
             Spec::IamInstanceProfile(s) => iam_instance_profile::delete(self, r, s).await,
             Spec::LaunchTemplate(s) => launch_template::delete(self, r, s).await,
+            Spec::LaunchConfiguration(s) => launch_configuration::delete(self, r, s).await,
             Spec::AutoScalingGroup(s) => autoscaling_group::delete(self, r, s).await,
             Spec::EcsCluster(s) => ecs_cluster::delete(self, r, s).await,
             Spec::EcrRepository(s) => ecr_repository::delete(self, r, s).await,
@@ -603,6 +607,7 @@ impl AwsProvider {
             | Spec::IamRolePolicy(_)
             | Spec::IamInstanceProfile(_)
             | Spec::LaunchTemplate(_)
+            | Spec::LaunchConfiguration(_)
             | Spec::AutoScalingGroup(_)
             | Spec::EcsCluster(_)
             | Spec::EcrRepository(_)
@@ -616,6 +621,66 @@ impl AwsProvider {
             | Spec::DbInstance(_)
             | Spec::Instance(_)
             | Spec::SsmParameter(_) => Ok(None),
+        }
+    }
+
+    /// The id of an object that exists for `address` although the state does
+    /// not record it (`chronous import aws`): one an earlier apply made (its
+    /// chronous tags), else for the EC2 kinds the one object whose `Name` tag
+    /// is the spec's (made by hand or by another tool). `spec` is resolved.
+    /// `None` for the kinds that are found by their name (core's
+    /// `import::id_by_name`) and when nothing is found.
+    pub async fn look_up(
+        &self,
+        address: &str,
+        spec: &Spec,
+    ) -> Result<Option<String>, ProviderError> {
+        let name = chronous_core::resources::tags_of(spec).and_then(|t| t.get("Name").cloned());
+        macro_rules! ec2 {
+            ($m:ident) => {{
+                if let Some(id) = $m::find(self, address, &[]).await? {
+                    return Ok(Some(id));
+                }
+                match &name {
+                    Some(n) => $m::find_named(self, address, n).await,
+                    None => Ok(None),
+                }
+            }};
+        }
+        match spec {
+            Spec::Vpc(_) => ec2!(vpc),
+            Spec::Subnet(_) => ec2!(subnet),
+            Spec::InternetGateway(_) => ec2!(internet_gateway),
+            Spec::Eip(_) => ec2!(eip),
+            Spec::NatGateway(_) => ec2!(nat_gateway),
+            Spec::RouteTable(_) => ec2!(route_table),
+            Spec::SecurityGroup(_) => ec2!(security_group),
+            Spec::Instance(_) => ec2!(instance),
+            Spec::LaunchTemplate(_) => ec2!(launch_template),
+            Spec::RouteTableAssociation(a) => {
+                route_table_association::find_for(self, address, a).await
+            }
+            Spec::SecurityGroupRule(_)
+            | Spec::KeyPair(_)
+            | Spec::AmiLookup(_)
+            | Spec::IamRole(_)
+            | Spec::IamRolePolicyAttachment(_)
+            | Spec::IamRolePolicy(_)
+            | Spec::IamInstanceProfile(_)
+            | Spec::LaunchConfiguration(_)
+            | Spec::AutoScalingGroup(_)
+            | Spec::EcsCluster(_)
+            | Spec::EcrRepository(_)
+            | Spec::EcsTaskDefinition(_)
+            | Spec::EcsService(_)
+            | Spec::Elb(_)
+            | Spec::CloudwatchLogGroup(_)
+            | Spec::S3Bucket(_)
+            | Spec::S3Object(_)
+            | Spec::DbSubnetGroup(_)
+            | Spec::DbInstance(_)
+            | Spec::SsmParameter(_)
+            | Spec::Data(_) => Ok(None),
         }
     }
 }

@@ -102,6 +102,11 @@ pub enum Cmd {
     Check(CheckArgs),
     /// Estimate the environment's monthly AWS cost from chronous's dated price table.
     Cost,
+    /// Write chronous.toml describing what exists (from a Terraform state).
+    Init(InitArgs),
+    /// Adopt what exists into the state: from a Terraform state file, or from the account.
+    #[command(subcommand)]
+    Import(ImportCmd),
     /// Run the environment's controller in the foreground (the CLI starts it on demand).
     #[command(hide = true)]
     Controller,
@@ -157,6 +162,34 @@ pub struct TunnelArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct InitArgs {
+    /// The Terraform state (format version 4) of the estate to describe.
+    #[arg(long, value_name = "PATH")]
+    pub from_terraform: PathBuf,
+    /// The environment's name (default: the folder's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Where the XtraBackup the database was restored from is (the state does not say).
+    #[arg(long, value_name = "PATH", default_value = "db-backup.tar.gz")]
+    pub backup_file: String,
+    /// Overwrite an existing chronous.toml.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCmd {
+    /// Adopt the objects a Terraform state (format version 4) records. Changes nothing in AWS.
+    Terraform {
+        /// The state file (terraform.tfstate, or what `terraform state pull` prints).
+        path: PathBuf,
+    },
+    /// Adopt what exists in the account for the addresses the state lacks, found
+    /// by the names and tags the environment file implies. Changes nothing in AWS.
+    Aws,
+}
+
+#[derive(Args, Debug)]
 pub struct PlanArgs {
     /// Save the plan to FILE for `chronous apply FILE`.
     #[arg(long = "out", short = 'o', value_name = "FILE", alias = "-out")]
@@ -172,6 +205,9 @@ pub struct PlanArgs {
     pub replace: Vec<String>,
     #[arg(long, default_value_t = 10)]
     pub parallelism: usize,
+    /// Replace or delete objects adopted by `chronous import` where the file asks for it (held otherwise).
+    #[arg(long)]
+    pub allow_replace_adopted: bool,
 }
 
 #[derive(Args, Debug)]
@@ -193,6 +229,9 @@ pub struct ApplyArgs {
     /// On AWS, give up waiting for the service's rollout after this many seconds.
     #[arg(long, default_value_t = 900, value_name = "SECONDS")]
     pub rollout_timeout: u64,
+    /// Replace or delete objects adopted by `chronous import` where the file asks for it (held otherwise).
+    #[arg(long)]
+    pub allow_replace_adopted: bool,
 }
 
 #[derive(Args, Debug)]

@@ -33,6 +33,22 @@ pub fn refresh_and_plan(
     replace: &[String],
     parallelism: usize,
 ) -> Result<Plan> {
+    let opts = PlanOptions {
+        destroy,
+        replace: replace.iter().cloned().collect::<BTreeSet<_>>(),
+        allow_replace_adopted: false,
+        allow_adopted: Default::default(),
+    };
+    refresh_and_plan_with(ctx, recorded, opts, parallelism)
+}
+
+/// [`refresh_and_plan`] with every plan option.
+pub fn refresh_and_plan_with(
+    ctx: &Ctx,
+    recorded: &State,
+    opts: PlanOptions,
+    parallelism: usize,
+) -> Result<Plan> {
     let rt = ctx.rt()?;
     let p = ctx.backend.provider(ctx)?;
     if !ctx.json && !recorded.is_empty() {
@@ -53,13 +69,9 @@ pub fn refresh_and_plan(
             f.render("objects")
         );
     }
-    let opts = PlanOptions {
-        destroy,
-        replace: replace.iter().cloned().collect::<BTreeSet<_>>(),
-    };
     let desired = resources::expand(&ctx.env);
     let mut known = recorded.clone();
-    let read = if destroy {
+    let read = if opts.destroy {
         vec![]
     } else {
         read_data_sources(ctx, &p, &desired, &mut known, &mut refreshed)?

@@ -18,6 +18,7 @@ pub mod elb_health;
 pub mod engine;
 pub mod env;
 pub mod graph;
+pub mod import;
 pub mod plan;
 pub mod provider;
 pub mod reach;

@@ -102,6 +102,10 @@ pub struct Change {
     /// replaced): shown as its own line in the plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_loss: Option<String>,
+    /// A replacement or delete of an adopted object that this plan does not
+    /// make (action `no_op`), and why: `--allow-replace-adopted` makes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
 }
 
 /// A plan: the state it was made against, and its changes in dependency order
@@ -153,6 +157,12 @@ pub struct PlanOptions {
     pub destroy: bool,
     /// Addresses to replace even if nothing changed (`--replace`).
     pub replace: BTreeSet<String>,
+    /// Replace or delete objects adopted by `chronous import` when the file
+    /// asks for it (otherwise such changes are held and shown as held).
+    pub allow_replace_adopted: bool,
+    /// Adopted addresses whose replacement this plan makes anyway: a
+    /// deployment's new task-definition revision (`chronous deploy`).
+    pub allow_adopted: BTreeSet<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -224,6 +234,7 @@ impl Plan {
                 "No changes. The environment `{}` matches its configuration.",
                 self.environment
             );
+            self.render_held(&mut o);
             return o;
         }
         let _ = writeln!(
@@ -290,7 +301,38 @@ impl Plan {
             add + replace,
             destroy + replace
         );
+        self.render_held(&mut o);
         o
+    }
+
+    /// Changes the plan holds back (adopted objects), after the summary.
+    fn render_held(&self, o: &mut String) {
+        let held: Vec<&Change> = self.changes.iter().filter(|c| c.held.is_some()).collect();
+        if held.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            o,
+            "\nHeld: {} change(s) to adopted objects this plan does not make:\n",
+            held.len()
+        );
+        for c in held {
+            let _ = writeln!(o, "  # {} ({})", c.address, c.held.as_deref().unwrap_or(""));
+            for a in &c.attrs {
+                let force = if a.forces_replacement {
+                    "  # forces replacement"
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    o,
+                    "      ~ {}: {} -> {}{force}",
+                    a.name,
+                    show(&a.before),
+                    show(&a.after)
+                );
+            }
+        }
     }
 }
 
@@ -494,6 +536,7 @@ fn desired_changes(
             deposed: None,
             prior_id: None,
             data_loss: None,
+            held: None,
         };
         match state.resources.get(&r.address) {
             None => {
@@ -502,10 +545,18 @@ fn desired_changes(
                     change
                         .reasons
                         .push("it was deleted outside chronous".into());
+                } else if !state.adopted.is_empty() {
+                    change.reasons.push(
+                        "chronous adds it: no object adopted by chronous import is this one".into(),
+                    );
                 }
                 change.attrs = all_attrs(&after);
             }
-            Some(rec) => update_or_replace(&mut change, rec, &after, opts),
+            Some(rec) => {
+                let adopted = state.adopted.contains_key(&r.address);
+                update_or_replace(&mut change, rec, &after, opts, adopted);
+                adopted_change(&mut change, state, &after, opts);
+            }
         }
         action_of.insert(r.address.clone(), change.action);
         after_of.insert(r.address.clone(), after);
@@ -515,17 +566,26 @@ fn desired_changes(
 }
 
 /// The action for a desired resource that has an object: nothing, an update
-/// in place, or a replacement (and why).
+/// in place, or a replacement (and why). `adopted`: imported and not changed
+/// by chronous since.
 fn update_or_replace(
     change: &mut Change,
     rec: &crate::state::ResourceRecord,
     after: &Value,
     opts: &PlanOptions,
+    adopted: bool,
 ) {
     let kind = change.kind;
     change.prior_deps = rec.deps.clone();
     change.prior_id = Some(rec.id.clone());
     change.attrs = diff(kind, &rec.attrs, after);
+    if adopted {
+        // What an adopted object's record could not know when it was
+        // imported (a reference to an object chronous creates): not a change.
+        change
+            .attrs
+            .retain(|a| !a.before.as_ref().is_some_and(has_unknown));
+    }
     let replace = if rec.tainted {
         change
             .reasons
@@ -625,30 +685,22 @@ fn deletes(graph: &DesiredGraph, state: &State, opts: &PlanOptions) -> Vec<Chang
         .collect();
     let mut deletes: Vec<Change> = reverse_dependency_order(&gone)
         .into_iter()
-        .map(|r| Change {
-            address: r.address.clone(),
-            kind: r.kind,
-            action: Action::Delete,
-            reasons: if opts.destroy {
-                vec![]
-            } else {
-                vec!["it is no longer in the environment file".into()]
-            },
-            attrs: vec![],
-            spec: None,
-            deps: vec![],
-            prior_deps: r.deps.clone(),
-            deposed: None,
-            prior_id: Some(r.id.clone()),
-            data_loss: None,
+        .map(|r| {
+            let mut c = delete_change(r, opts);
+            hold_delete(&mut c, state, opts);
+            c
         })
         .collect();
     for (key, r) in &state.deposed {
+        let reason = match state.adopted.get(key) {
+            Some(a) => legacy_reason(r, a),
+            None => "the old object of an earlier replacement was not destroyed yet".into(),
+        };
         deletes.push(Change {
             address: r.address.clone(),
             kind: r.kind,
             action: Action::Delete,
-            reasons: vec!["the old object of an earlier replacement was not destroyed yet".into()],
+            reasons: vec![reason],
             attrs: vec![],
             spec: None,
             deps: vec![],
@@ -656,9 +708,31 @@ fn deletes(graph: &DesiredGraph, state: &State, opts: &PlanOptions) -> Vec<Chang
             deposed: Some(key.clone()),
             prior_id: Some(r.id.clone()),
             data_loss: None,
+            held: None,
         });
     }
     deletes
+}
+
+fn delete_change(r: &crate::state::ResourceRecord, opts: &PlanOptions) -> Change {
+    Change {
+        address: r.address.clone(),
+        kind: r.kind,
+        action: Action::Delete,
+        reasons: if opts.destroy {
+            vec![]
+        } else {
+            vec!["it is no longer in the environment file".into()]
+        },
+        attrs: vec![],
+        spec: None,
+        deps: vec![],
+        prior_deps: r.deps.clone(),
+        deposed: None,
+        prior_id: Some(r.id.clone()),
+        data_loss: None,
+        held: None,
+    }
 }
 
 /// Recorded objects ordered so that each comes before everything it depended on.
@@ -683,4 +757,84 @@ fn reverse_dependency_order<'a>(
         Ok(order) => order.into_iter().map(|i| records[i]).collect(),
         Err(_) => records.to_vec(),
     }
+}
+
+/// What the plan does differently for an object adopted by `chronous import`
+/// and not changed by chronous since: a replacement is held unless
+/// `--allow-replace-adopted`; one without chronous's own tags gets them.
+fn adopted_change(change: &mut Change, state: &State, after: &Value, opts: &PlanOptions) {
+    let Some(a) = state.adopted.get(&change.address) else {
+        return;
+    };
+    if change.action.is_replace()
+        && !opts.allow_replace_adopted
+        && !opts.allow_adopted.contains(&change.address)
+    {
+        let why = std::mem::take(&mut change.reasons).join("; ");
+        change.held = Some(format!(
+            "adopted from {} ({}); {why}; chronous does not replace an adopted object unless asked: --allow-replace-adopted",
+            a.source, a.from
+        ));
+        change.action = Action::NoOp;
+        change.data_loss = None;
+        return;
+    }
+    if change.kind == Kind::AutoScalingGroup {
+        for (key, old) in &state.deposed {
+            if old.kind == Kind::LaunchConfiguration && change.prior_deps.contains(&old.address) {
+                change.reasons.push(format!(
+                    "it launches from the launch configuration {} ({key}); it moves to the launch template: new instances start from it before the old ones are retired (blue/green), so the running instances keep serving",
+                    old.id
+                ));
+            }
+        }
+    }
+    if !a.own_tags && after.get("tags").is_some_and(Value::is_object) {
+        for (k, v) in [
+            ("chronous:environment", &state.environment),
+            ("chronous:address", &change.address),
+        ] {
+            change.attrs.push(AttrChange {
+                name: format!("tags.{k}"),
+                before: None,
+                after: Some(Value::String(v.clone())),
+                forces_replacement: false,
+            });
+        }
+        change.reasons.push(format!(
+            "adopted from {} ({}): chronous adds its own tags, by which it finds its objects",
+            a.source, a.from
+        ));
+        if change.action == Action::NoOp {
+            change.action = Action::Update;
+        }
+    } else if change.action == Action::Update && change.reasons.is_empty() {
+        change.reasons.push(format!(
+            "the file differs from the object adopted from {} ({})",
+            a.source, a.from
+        ));
+    }
+}
+
+/// An adopted object the file no longer describes is kept unless asked.
+fn hold_delete(change: &mut Change, state: &State, opts: &PlanOptions) {
+    if opts.allow_replace_adopted || opts.destroy {
+        return;
+    }
+    if let Some(a) = state.adopted.get(&change.address) {
+        change.held = Some(format!(
+            "adopted from {} ({}); it is not in the environment file; chronous does not delete an adopted object unless asked: --allow-replace-adopted",
+            a.source, a.from
+        ));
+        change.reasons.clear();
+        change.action = Action::NoOp;
+    }
+}
+
+/// Why a legacy object adopted as deposed (a launch configuration) goes.
+fn legacy_reason(r: &crate::state::ResourceRecord, a: &crate::state::Adopted) -> String {
+    format!(
+        "{} {} adopted from {} ({}) is replaced by a launch template: destroyed after the new template exists and the auto scaling group launches from it",
+        r.kind, r.id, a.source, a.from
+    )
 }

@@ -66,6 +66,8 @@ kinds! {
     IamRolePolicyAttachment => "aws_iam_role_policy_attachment", IamRolePolicyAttachmentSpec, cbd: false, force_new: ["role", "policy_arn"], outputs: ["id"];
     IamRolePolicy => "aws_iam_role_policy", IamRolePolicySpec, cbd: false, force_new: ["role", "name"], outputs: ["id"];
     IamInstanceProfile => "aws_iam_instance_profile", IamInstanceProfileSpec, cbd: false, force_new: ["name"], outputs: ["arn", "name"];
+    LaunchConfiguration => "aws_launch_configuration", LaunchConfigurationSpec, cbd: true,
+        force_new: ["name", "image_id", "instance_type", "key_name", "iam_instance_profile", "security_groups", "user_data"], outputs: ["name", "arn"];
     LaunchTemplate => "aws_launch_template", LaunchTemplateSpec, cbd: true,
         force_new: ["name_prefix", "image_id", "instance_type", "key_name", "iam_instance_profile", "security_group_ids", "user_data"], outputs: ["id", "name", "latest_version"];
     AutoScalingGroup => "aws_autoscaling_group", AutoScalingGroupSpec, cbd: false, force_new: ["name"], outputs: ["arn", "name", "instance_ids"];
@@ -246,6 +248,23 @@ pub struct LaunchTemplateSpec {
     pub security_group_ids: Vec<String>,
     pub user_data: String,
     pub tags: Tags,
+}
+
+/// An EC2 Auto Scaling launch configuration: chronous never makes one (it
+/// uses launch templates); one adopted from Terraform is kept in the state as
+/// a deposed object of the launch template that replaces it, destroyed once
+/// the auto scaling group launches from the template.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LaunchConfigurationSpec {
+    pub name: String,
+    pub image_id: String,
+    pub instance_type: String,
+    pub key_name: Option<String>,
+    pub iam_instance_profile: String,
+    pub security_groups: Vec<String>,
+    /// As Terraform records it (a hash of the user data).
+    pub user_data: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -576,7 +595,111 @@ pub fn expand(env: &Environment) -> Vec<Resource> {
     load_balancer(env, &mut x);
     database(env, &mut x);
     bastion(env, &mut x);
+    existing(env, &mut x.out);
     x.out
+}
+
+/// `[existing]`: the names and tags objects had before chronous adopted them.
+fn existing(env: &Environment, out: &mut [Resource]) {
+    let e = &env.existing;
+    for r in out.iter_mut() {
+        if let Some(tags) = tags_mut(&mut r.spec) {
+            for (k, v) in &e.tags {
+                tags.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+            if let Some(n) = e.name_tags.get(&r.address) {
+                tags.insert("Name".into(), n.clone());
+            }
+        }
+        if let Some(n) = e.names.get(&r.address) {
+            if let Some(slot) = name_mut(&mut r.spec) {
+                *slot = n.clone();
+            }
+        }
+    }
+}
+
+/// The object's own name in AWS, for the kinds that have one.
+pub fn name_of(spec: &Spec) -> Option<String> {
+    name_mut(&mut spec.clone()).map(|n| n.clone())
+}
+
+/// Where a kind keeps its name in AWS (`None`: it has none `[existing]` can set).
+pub fn name_mut(spec: &mut Spec) -> Option<&mut String> {
+    match spec {
+        Spec::SecurityGroup(g) => Some(&mut g.name),
+        Spec::KeyPair(k) => Some(&mut k.key_name),
+        Spec::IamRole(r) => Some(&mut r.name),
+        Spec::IamInstanceProfile(p) => Some(&mut p.name),
+        Spec::AutoScalingGroup(g) => Some(&mut g.name),
+        Spec::EcsCluster(c) => Some(&mut c.name),
+        Spec::EcrRepository(r) => Some(&mut r.name),
+        Spec::EcsTaskDefinition(t) => Some(&mut t.family),
+        Spec::EcsService(s) => Some(&mut s.name),
+        Spec::Elb(e) => Some(&mut e.name),
+        Spec::CloudwatchLogGroup(g) => Some(&mut g.name),
+        Spec::S3Bucket(b) => Some(&mut b.bucket),
+        Spec::DbSubnetGroup(g) => Some(&mut g.name),
+        Spec::DbInstance(d) => Some(&mut d.identifier),
+        Spec::SsmParameter(p) => Some(&mut p.name),
+        Spec::LaunchConfiguration(l) => Some(&mut l.name),
+        Spec::Vpc(_)
+        | Spec::Subnet(_)
+        | Spec::InternetGateway(_)
+        | Spec::Eip(_)
+        | Spec::NatGateway(_)
+        | Spec::RouteTable(_)
+        | Spec::RouteTableAssociation(_)
+        | Spec::SecurityGroupRule(_)
+        | Spec::AmiLookup(_)
+        | Spec::IamRolePolicyAttachment(_)
+        | Spec::IamRolePolicy(_)
+        | Spec::LaunchTemplate(_)
+        | Spec::S3Object(_)
+        | Spec::Instance(_)
+        | Spec::Data(_) => None,
+    }
+}
+
+/// The tags of the kinds that carry key/value tags in their spec.
+pub fn tags_of(spec: &Spec) -> Option<Tags> {
+    tags_mut(&mut spec.clone()).map(|t| t.clone())
+}
+
+pub fn tags_mut(spec: &mut Spec) -> Option<&mut Tags> {
+    match spec {
+        Spec::Vpc(s) => Some(&mut s.tags),
+        Spec::Subnet(s) => Some(&mut s.tags),
+        Spec::InternetGateway(s) => Some(&mut s.tags),
+        Spec::Eip(s) => Some(&mut s.tags),
+        Spec::NatGateway(s) => Some(&mut s.tags),
+        Spec::RouteTable(s) => Some(&mut s.tags),
+        Spec::SecurityGroup(s) => Some(&mut s.tags),
+        Spec::LaunchTemplate(s) => Some(&mut s.tags),
+        Spec::Instance(s) => Some(&mut s.tags),
+        Spec::RouteTableAssociation(_)
+        | Spec::SecurityGroupRule(_)
+        | Spec::KeyPair(_)
+        | Spec::AmiLookup(_)
+        | Spec::IamRole(_)
+        | Spec::IamRolePolicyAttachment(_)
+        | Spec::IamRolePolicy(_)
+        | Spec::IamInstanceProfile(_)
+        | Spec::AutoScalingGroup(_)
+        | Spec::EcsCluster(_)
+        | Spec::EcrRepository(_)
+        | Spec::EcsTaskDefinition(_)
+        | Spec::EcsService(_)
+        | Spec::Elb(_)
+        | Spec::CloudwatchLogGroup(_)
+        | Spec::S3Bucket(_)
+        | Spec::S3Object(_)
+        | Spec::DbSubnetGroup(_)
+        | Spec::DbInstance(_)
+        | Spec::SsmParameter(_)
+        | Spec::LaunchConfiguration(_)
+        | Spec::Data(_) => None,
+    }
 }
 
 /// The VPC, its subnets and internet gateway.

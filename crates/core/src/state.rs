@@ -59,6 +59,24 @@ pub struct State {
     /// keyed `ADDRESS (deposed ID)`.
     #[serde(default)]
     pub deposed: BTreeMap<String, ResourceRecord>,
+    /// Objects adopted by `chronous import` and not changed by chronous since,
+    /// by address (deposed keys included): the plan does not replace or
+    /// delete them without `--allow-replace-adopted`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub adopted: BTreeMap<String, Adopted>,
+}
+
+/// Where an adopted object came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Adopted {
+    /// `terraform` or `aws`.
+    pub source: String,
+    /// The Terraform address (`module.vpc.aws_vpc.this[0]`), or how the
+    /// account look-up found it (`Name tag cak-vpc`).
+    pub from: String,
+    /// Whether it carries chronous's own tags (`chronous:environment`,
+    /// `chronous:address`) already.
+    pub own_tags: bool,
 }
 
 /// One durable change to the state, as written to the journal.
@@ -101,6 +119,7 @@ impl State {
             backend,
             resources: BTreeMap::new(),
             deposed: BTreeMap::new(),
+            adopted: BTreeMap::new(),
         }
     }
 
@@ -135,16 +154,20 @@ impl State {
     pub fn apply_entry(&mut self, e: &JournalEntry) {
         match e {
             JournalEntry::Put { record } => {
+                // Changed by chronous: its own from now on.
+                self.adopted.remove(&record.address);
                 self.resources
                     .insert(record.address.clone(), record.clone());
             }
             JournalEntry::Remove { address } => {
+                self.adopted.remove(address);
                 self.resources.remove(address);
             }
             JournalEntry::Replaced {
                 record,
                 deposed_key,
             } => {
+                self.adopted.remove(&record.address);
                 if let Some(old) = self.resources.remove(&record.address) {
                     if old.id != record.id {
                         self.deposed.insert(deposed_key.clone(), old);
@@ -154,6 +177,7 @@ impl State {
                     .insert(record.address.clone(), record.clone());
             }
             JournalEntry::RemoveDeposed { deposed_key } => {
+                self.adopted.remove(deposed_key);
                 self.deposed.remove(deposed_key);
             }
             JournalEntry::Taint { address } => {

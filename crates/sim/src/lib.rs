@@ -131,6 +131,7 @@ fn runs(kind: Kind) -> Runs {
         | Kind::IamRolePolicy
         | Kind::IamInstanceProfile
         | Kind::LaunchTemplate
+        | Kind::LaunchConfiguration
         | Kind::AutoScalingGroup
         | Kind::EcsCluster
         | Kind::EcrRepository
@@ -354,6 +355,7 @@ impl SimProvider {
             | Spec::IamInstanceProfile(_)
             | Spec::LaunchTemplate(_)
             | Spec::AutoScalingGroup(_)
+            | Spec::LaunchConfiguration(_)
             | Spec::EcsCluster(_)
             | Spec::EcrRepository(_)
             | Spec::EcsService(_)
@@ -627,6 +629,7 @@ impl Provider for SimProvider {
             | Spec::S3Bucket(_)
             | Spec::DbSubnetGroup(_)
             | Spec::Instance(_)
+            | Spec::LaunchConfiguration(_)
             | Spec::Data(_) => {}
         }
         o.attrs = attrs;

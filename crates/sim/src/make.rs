@@ -58,6 +58,7 @@ impl SimProvider {
             Spec::IamRolePolicy(p) => (format!("{}:{}", p.role, p.name), None),
             Spec::IamInstanceProfile(p) => iam_instance_profile(cloud, p, &mut out),
             Spec::LaunchTemplate(l) => launch_template(cloud, l, &mut out),
+            Spec::LaunchConfiguration(l) => named(l.name.clone(), l.name.clone(), &mut out),
             Spec::AutoScalingGroup(g) => self.auto_scaling_group(cloud, g, &mut out),
             Spec::EcsCluster(c) => self.ecs_cluster(c, &mut out),
             Spec::EcrRepository(r) => self.ecr_repository(r, &mut out),

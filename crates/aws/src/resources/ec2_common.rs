@@ -128,7 +128,7 @@ impl AwsProvider {
 macro_rules! find_by_tags {
     ($describe:ident . $set:ident [$($extra:expr),*], |$o:ident| $items:expr, $id:ident) => {
         /// The object an earlier apply made for `address`, found by its tags (not one of `exclude`).
-        async fn find(
+        pub(crate) async fn find(
             p: &AwsProvider,
             address: &str,
             exclude: &[String],
@@ -143,6 +143,28 @@ macro_rules! find_by_tags {
                 .await
                 .map_err(|e| e.provider(address, LOOK))?;
             Ok(p.first_ours(address, exclude, $items, |v| (v.$id(), v.tags())))
+        }
+
+        /// The one object whose `Name` tag is `name` (made by hand, or by
+        /// another tool): `None` when there is none or more than one.
+        pub(crate) async fn find_named(
+            p: &AwsProvider,
+            address: &str,
+            name: &str,
+        ) -> Result<Option<String>, ProviderError> {
+            let f: Vec<Filter> = vec![filter("tag:Name", &[name])]
+                .into_iter()
+                .chain(vec![$($extra),*])
+                .collect();
+            let $o = p
+                .call(|| p.c.ec2.$describe().$set(Some(f.clone())).send())
+                .await
+                .map_err(|e| e.provider(address, LOOK))?;
+            let ids: Vec<String> = IntoIterator::into_iter($items)
+                .filter(|v| v.tags().iter().any(|t| t.key() == Some("Name") && t.value() == Some(name)))
+                .filter_map(|v| v.$id().map(str::to_string))
+                .collect();
+            Ok(if ids.len() == 1 { ids.into_iter().next() } else { None })
         }
     };
 }

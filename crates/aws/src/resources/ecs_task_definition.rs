@@ -67,10 +67,9 @@ pub(crate) async fn read(
                 .environment()
                 .iter()
                 .map(|kv| {
-                    (
-                        kv.name().unwrap_or_default().to_string(),
-                        kv.value().unwrap_or_default().to_string(),
-                    )
+                    let name = kv.name().unwrap_or_default().to_string();
+                    let value = kv.value().unwrap_or_default();
+                    (name.clone(), plain_value(&name, value))
                 })
                 .collect(),
             secrets: cd
@@ -268,5 +267,17 @@ impl AwsProvider {
             .and_then(|x| x.task_definition_arn())
             .unwrap_or_default()
             .to_string())
+    }
+}
+
+/// What is recorded of a plain environment variable: its value, except for a
+/// secret someone put in the plain environment (a task definition made by
+/// hand or by Terraform with the password in it): chronous never records or
+/// prints it; the plan shows the variable replaced by the SSM parameter.
+fn plain_value(name: &str, value: &str) -> String {
+    if chronous_core::import::tfstate::is_secret_name(name) {
+        chronous_core::import::tfstate::SCRUBBED.to_string()
+    } else {
+        value.to_string()
     }
 }

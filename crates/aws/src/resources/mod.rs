@@ -27,6 +27,7 @@ pub(crate) mod iam_role_policy_attachment;
 pub(crate) mod instance;
 pub(crate) mod internet_gateway;
 pub(crate) mod key_pair;
+pub(crate) mod launch_configuration;
 pub(crate) mod launch_template;
 pub(crate) mod nat_gateway;
 pub(crate) mod route_table;

@@ -144,3 +144,29 @@ pub(crate) async fn delete(
     })
     .await
 }
+
+/// The association of the spec's subnet with the spec's route table, made by
+/// anyone (`chronous import aws`).
+pub(crate) async fn find_for(
+    p: &AwsProvider,
+    address: &str,
+    a: &RouteTableAssociationSpec,
+) -> Result<Option<String>, ProviderError> {
+    let o = p
+        .call(|| {
+            p.c.ec2
+                .describe_route_tables()
+                .filters(filter("association.subnet-id", &[&a.subnet_id]))
+                .send()
+        })
+        .await
+        .map_err(|e| e.provider(address, "look it up"))?;
+    Ok(o.route_tables()
+        .iter()
+        .flat_map(|t| t.associations())
+        .find(|x| {
+            x.subnet_id() == Some(a.subnet_id.as_str())
+                && x.route_table_id() == Some(a.route_table_id.as_str())
+        })
+        .and_then(|x| x.route_table_association_id().map(str::to_string)))
+}

@@ -9,7 +9,7 @@ use chronous_core::state::State;
 
 use crate::cli::ApplyArgs;
 use crate::context::Ctx;
-use crate::planning::{apply_plan, approve, refresh_and_plan, show_plan};
+use crate::planning::{apply_plan, approve, refresh_and_plan_with, show_plan};
 
 pub fn run(ctx: &Ctx, a: &ApplyArgs) -> Result<u8> {
     let _lock = ctx.lock("chronous apply")?;
@@ -17,7 +17,13 @@ pub fn run(ctx: &Ctx, a: &ApplyArgs) -> Result<u8> {
     let p = match &a.plan_file {
         Some(f) => saved_plan(ctx, f, &recorded)?,
         None => {
-            let p = refresh_and_plan(ctx, &recorded, false, &a.replace, a.parallelism)?;
+            let opts = chronous_core::plan::PlanOptions {
+                destroy: false,
+                replace: a.replace.iter().cloned().collect(),
+                allow_replace_adopted: a.allow_replace_adopted,
+                allow_adopted: Default::default(),
+            };
+            let p = refresh_and_plan_with(ctx, &recorded, opts, a.parallelism)?;
             show_plan(ctx, &p);
             if p.has_changes() && !a.auto_approve {
                 approve(ctx, "Do you want to perform these actions?")?;

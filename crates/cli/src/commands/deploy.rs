@@ -12,7 +12,7 @@ use chronous_core::plan::{Action, Plan};
 
 use crate::cli::DeployArgs;
 use crate::context::{Ctx, ENV_FILE};
-use crate::planning::{apply_plan, approve, refresh_and_plan, show_plan};
+use crate::planning::{apply_plan, approve, refresh_and_plan_with, show_plan};
 use crate::ui::{exit, EXIT_USAGE};
 
 pub fn run(ctx: &mut Ctx, a: &DeployArgs) -> Result<u8> {
@@ -45,7 +45,17 @@ pub fn run(ctx: &mut Ctx, a: &DeployArgs) -> Result<u8> {
     let forced = {
         let _lock = ctx.lock("chronous deploy")?;
         let recorded = ctx.load_state()?;
-        let p = refresh_and_plan(ctx, &recorded, false, &[], a.parallelism)?;
+        // A deployment is the explicit ask for a new revision, even of a
+        // task definition adopted by `chronous import`.
+        let opts = chronous_core::plan::PlanOptions {
+            allow_adopted: chronous_core::resources::expand(&ctx.env)
+                .iter()
+                .filter(|r| r.kind() == chronous_core::resources::Kind::EcsTaskDefinition)
+                .map(|r| r.address.clone())
+                .collect(),
+            ..Default::default()
+        };
+        let p = refresh_and_plan_with(ctx, &recorded, opts, a.parallelism)?;
         show_plan(ctx, &p);
         if p.has_changes() && !a.auto_approve {
             approve(ctx, &format!("Deploy {repo}:{tag} to `{}`?", ctx.env.name))?;

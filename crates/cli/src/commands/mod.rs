@@ -9,6 +9,8 @@ mod deploy;
 mod destroy;
 mod force_unlock;
 mod graph;
+mod import;
+mod init;
 mod output;
 mod plan;
 mod reach;
@@ -27,6 +29,10 @@ use crate::context::Ctx;
 
 /// Run the command `cli` names; the exit code on success.
 pub fn run(cli: Cli) -> Result<u8> {
+    // `init` writes the environment file the others read.
+    if let Cmd::Init(a) = &cli.cmd {
+        return init::run(&cli, a);
+    }
     let mut ctx = Ctx::load(&cli)?;
     match &cli.cmd {
         Cmd::Validate => validate::run(&ctx),
@@ -49,6 +55,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Cmd::Rehearse(RehearseCmd::Deploy(a)) => rehearse::run(&mut ctx, a),
         Cmd::Rehearse(RehearseCmd::Incident(a)) => rehearse::incident(&mut ctx, a),
         Cmd::Cost => cost::run(&ctx),
+        Cmd::Import(c) => import::run(&ctx, c),
+        Cmd::Init(a) => init::run(&cli, a),
         Cmd::Controller => ctx.backend.controller(&ctx),
         Cmd::Check(CheckArgs {
             what: Some(CheckCmd::Reach(a)),

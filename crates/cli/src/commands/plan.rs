@@ -5,13 +5,19 @@ use anyhow::Result;
 
 use crate::cli::PlanArgs;
 use crate::context::Ctx;
-use crate::planning::{refresh_and_plan, show_plan};
+use crate::planning::{refresh_and_plan_with, show_plan};
 use crate::ui::EXIT_CHANGES;
 
 pub fn run(ctx: &Ctx, a: &PlanArgs) -> Result<u8> {
     let _lock = ctx.lock("chronous plan")?;
     let recorded = ctx.load_state()?;
-    let p = refresh_and_plan(ctx, &recorded, a.destroy, &a.replace, a.parallelism)?;
+    let opts = chronous_core::plan::PlanOptions {
+        destroy: a.destroy,
+        replace: a.replace.iter().cloned().collect(),
+        allow_replace_adopted: a.allow_replace_adopted,
+        allow_adopted: Default::default(),
+    };
+    let p = refresh_and_plan_with(ctx, &recorded, opts, a.parallelism)?;
     show_plan(ctx, &p);
     if let Some(out) = &a.out {
         chronous_store::atomic_write(out, &serde_json::to_vec_pretty(&p)?)?;

@@ -50,6 +50,7 @@ impl Group {
             | Kind::SsmParameter => Group::Security,
             Kind::AmiLookup
             | Kind::LaunchTemplate
+            | Kind::LaunchConfiguration
             | Kind::AutoScalingGroup
             | Kind::EcsCluster
             | Kind::Instance => Group::Compute,

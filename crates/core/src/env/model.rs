@@ -296,6 +296,23 @@ pub struct Environment {
     pub database: Option<Database>,
     pub bastion: Option<Bastion>,
     pub sim: SimSettings,
+    /// `[existing]`: names and tags of adopted objects (empty: chronous's own).
+    #[serde(default)]
+    pub existing: Existing,
+}
+
+/// The names and tags of objects that existed before chronous (imported from
+/// Terraform or found in the account), where they differ from chronous's own
+/// (`<prefix>-...`). Keys of `names` and `name_tags` are chronous addresses.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Existing {
+    /// Tags every taggable object carries besides `Name` (Terraform's `tags`
+    /// of the estate: `Terraform = "true"`, `Environment = "staging"`).
+    pub tags: BTreeMap<String, String>,
+    /// The object's name in AWS (`name`, `identifier`, ...) by address.
+    pub names: BTreeMap<String, String>,
+    /// The object's `Name` tag by address.
+    pub name_tags: BTreeMap<String, String>,
 }
 
 impl Environment {

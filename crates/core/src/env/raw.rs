@@ -26,6 +26,7 @@ pub struct File {
     pub database: Option<Database>,
     pub bastion: Option<Bastion>,
     pub sim: Option<Sim>,
+    pub existing: Option<Existing>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -233,4 +234,17 @@ pub struct Bastion {
 #[serde(deny_unknown_fields)]
 pub struct Sim {
     pub time_scale: Option<S<f64>>,
+}
+
+/// `[existing]`: what the objects that exist already (adopted by `chronous
+/// import`) are called and tagged, where it differs from what chronous derives.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Existing {
+    #[serde(default)]
+    pub tags: BTreeMap<S<String>, S<String>>,
+    #[serde(default)]
+    pub names: BTreeMap<S<String>, S<String>>,
+    #[serde(default)]
+    pub name_tags: BTreeMap<S<String>, S<String>>,
 }

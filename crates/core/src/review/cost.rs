@@ -175,6 +175,7 @@ fn lines_of(region: &str, r: &Resource, all: &[Resource]) -> Vec<CostLine> {
         | Spec::IamRolePolicy(_)
         | Spec::IamInstanceProfile(_)
         | Spec::LaunchTemplate(_)
+        | Spec::LaunchConfiguration(_)
         | Spec::EcsCluster(_)
         | Spec::EcrRepository(_)
         | Spec::EcsTaskDefinition(_)

@@ -12,6 +12,7 @@
 mod bastion;
 mod cluster;
 mod database;
+mod existing;
 mod header;
 mod images;
 mod load_balancer;
@@ -109,7 +110,8 @@ impl Validator {
         let bastion = r.bastion.as_ref().map(|b| self.bastion(b, &network, &refs));
         let sim = self.sim(r.sim.as_ref());
         self.nat_cost(&r.network, &network, &head.region);
-        Environment {
+        let existing = self.existing_values(r.existing.as_ref());
+        let env = Environment {
             name: head.name,
             prefix: head.prefix,
             region: head.region,
@@ -129,7 +131,10 @@ impl Validator {
             database,
             bastion,
             sim,
-        }
+            existing,
+        };
+        self.existing_addresses(r.existing.as_ref(), &env);
+        env
     }
 
     fn err(
