@@ -6,44 +6,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
-use common::{code, repo, Env};
+use common::{code, moto, repo, Env, Moto};
 use serde_json::Value;
 
 /// The password the fixture's Terraform state holds in clear text.
 const TF_PASSWORD: &str = "Tf-Seed-Pa55word-7c1e";
-
-struct Moto(Child, String);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn moto() -> Moto {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server is not installed: run `bash scripts/moto.sh`");
-    let t = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(t.elapsed() < Duration::from_secs(30), "moto did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Moto(child, format!("http://127.0.0.1:{port}"))
-}
 
 /// A copy of fixtures/terraform, the estate built in `moto` and its state
 /// written outside the environment folder (as a team's old Terraform folder).

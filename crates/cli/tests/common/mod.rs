@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_chronous");
 
@@ -309,4 +309,38 @@ pub fn bastion_reaches_db(doc: &mut toml_edit::DocumentMut) {
     t.insert("description", "MySQL from the bastion (tunnel)".into());
     a.push(t);
     doc["security_groups"]["sg_rds"]["ingress"] = toml_edit::value(a);
+}
+
+/// moto on a free loopback port (`.1` is its URL), stopped on drop.
+pub struct Moto(pub Child, pub String);
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn moto() -> Moto {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("moto_server is not installed: run `bash scripts/moto.sh`");
+    let t = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(30),
+            "moto did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Moto(child, format!("http://127.0.0.1:{port}"))
 }
