@@ -30,8 +30,8 @@ fn apply_plan_logs_and_destroy_against_moto() {
     // after apply is covered with aws-smithy-mocks in crates/aws/tests/rollout_mocks.rs.
     let o = aws(&["apply", "--auto-approve", "--no-wait"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    // 57 objects made; the AMI look-up was read while planning and recorded first.
-    assert!(String::from_utf8_lossy(&o.stdout).contains("Apply complete! Resources: 57 added"));
+    // 56 objects made; the AMI look-up was read while planning and recorded first.
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Apply complete! Resources: 56 added"));
     let o = aws(&["--json", "state", "list"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("\"aws_ami_lookup.ecs\""));
     assert_eq!(code(&aws(&["plan", "--detailed-exitcode"])), 0);

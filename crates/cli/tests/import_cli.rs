@@ -125,12 +125,31 @@ fn import_terraform_adopts_the_estate_and_the_next_plan_replaces_nothing() {
 
     // Every object of the state is accounted for: adopted, replaced, part of another, or unmanaged with why.
     let st = e.aws_json(&["state", "list"]);
-    assert_eq!(st.as_array().unwrap().len(), 56, "{st}");
+    assert_eq!(st.as_array().unwrap().len(), 55, "{st}");
     let rerun = e.aws_json(&["import", "terraform", &e.tf()]);
-    assert_eq!(rerun["adopted"].as_array().unwrap().len(), 56);
+    assert_eq!(rerun["adopted"].as_array().unwrap().len(), 55);
     assert_eq!(
         strs(&rerun["unmanaged"], "from"),
-        ["aws_iam_role.test", "aws_iam_policy_attachment.test-attach"]
+        [
+            "aws_iam_role.test",
+            "aws_iam_role_policy_attachment.ecs_ec2_cloudwatch_role",
+            "aws_iam_policy_attachment.test-attach"
+        ]
+    );
+    // chronous does not attach CloudWatchLogsFullAccess (CHR-IAM-001): the
+    // Terraform-made attachment stays, unmanaged, and the user is told why.
+    let why = rerun["unmanaged"][1]["reason"].as_str().unwrap();
+    for part in [
+        "CloudWatchLogsFullAccess",
+        "which chronous does not attach (CHR-IAM-001",
+        "AmazonEC2ContainerServiceforEC2Role",
+        "you may detach it (aws iam detach-role-policy --role-name ecs_ec2 --policy-arn arn:aws:iam::aws:policy/CloudWatchLogsFullAccess)",
+    ] {
+        assert!(why.contains(part), "`{part}` not in: {why}");
+    }
+    assert!(
+        all.contains("aws_iam_role_policy_attachment.ecs_ec2_cloudwatch_role"),
+        "{all}"
     );
     assert_eq!(
         strs(&rerun["replaced"], "from"),
@@ -196,6 +215,8 @@ fn import_terraform_adopts_the_estate_and_the_next_plan_replaces_nothing() {
     // Apply it; the next plan is empty.
     e.aws_ok(&["apply", "--auto-approve", "--no-wait"]);
     assert_eq!(code(&e.aws(&["plan", "--detailed-exitcode"])), 0);
+    // The unmanaged attachment is still there: chronous never detaches it.
+    e.py("a=boto3.client('iam',**kw).list_attached_role_policies(RoleName='ecs_ec2')['AttachedPolicies']\nassert sorted(p['PolicyName'] for p in a)==['AmazonEC2ContainerServiceforEC2Role','CloudWatchLogsFullAccess'],a");
 
     // A drift made with the SDK shows exactly.
     e.py("boto3.client('elb',**kw).configure_health_check(LoadBalancerName='cak-web-elb',HealthCheck={'Target':'HTTP:80/gettoken','Interval':60,'Timeout':5,'HealthyThreshold':10,'UnhealthyThreshold':2})");

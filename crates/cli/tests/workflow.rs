@@ -264,7 +264,7 @@ fn a_plan_saved_under_a_bare_file_name_applies() {
         .unwrap();
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
-        text.contains("Apply complete! Resources: 62 added"),
+        text.contains("Apply complete! Resources: 61 added"),
         "{text}"
     );
 }
@@ -277,7 +277,7 @@ fn saved_plan_applies_exactly_and_refuses_when_state_moved() {
     let stale = env.root.path().join("stale.plan");
     std::fs::copy(&plan_file, &stale).unwrap();
     let out = env.ok(&["apply", plan_file.to_str().unwrap()]);
-    assert!(out.contains("Apply complete! Resources: 62 added"), "{out}");
+    assert!(out.contains("Apply complete! Resources: 61 added"), "{out}");
     let o = env.run(&["apply", stale.to_str().unwrap()]);
     assert_eq!(code(&o), 1);
     let err = String::from_utf8_lossy(&o.stderr);
@@ -316,11 +316,11 @@ fn a_failed_step_records_what_completed_and_the_next_apply_continues() {
     assert!(!partial.contains(&"aws_ecs_service.payments_api".to_string()));
     let out = env.ok(&["apply", "--auto-approve"]);
     assert!(
-        out.contains(&format!("{} added", 62 - partial.len())),
+        out.contains(&format!("{} added", 61 - partial.len())),
         "{out}"
     );
-    assert_eq!(env.state_addresses().len(), 62);
-    assert_eq!(env.sim_objects().len(), 62);
+    assert_eq!(env.state_addresses().len(), 61);
+    assert_eq!(env.sim_objects().len(), 61);
 }
 
 #[test]
@@ -435,7 +435,7 @@ fn missing_password_fails_clearly_and_keeps_what_completed() {
         );
     }
     env.ok(&["apply", "--auto-approve"]);
-    assert_eq!(env.state_addresses().len(), 62);
+    assert_eq!(env.state_addresses().len(), 61);
 }
 
 #[test]
@@ -468,8 +468,8 @@ fn two_concurrent_applies_exactly_one_runs_and_the_other_names_the_holder() {
         err.contains("is locked by `chronous apply` (pid ") && err.contains("force-unlock"),
         "{err}"
     );
-    assert_eq!(env.state_addresses().len(), 62);
-    assert_eq!(env.sim_objects().len(), 62);
+    assert_eq!(env.state_addresses().len(), 61);
+    assert_eq!(env.sim_objects().len(), 61);
 }
 
 #[test]

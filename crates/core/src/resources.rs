@@ -937,6 +937,13 @@ fn key_pair_and_ami(env: &Environment, x: &mut Expansion) {
 }
 
 /// The container instances' role and profile, and the service's role for the load balancer.
+///
+/// The instances' role gets AmazonEC2ContainerServiceforEC2Role only. The
+/// seed's Terraform also attached CloudWatchLogsFullAccess (every CloudWatch
+/// Logs action on every resource, CHR-IAM-001); chronous does not: the
+/// awslogs driver needs logs:CreateLogStream and logs:PutLogEvents, which
+/// AmazonEC2ContainerServiceforEC2Role grants, and chronous creates the log
+/// group itself. An imported attachment of it is left unmanaged (attached).
 fn iam(env: &Environment, x: &mut Expansion) {
     let p = &env.prefix;
     x.push(
@@ -946,24 +953,14 @@ fn iam(env: &Environment, x: &mut Expansion) {
             trusted_services: trust(&["ec2.amazonaws.com", "ecs.amazonaws.com"]),
         }),
     );
-    for (n, arn) in [
-        (
-            "ecs_ec2_container_service",
-            "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role",
-        ),
-        (
-            "ecs_ec2_cloudwatch",
-            "arn:aws:iam::aws:policy/CloudWatchLogsFullAccess",
-        ),
-    ] {
-        x.push(
-            addr(Kind::IamRolePolicyAttachment, n),
-            Spec::IamRolePolicyAttachment(IamRolePolicyAttachmentSpec {
-                role: r(Kind::IamRole, "ecs_ec2", "name"),
-                policy_arn: arn.into(),
-            }),
-        );
-    }
+    x.push(
+        addr(Kind::IamRolePolicyAttachment, "ecs_ec2_container_service"),
+        Spec::IamRolePolicyAttachment(IamRolePolicyAttachmentSpec {
+            role: r(Kind::IamRole, "ecs_ec2", "name"),
+            policy_arn: "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
+                .into(),
+        }),
+    );
     x.push(
         addr(Kind::IamInstanceProfile, "ecs_ec2"),
         Spec::IamInstanceProfile(IamInstanceProfileSpec {

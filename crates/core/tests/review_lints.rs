@@ -29,8 +29,22 @@ const ELB_HTTP_SEED: &str = r#"source = "operator", description = "HTTP from the
 const ELB_HTTP_PROD: &str =
     r#"source = "tier:private", description = "HTTP from Matrix-oSc in the private subnets""#;
 
-fn drop_cloudwatch_full_access(rs: &mut Vec<Resource>) {
-    rs.retain(|r| r.address != "aws_iam_role_policy_attachment.ecs_ec2_cloudwatch");
+/// The attachment the seed's Terraform made (imported or recorded
+/// resources): chronous's own expansion has no broad managed policy.
+fn attach_cloudwatch_full_access(rs: &mut Vec<Resource>) {
+    let role = rs
+        .iter()
+        .find(|r| r.address == "aws_iam_role_policy_attachment.ecs_ec2_container_service")
+        .map(|r| r.spec.clone())
+        .expect("the instances' role has AmazonEC2ContainerServiceforEC2Role");
+    let Spec::IamRolePolicyAttachment(mut a) = role else {
+        unreachable!("an attachment")
+    };
+    a.policy_arn = "arn:aws:iam::aws:policy/CloudWatchLogsFullAccess".into();
+    rs.push(Resource {
+        address: "aws_iam_role_policy_attachment.ecs_ec2_cloudwatch_role".into(),
+        spec: Spec::IamRolePolicyAttachment(a),
+    });
 }
 
 fn s3_wildcard(rs: &mut Vec<Resource>) {
@@ -188,9 +202,10 @@ const CASES: &[Case] = &[
         id: LintId::BroadManagedPolicy,
         base: SEED,
         fire: &[],
-        fire_resources: None,
+        fire_resources: Some(attach_cloudwatch_full_access),
+        // The seed as chronous expands it: AmazonEC2ContainerServiceforEC2Role only.
         ok: &[],
-        ok_resources: Some(drop_cloudwatch_full_access),
+        ok_resources: None,
     },
     Case {
         id: LintId::WildcardPolicyAction,
@@ -299,6 +314,52 @@ fn every_lint_fires_where_it_should_and_not_on_the_near_miss() {
             ok.render()
         );
     }
+}
+
+/// chronous's own expansion passes chronous's own IAM review, on every
+/// fixture that validates (it used to attach CloudWatchLogsFullAccess to the
+/// container instances' role, so every `check` reported CHR-IAM-001).
+#[test]
+fn what_chronous_makes_passes_its_own_iam_lints() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+    let mut files = vec![
+        root.join("seed/chronous.toml"),
+        root.join("production/chronous.toml"),
+    ];
+    for dir in ["reach", "warnings"] {
+        for e in std::fs::read_dir(root.join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            files.push(if p.is_dir() {
+                p.join("chronous.toml")
+            } else {
+                p
+            });
+        }
+    }
+    let mut checked = 0;
+    for f in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|x| x == "toml"))
+    {
+        let text = std::fs::read_to_string(f).unwrap();
+        let Some(e) = env::load("chronous.toml", &text).env else {
+            continue;
+        };
+        let report = review::check("chronous.toml", &text, &e);
+        let iam: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|x| {
+                matches!(
+                    x.id,
+                    LintId::BroadManagedPolicy | LintId::WildcardPolicyAction
+                )
+            })
+            .collect();
+        assert!(iam.is_empty(), "{}: {iam:?}", f.display());
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} fixtures validated");
 }
 
 /// Pinned before the lint existed (issue 12): a bastion whose SSH rule names

@@ -445,10 +445,7 @@ pub fn match_state(
         let Some(r) = cx.find(kind, o) else {
             m.unmanaged.push(Unmanaged {
                 tf_address: o.address.clone(),
-                reason: format!(
-                    "nothing in chronous.toml is this {} (no {kind} with its identifying attributes)",
-                    o.tf_type
-                ),
+                reason: not_desired(kind, o),
             });
             continue;
         };
@@ -606,6 +603,28 @@ fn legacy(m: &mut Matched, o: &TfObject, desired: &[Resource]) {
         id: o.str("name").or(o.id()).unwrap_or_default().to_string(),
     };
     m.legacy.push((a, lt.address.clone()));
+}
+
+/// Why a state object of a kind chronous manages is none of the desired ones.
+fn not_desired(kind: Kind, o: &TfObject) -> String {
+    let broad = (kind == Kind::IamRolePolicyAttachment)
+        .then(|| o.str("policy_arn").zip(o.str("role")))
+        .flatten()
+        .and_then(|(arn, role)| crate::review::broad_policy(arn).map(|n| (arn, role, n)));
+    match broad {
+        Some((arn, role, name)) => format!(
+            "attaches the AWS managed policy {name} to role {role}, which chronous does not attach (CHR-IAM-001: every action of the service, on every resource{}); chronous leaves it attached and never detaches it (so `destroy` cannot delete the role while it is): you may detach it (aws iam detach-role-policy --role-name {role} --policy-arn {arn})",
+            if name == "CloudWatchLogsFullAccess" {
+                "; the container instances' logs:CreateLogStream and logs:PutLogEvents come from AmazonEC2ContainerServiceforEC2Role"
+            } else {
+                ""
+            }
+        ),
+        None => format!(
+            "nothing in chronous.toml is this {} (no {kind} with its identifying attributes)",
+            o.tf_type
+        ),
+    }
 }
 
 fn unmanaged_other(o: &TfObject, cx: &Ctx) -> Unmanaged {

@@ -428,24 +428,29 @@ pub(super) fn bastion_unreachable(cx: &Cx<'_>) -> Vec<Finding> {
     .at(span, label)]
 }
 
-/// AWS managed policies that grant a whole service or everything.
-fn broad_policy(arn: &str) -> bool {
+/// The name of an AWS managed policy that grants a whole service or
+/// everything (`*FullAccess`, AdministratorAccess, PowerUserAccess), if
+/// `arn` is one: CHR-IAM-001's test, also what import says of such an
+/// attachment it leaves alone.
+pub(crate) fn broad_policy(arn: &str) -> Option<&str> {
     let name = arn.rsplit('/').next().unwrap_or(arn);
-    name.ends_with("FullAccess") || name == "AdministratorAccess" || name == "PowerUserAccess"
+    (name.ends_with("FullAccess") || name == "AdministratorAccess" || name == "PowerUserAccess")
+        .then_some(name)
 }
 
-/// CHR-IAM-001: a role chronous makes gets a broad AWS managed policy.
+/// CHR-IAM-001: a role gets a broad AWS managed policy. chronous's own
+/// expansion attaches none; this fires on resources given to `check_with`
+/// (recorded or imported ones).
 pub(super) fn broad_managed_policy(cx: &Cx<'_>) -> Vec<Finding> {
     cx.resources
         .iter()
         .filter_map(|r| match &r.spec {
-            Spec::IamRolePolicyAttachment(a) if broad_policy(&a.policy_arn) => Some((r, a)),
+            Spec::IamRolePolicyAttachment(a) => broad_policy(&a.policy_arn).map(|n| (r, n)),
             _ => None,
         })
-        .map(|(r, a)| {
-            let name = a.policy_arn.rsplit('/').next().unwrap_or(&a.policy_arn);
+        .map(|(r, name)| {
             let fix = if name == "CloudWatchLogsFullAccess" {
-                format!("the container instances only need logs:CreateLogStream and logs:PutLogEvents on the log group `{}`, which AmazonEC2ContainerServiceforEC2Role already grants; nothing in chronous.toml controls this attachment (chronous makes it, as the seed's Terraform did), so remove it from chronous's expansion", cx.env.logs.group)
+                format!("detach it: the container instances only need logs:CreateLogStream and logs:PutLogEvents on the log group `{}`, which AmazonEC2ContainerServiceforEC2Role already grants (chronous itself does not attach {name})", cx.env.logs.group)
             } else {
                 format!("replace {name} with a policy that names only the actions and resources the role needs")
             };

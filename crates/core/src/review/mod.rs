@@ -32,6 +32,8 @@ use crate::env::{raw, Environment};
 use crate::reach::{Facts, Network};
 use crate::resources::{expand, Resource};
 
+pub(crate) use lints::broad_policy;
+
 /// How bad a finding is, lowest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Hash)]
 #[serde(rename_all = "lowercase")]
