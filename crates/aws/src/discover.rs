@@ -69,6 +69,34 @@ impl DiscoverError {
     }
 }
 
+/// The file describes one ELB: the ECS service's goes first; the others are noted.
+fn main_elb(d: &mut Discovered) {
+    let used: Vec<String> = d
+        .objects
+        .iter()
+        .filter(|o| o.tf_type == "aws_ecs_service")
+        .flat_map(|o| {
+            o.attrs["load_balancer"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|l| l["elb_name"].as_str().map(str::to_string))
+        .collect();
+    d.objects.sort_by_key(|o| {
+        o.tf_type == "aws_elb" && !o.str("name").is_some_and(|n| used.iter().any(|u| u == n))
+    });
+    let elbs: Vec<String> = d
+        .objects
+        .iter()
+        .filter(|o| o.tf_type == "aws_elb")
+        .map(|o| o.address.clone())
+        .collect();
+    for other in elbs.iter().skip(1) {
+        note(&mut d.notes, other, "", "another classic ELB in the VPC: chronous.toml describes the one the ECS service uses; this one is left alone");
+    }
+}
+
 fn obj(tf_type: &str, address: String, attrs: Value) -> TfObject {
     TfObject {
         address,
@@ -129,6 +157,7 @@ impl AwsProvider {
         }
         self.roles(profile.as_deref(), &mut d.objects).await?;
         self.ecs(&elbs, &mut d).await?;
+        main_elb(&mut d);
         let vpc = d.vpc_id.clone();
         self.db(&vpc, backup, &mut d).await?;
         Ok(d)
