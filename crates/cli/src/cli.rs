@@ -179,6 +179,9 @@ pub struct InitArgs {
     /// With --from-aws: the VPC by its Name tag.
     #[arg(long, value_name = "NAME", group = "vpc", requires = "from_aws")]
     pub vpc_name: Option<String>,
+    /// With --from-aws: the prefix chronous names objects with (default: what the ECS cluster's name starts with).
+    #[arg(long, value_name = "PREFIX", requires = "from_aws")]
+    pub prefix: Option<String>,
     /// With --from-aws: where the database's XtraBackup is in S3 (default: looked for in a bucket named like the database).
     #[arg(long, value_name = "s3://BUCKET/KEY", requires = "from_aws")]
     pub backup_object: Option<String>,

@@ -599,6 +599,31 @@ fn init_from_aws_writes_a_file_whose_plan_after_import_aws_is_the_same() {
         .iter()
         .any(|(_, action, _, _)| action.contains("then") || action == "delete"));
     assert_eq!(files_containing(&dir, TF_PASSWORD), Vec::<PathBuf>::new());
+
+    // Another prefix: the objects keep their names through [existing].
+    let other = e.env.root.path().join("renamed");
+    let o = in_dir(
+        &e,
+        &other,
+        &[
+            "init",
+            "--from-aws",
+            "--region",
+            "us-east-2",
+            "--vpc-name",
+            "cak-vpc",
+            "--prefix",
+            "payments",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let toml = std::fs::read_to_string(other.join("chronous.toml")).unwrap();
+    assert!(toml.contains("prefix = \"payments\""), "{toml}");
+    assert!(
+        toml.contains("identifier = \"cak\"")
+            && toml.contains("\"aws_instance.bastion\" = \"cak-bastion\""),
+        "{toml}"
+    );
 }
 
 #[test]

@@ -155,7 +155,14 @@ fn from_aws(cli: &Cli, a: &InitArgs, dir: &Path, file: &Path, name: &str) -> Res
             e.hint(),
         )
     })?;
-    let out = init::from_aws(&found.objects, name, &a.backup_file, &id.account).map_err(|e| {
+    let out = init::from_aws(
+        &found.objects,
+        name,
+        &a.backup_file,
+        &id.account,
+        a.prefix.as_deref(),
+    )
+    .map_err(|e| {
         exit(
             EXIT_INVALID,
             format!(

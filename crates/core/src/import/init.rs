@@ -105,6 +105,7 @@ pub fn from_terraform(
         name,
         backup_file,
         None,
+        None,
         "`chronous init --from-terraform` from the objects a Terraform state records",
     )
 }
@@ -116,12 +117,14 @@ pub fn from_aws(
     name: &str,
     backup_file: &str,
     account_id: &str,
+    prefix: Option<&str>,
 ) -> Result<InitFile, InitError> {
     write(
         objects,
         name,
         backup_file,
         Some(account_id),
+        prefix,
         "`chronous init --from-aws` from the objects found in the account",
     )
 }
@@ -131,6 +134,7 @@ fn write(
     name: &str,
     backup_file: &str,
     account_id: Option<&str>,
+    prefix: Option<&str>,
     by: &str,
 ) -> Result<InitFile, InitError> {
     let mut st = St {
@@ -142,11 +146,14 @@ fn write(
     let mut t = String::new();
     let cluster = st.one("aws_ecs_cluster")?;
     let cluster_name = cluster.str("name").unwrap_or_default().to_string();
-    let prefix = cluster_name
-        .split(['-', '_'])
-        .next()
-        .unwrap_or("env")
-        .to_string();
+    // Given, or what the cluster's name starts with (`cak-cluster-1`: `cak`).
+    let prefix = prefix.map(str::to_string).unwrap_or_else(|| {
+        cluster_name
+            .split(['-', '_'])
+            .next()
+            .unwrap_or("env")
+            .to_string()
+    });
     let region = super::tfstate::regions(objects)
         .first()
         .map(|(r, _)| r.clone())
