@@ -14,6 +14,7 @@
 
 mod call;
 pub mod deploy;
+pub mod discover;
 pub mod logs;
 mod resources;
 #[cfg(feature = "test-util")]
@@ -40,6 +41,7 @@ pub use deploy::{
     ObservedEvent, RegistryAuth, RegistryAuthError, RolloutDone, RolloutError, RolloutEvent,
     RolloutProgress, RolloutTarget, ServiceObservation,
 };
+pub use discover::{DiscoverError, Discovered, VpcSelector};
 
 /// Tag naming the environment an object belongs to.
 pub const TAG_ENV: &str = "chronous:environment";

@@ -162,10 +162,29 @@ pub struct TunnelArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("from").required(true).args(["from_terraform", "from_aws"])))]
 pub struct InitArgs {
     /// The Terraform state (format version 4) of the estate to describe.
     #[arg(long, value_name = "PATH")]
-    pub from_terraform: PathBuf,
+    pub from_terraform: Option<PathBuf>,
+    /// Describe what exists in the account, in the VPC given by --vpc-id or --vpc-name (for an estate whose state is lost).
+    #[arg(long, requires = "vpc")]
+    pub from_aws: bool,
+    /// With --from-aws: the region to read (default: AWS_REGION, AWS_DEFAULT_REGION).
+    #[arg(long, value_name = "REGION", requires = "from_aws")]
+    pub region: Option<String>,
+    /// With --from-aws: the VPC by id.
+    #[arg(long, value_name = "VPC_ID", group = "vpc", requires = "from_aws")]
+    pub vpc_id: Option<String>,
+    /// With --from-aws: the VPC by its Name tag.
+    #[arg(long, value_name = "NAME", group = "vpc", requires = "from_aws")]
+    pub vpc_name: Option<String>,
+    /// With --from-aws: the prefix chronous names objects with (default: what the ECS cluster's name starts with).
+    #[arg(long, value_name = "PREFIX", requires = "from_aws")]
+    pub prefix: Option<String>,
+    /// With --from-aws: where the database's XtraBackup is in S3 (default: looked for in a bucket named like the database).
+    #[arg(long, value_name = "s3://BUCKET/KEY", requires = "from_aws")]
+    pub backup_object: Option<String>,
     /// The environment's name (default: the folder's name).
     #[arg(long)]
     pub name: Option<String>,

@@ -511,3 +511,193 @@ fn conflicts_with_the_file_are_reported_with_both_addresses() {
     assert_eq!(code(&o), 64);
     assert!(String::from_utf8_lossy(&o.stderr).contains("run it with --backend aws"));
 }
+
+/// `chronous` with the moto credentials, in `dir` (no environment file needed).
+fn in_dir(e: &Estate, dir: &Path, args: &[&str]) -> Output {
+    Command::new(common::BIN)
+        .args(["--env", dir.to_str().unwrap(), "--endpoint", &e.moto.1])
+        .args(args)
+        .env("CHRONOUS_DB_PASSWORD", "test-password-not-a-secret")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn init_from_aws_writes_a_file_whose_plan_after_import_aws_is_the_same() {
+    let e = estate();
+    // The reference: the file kept in fixtures/terraform, imported from the state.
+    e.aws_ok(&["import", "terraform", &e.tf()]);
+    let expected = e.aws_json(&["plan"]);
+
+    // The state is lost: a new folder, described from the account alone.
+    let dir = e.env.root.path().join("staging");
+    let init = in_dir(
+        &e,
+        &dir,
+        &[
+            "init",
+            "--from-aws",
+            "--region",
+            "us-east-2",
+            "--vpc-name",
+            "cak-vpc",
+            "--name",
+            "staging",
+            "--backup-file",
+            "../backup/db-backup.tar.gz",
+        ],
+    );
+    assert!(init.status.success(), "{}", text(&init));
+    let said = text(&init);
+    // What the account cannot tell, located by AWS id and attribute.
+    for at in [
+        "rds:cak.s3_import: RDS does not record that it was restored from S3",
+        "rds:cak.skip_final_snapshot",
+        "autoscaling:cak-payments-api-20190612083512345600000003: a launch configuration",
+        "ecs:chronous-payment:1.container_definitions.environment.DB_PASSWORD",
+    ] {
+        assert!(said.contains(at), "expected `{at}` in:\n{said}");
+    }
+    assert!(!said.contains(TF_PASSWORD), "{said}");
+    let toml = std::fs::read_to_string(dir.join("chronous.toml")).unwrap();
+    assert!(toml.contains("account_id = \"123456789012\""), "{toml}");
+    // Tiers from the route tables: IGW public, NAT private, neither database.
+    for (name, tier) in [
+        ("public-a", "public"),
+        ("private-b", "private"),
+        ("db-b", "database"),
+    ] {
+        assert!(
+            toml.contains(&format!("name = \"{name}\"\ntier = \"{tier}\"")),
+            "{name}: {toml}"
+        );
+    }
+    assert!(toml.contains("nat = \"per_subnet\""), "{toml}");
+    assert!(toml.contains("source = \"tier:private\""), "{toml}");
+    assert!(toml.contains("source = \"operator\""), "{toml}");
+    assert!(dir.join("aws-ssh.pub").exists());
+    // A second init does not overwrite it.
+    let again = in_dir(
+        &e,
+        &dir,
+        &[
+            "init",
+            "--from-aws",
+            "--region",
+            "us-east-2",
+            "--vpc-name",
+            "cak-vpc",
+        ],
+    );
+    assert_ne!(code(&again), 0);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("pass --force"));
+
+    // import aws adopts the estate; the plan is the one after the Terraform
+    // import, but for the launch configuration, which only a state records
+    // (import aws leaves it alone: the plan does not delete it).
+    let aws = |args: &[&str]| {
+        let o = in_dir(&e, &dir, &[&["--backend", "aws"], args].concat());
+        assert!(o.status.success(), "chronous {args:?}: {}", text(&o));
+        o.stdout
+    };
+    let found: Value = serde_json::from_slice(&aws(&["--json", "import", "aws"])).unwrap();
+    assert_eq!(found["adopted"].as_array().unwrap().len(), 56, "{found}");
+    assert_eq!(found["changed_in_aws"], false);
+    let got: Value = serde_json::from_slice(&aws(&["--json", "plan"])).unwrap();
+    let want: Vec<_> = summary(&expected)
+        .into_iter()
+        .filter(|(a, action, _, _)| {
+            !(a == "aws_launch_configuration.payments_api" && action == "delete")
+        })
+        .collect();
+    assert_eq!(summary(&got), want);
+    assert!(!summary(&got)
+        .iter()
+        .any(|(_, action, _, _)| action.contains("then") || action == "delete"));
+    assert_eq!(files_containing(&dir, TF_PASSWORD), Vec::<PathBuf>::new());
+
+    // Another prefix: the objects keep their names through [existing].
+    let other = e.env.root.path().join("renamed");
+    let o = in_dir(
+        &e,
+        &other,
+        &[
+            "init",
+            "--from-aws",
+            "--region",
+            "us-east-2",
+            "--vpc-name",
+            "cak-vpc",
+            "--prefix",
+            "payments",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let toml = std::fs::read_to_string(other.join("chronous.toml")).unwrap();
+    assert!(toml.contains("prefix = \"payments\""), "{toml}");
+    assert!(
+        toml.contains("identifier = \"cak\"")
+            && toml.contains("\"aws_instance.bastion\" = \"cak-bastion\""),
+        "{toml}"
+    );
+}
+
+#[test]
+fn init_from_aws_refuses_what_it_cannot_describe_and_writes_nothing() {
+    let e = estate();
+    let dir = e.env.root.path().join("lost");
+    let refused = |args: &[&str], exit: i32, expect: &str| {
+        let o = in_dir(&e, &dir, args);
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(code(&o), exit, "{}", text(&o));
+        assert!(err.contains(expect), "expected `{expect}` in:\n{err}");
+        assert!(!dir.join("chronous.toml").exists(), "a file was written");
+    };
+    let from = ["init", "--from-aws", "--region", "us-east-2"];
+    refused(
+        &[&from[..], &["--vpc-name", "no-such-vpc"]].concat(),
+        1,
+        "no VPC with Name tag `no-such-vpc` in us-east-2; nothing was written",
+    );
+    refused(
+        &[&from[..], &["--vpc-id", "vpc-0123456789abcdef0"]].concat(),
+        1,
+        "no VPC with id vpc-0123456789abcdef0",
+    );
+    // Two VPCs carry the name: which one is meant is the user's to say.
+    e.py("ec2=boto3.client('ec2',**kw)\nv=ec2.create_vpc(CidrBlock='10.9.0.0/16')['Vpc']['VpcId']\nec2.create_tags(Resources=[v],Tags=[{'Key':'Name','Value':'cak-vpc'}])");
+    refused(
+        &[&from[..], &["--vpc-name", "cak-vpc"]].concat(),
+        1,
+        "2 VPCs have Name tag `cak-vpc` in us-east-2",
+    );
+    refused(
+        &[
+            "--backend",
+            "sim",
+            "init",
+            "--from-aws",
+            "--region",
+            "us-east-2",
+            "--vpc-name",
+            "cak-vpc",
+        ],
+        64,
+        "the simulator has none to read",
+    );
+    refused(
+        &["init", "--from-aws", "--vpc-name", "cak-vpc"],
+        64,
+        "pass --region",
+    );
+    refused(
+        &["init", "--from-aws", "--region", "us-east-2"],
+        64,
+        "--vpc-id",
+    );
+}

@@ -345,3 +345,54 @@ fn a_deployment_may_replace_the_adopted_task_definition_and_nothing_else() {
         .iter()
         .any(|c| c.action.is_replace() && c.address != "aws_ecs_task_definition.payments_api"));
 }
+
+/// The tier each subnet is written with, by name.
+fn tiers(objects: &[import::TfObject]) -> Vec<(String, String)> {
+    let out = import::init::from_terraform(objects, "staging", "b.tar.gz").unwrap();
+    let v: toml::Value = toml::from_str(&out.toml).unwrap();
+    v["network"]["subnets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["cidr"].as_str().unwrap().to_string(),
+                s["tier"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_subnets_tier_comes_from_its_route_table() {
+    let st = import::parse(STATE).unwrap();
+    let tier = |objects: &[import::TfObject], cidr: &str| {
+        tiers(objects)
+            .into_iter()
+            .find(|(c, _)| c == cidr)
+            .map(|(_, t)| t)
+            .unwrap()
+    };
+    // As built: IGW public, NAT private, neither (in the DB subnet group) database.
+    assert_eq!(tier(&st.objects, "10.2.2.0/24"), "public");
+    assert_eq!(tier(&st.objects, "10.2.0.0/24"), "private");
+    assert_eq!(tier(&st.objects, "10.2.3.0/24"), "database");
+    // The route decides, not map_public_ip_on_launch: a subnet that gives
+    // public addresses but routes through a NAT gateway is private.
+    let mut objects = st.objects.clone();
+    for o in objects.iter_mut().filter(|o| o.tf_type == "aws_subnet") {
+        o.attrs["map_public_ip_on_launch"] = serde_json::Value::Bool(true);
+    }
+    assert_eq!(tier(&objects, "10.2.2.0/24"), "public");
+    assert_eq!(tier(&objects, "10.2.1.0/24"), "private");
+    // No route out and not in the DB subnet group: private.
+    let mut objects = st.objects.clone();
+    for o in objects
+        .iter_mut()
+        .filter(|o| o.tf_type == "aws_route_table" && o.attrs["route"].to_string().contains("nat-"))
+    {
+        o.attrs["route"] = serde_json::json!([]);
+    }
+    assert_eq!(tier(&objects, "10.2.1.0/24"), "private");
+    assert_eq!(tier(&objects, "10.2.4.0/24"), "database");
+}

@@ -100,6 +100,43 @@ pub fn from_terraform(
     name: &str,
     backup_file: &str,
 ) -> Result<InitFile, InitError> {
+    write(
+        objects,
+        name,
+        backup_file,
+        None,
+        None,
+        "`chronous init --from-terraform` from the objects a Terraform state records",
+    )
+}
+
+/// Write the environment file for the objects read from an AWS account
+/// (`chronous_aws::discover`, in the shape of a Terraform state's).
+pub fn from_aws(
+    objects: &[TfObject],
+    name: &str,
+    backup_file: &str,
+    account_id: &str,
+    prefix: Option<&str>,
+) -> Result<InitFile, InitError> {
+    write(
+        objects,
+        name,
+        backup_file,
+        Some(account_id),
+        prefix,
+        "`chronous init --from-aws` from the objects found in the account",
+    )
+}
+
+fn write(
+    objects: &[TfObject],
+    name: &str,
+    backup_file: &str,
+    account_id: Option<&str>,
+    prefix: Option<&str>,
+    by: &str,
+) -> Result<InitFile, InitError> {
     let mut st = St {
         objects,
         notes: Vec::new(),
@@ -109,16 +146,19 @@ pub fn from_terraform(
     let mut t = String::new();
     let cluster = st.one("aws_ecs_cluster")?;
     let cluster_name = cluster.str("name").unwrap_or_default().to_string();
-    let prefix = cluster_name
-        .split(['-', '_'])
-        .next()
-        .unwrap_or("env")
-        .to_string();
+    // Given, or what the cluster's name starts with (`cak-cluster-1`: `cak`).
+    let prefix = prefix.map(str::to_string).unwrap_or_else(|| {
+        cluster_name
+            .split(['-', '_'])
+            .next()
+            .unwrap_or("env")
+            .to_string()
+    });
     let region = super::tfstate::regions(objects)
         .first()
         .map(|(r, _)| r.clone())
         .unwrap_or_default();
-    let _ = writeln!(t, "# Written by `chronous init --from-terraform` from the objects a Terraform state records.\n# The database password is never written here: it comes at run time from\n# CHRONOUS_DB_PASSWORD (or the file named by database.password_file).\n");
+    let _ = writeln!(t, "# Written by {by}.\n# The database password is never written here: it comes at run time from\n# CHRONOUS_DB_PASSWORD (or the file named by database.password_file).\n");
     let bastion_ip = st
         .all("aws_instance")
         .next()
@@ -127,10 +167,13 @@ pub fn from_terraform(
     let operator = operator_cidr(&st, bastion_ip.as_deref());
     let _ = writeln!(
         t,
-        "[environment]\nname = {}\nprefix = {}\nregion = {}\noperator_cidr = {}\n",
+        "[environment]\nname = {}\nprefix = {}\nregion = {}\n{}operator_cidr = {}\n",
         q(name),
         q(&prefix),
         q(&region),
+        account_id
+            .map(|a| format!("account_id = {}\n", q(a)))
+            .unwrap_or_default(),
         q(&operator)
     );
     network(&mut st, &mut t)?;
@@ -190,16 +233,7 @@ fn network(st: &mut St, t: &mut String) -> Result<(), InitError> {
         .collect();
     let mut subnets: Vec<(&TfObject, &str)> = st
         .all("aws_subnet")
-        .map(|s| {
-            let tier = if s.attrs.get("map_public_ip_on_launch") == Some(&Value::Bool(true)) {
-                "public"
-            } else if s.id().is_some_and(|i| db_subnets.contains(i)) {
-                "database"
-            } else {
-                "private"
-            };
-            (s, tier)
-        })
+        .map(|s| (s, tier_of(st, s, &db_subnets)))
         .collect();
     subnets.sort_by_key(|(s, tier)| {
         (
@@ -250,6 +284,47 @@ fn network(st: &mut St, t: &mut String) -> Result<(), InitError> {
         );
     }
     Ok(())
+}
+
+/// A subnet's tier: by the default route of its route table where one is
+/// associated (internet gateway: public, NAT gateway: private, neither:
+/// database, or private when a DB subnet group exists without it); else by
+/// whether it gives public addresses and the DB subnet group.
+fn tier_of(st: &St, s: &TfObject, db_subnets: &BTreeSet<String>) -> &'static str {
+    let in_db = s.id().is_some_and(|i| db_subnets.contains(i));
+    let table = st
+        .all("aws_route_table_association")
+        .find(|a| a.str("subnet_id").is_some() && a.str("subnet_id") == s.id())
+        .and_then(|a| {
+            st.all("aws_route_table")
+                .find(|t| t.id().is_some() && t.id() == a.str("route_table_id"))
+        });
+    if let Some(t) = table {
+        let routes = t.attrs.get("route").and_then(Value::as_array);
+        let via = |k: &str, pre: &str| {
+            routes.into_iter().flatten().any(|r| {
+                r.get(k)
+                    .and_then(Value::as_str)
+                    .is_some_and(|g| g.starts_with(pre))
+            })
+        };
+        return if via("gateway_id", "igw-") {
+            "public"
+        } else if via("nat_gateway_id", "nat-") {
+            "private"
+        } else if in_db || db_subnets.is_empty() {
+            "database"
+        } else {
+            "private"
+        };
+    }
+    if s.attrs.get("map_public_ip_on_launch") == Some(&Value::Bool(true)) {
+        "public"
+    } else if in_db {
+        "database"
+    } else {
+        "private"
+    }
 }
 
 /// A group's key in the file: its Name tag, or its name without Terraform's `name_prefix` suffix.
@@ -312,13 +387,7 @@ fn tier_cidrs(st: &St) -> BTreeMap<BTreeSet<String>, String> {
         .flat_map(|g| g.strs("subnet_ids"))
         .collect();
     for s in st.all("aws_subnet") {
-        let tier = if s.attrs.get("map_public_ip_on_launch") == Some(&Value::Bool(true)) {
-            "public"
-        } else if s.id().is_some_and(|i| db.contains(i)) {
-            "database"
-        } else {
-            "private"
-        };
+        let tier = tier_of(st, s, &db);
         by.entry(tier.to_string())
             .or_default()
             .insert(s.str("cidr_block").unwrap_or_default().to_string());
@@ -390,9 +459,12 @@ fn compute(st: &mut St, t: &mut String, cluster_name: &str) -> Result<(), InitEr
     let image = c["image"].as_str().unwrap_or_default();
     let (repo_url, tag) = image.rsplit_once(':').unwrap_or((image, "latest"));
     let repo = repo_url.rsplit('/').next().unwrap_or(repo_url).to_string();
+    // The Terraform resource's name; for objects read from the account (no
+    // Terraform address), the container's name.
     let image_key = st
         .all("aws_ecr_repository")
         .find(|r| r.str("name") == Some(repo.as_str()))
+        .filter(|r| r.address.contains('.'))
         .map(|r| {
             r.address
                 .rsplit('.')
@@ -403,6 +475,7 @@ fn compute(st: &mut St, t: &mut String, cluster_name: &str) -> Result<(), InitEr
                 .unwrap_or("app")
                 .to_string()
         })
+        .or_else(|| c["name"].as_str().map(crate::resources::ident))
         .unwrap_or_else(|| crate::resources::ident(&repo));
     let _ = writeln!(
         t,
