@@ -606,7 +606,7 @@ fn init_from_aws_writes_a_file_whose_plan_after_import_aws_is_the_same() {
         o.stdout
     };
     let found: Value = serde_json::from_slice(&aws(&["--json", "import", "aws"])).unwrap();
-    assert_eq!(found["adopted"].as_array().unwrap().len(), 56, "{found}");
+    assert_eq!(found["adopted"].as_array().unwrap().len(), 55, "{found}");
     assert_eq!(found["changed_in_aws"], false);
     let got: Value = serde_json::from_slice(&aws(&["--json", "plan"])).unwrap();
     let want: Vec<_> = summary(&expected)
