@@ -162,7 +162,16 @@ async fn apply_killed_at_random_points_then_run_again_converges_without_duplicat
         rounds += 1;
         let cut = Duration::from_millis(rng.gen_range(20..900));
         match tokio::time::timeout(cut, converge(&p, &seed.env, &store, false)).await {
-            Err(_) => kills += 1,
+            Err(_) => {
+                kills += 1;
+                // A killed apply's last request may still be in flight; the
+                // next run starts once it has landed, as a re-run after a
+                // killed process does (seconds later, not microseconds: one
+                // that raced such a request could adopt nothing and make a
+                // second Elastic IP, since AllocateAddress takes no client
+                // token).
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
             Ok((plan, outcome)) => {
                 assert_ok(&outcome);
                 if !plan.has_changes() {
