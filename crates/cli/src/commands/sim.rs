@@ -140,7 +140,7 @@ fn fault(ctx: &Ctx, f: &FaultCmd) -> Result<u8> {
 }
 
 /// `chronous sim start`: the database and bastion containers started again
-/// if they stopped, the load balancer's process and the controller (which
+/// if they stopped (the database waited for until it answers), the load balancer's process and the controller (which
 /// re-runs the tasks whose containers stopped), then wait until healthy.
 fn start(ctx: &Ctx, timeout: u64) -> Result<u8> {
     let sim = SimBackend::new();
@@ -164,6 +164,11 @@ fn start(ctx: &Ctx, timeout: u64) -> Result<u8> {
             for c in d.list(&ctx.env.name, Some(role)).await? {
                 if !c.running {
                     d.start_container(&c.id).await?;
+                    if role == "db" {
+                        // The ELB's kept state makes the service look healthy
+                        // at once; the app needs the database answering first.
+                        wait_db_ready(&d, &c.name, timeout).await?;
+                    }
                     started.push(c.name);
                 }
             }
@@ -197,4 +202,29 @@ fn start(ctx: &Ctx, timeout: u64) -> Result<u8> {
         );
     }
     Ok(0)
+}
+
+/// Until the database server in `container` answers its readiness check (the
+/// chronous image's `chronous-db-ready`, else `mysqladmin ping` on the socket,
+/// for a pulled image), or `timeout_secs` pass.
+async fn wait_db_ready(d: &Docker, container: &str, timeout_secs: u64) -> Result<()> {
+    const CHECKS: [&[&str]; 2] = [
+        &["chronous-db-ready"],
+        &["mysqladmin", "--protocol=socket", "ping", "--silent"],
+    ];
+    let t = std::time::Instant::now();
+    loop {
+        for cmd in CHECKS {
+            if d.exec(container, cmd).await.is_ok_and(|o| o.exit_code == 0) {
+                return Ok(());
+            }
+        }
+        if t.elapsed().as_secs() >= timeout_secs {
+            return Err(exit(
+                EXIT_FAILURE,
+                format!("the database container {container} was started but does not answer after {timeout_secs} s: see `docker logs {container}`"),
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
 }
