@@ -1133,6 +1133,22 @@ fn ready_cmd(flavor: Flavor) -> &'static [&'static str] {
     }
 }
 
+/// Whether the database server in `container` answers its readiness check,
+/// whichever image runs it (the chronous image's, else the public one's): what
+/// `status` reports and `sim start` waits for after starting it again.
+pub async fn answers(docker: &Docker, container: &str) -> bool {
+    for flavor in [Flavor::Chronous, Flavor::Mysql] {
+        if docker
+            .exec(container, ready_cmd(flavor))
+            .await
+            .is_ok_and(|o| o.exit_code == 0)
+        {
+            return true;
+        }
+    }
+    false
+}
+
 /// Poll the readiness command until it succeeds, the container stops, or the timeout passes.
 async fn wait_ready(
     docker: &Docker,

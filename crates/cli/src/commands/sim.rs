@@ -204,20 +204,13 @@ fn start(ctx: &Ctx, timeout: u64) -> Result<u8> {
     Ok(0)
 }
 
-/// Until the database server in `container` answers its readiness check (the
-/// chronous image's `chronous-db-ready`, else `mysqladmin ping` on the socket,
-/// for a pulled image), or `timeout_secs` pass.
+/// Until the database server in `container` answers its readiness check
+/// (`chronous_sim::db::answers`), or `timeout_secs` pass.
 async fn wait_db_ready(d: &Docker, container: &str, timeout_secs: u64) -> Result<()> {
-    const CHECKS: [&[&str]; 2] = [
-        &["chronous-db-ready"],
-        &["mysqladmin", "--protocol=socket", "ping", "--silent"],
-    ];
     let t = std::time::Instant::now();
     loop {
-        for cmd in CHECKS {
-            if d.exec(container, cmd).await.is_ok_and(|o| o.exit_code == 0) {
-                return Ok(());
-            }
+        if chronous_sim::db::answers(d, container).await {
+            return Ok(());
         }
         if t.elapsed().as_secs() >= timeout_secs {
             return Err(exit(

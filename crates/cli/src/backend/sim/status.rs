@@ -52,7 +52,7 @@ impl SimBackend {
         match cs.first() {
             None => serde_json::json!({"ready": false, "summary": "not running"}),
             Some(c) => {
-                let ready = c.running && d.exec(&c.id, &["chronous-db-ready"]).await.map(|o| o.exit_code == 0).unwrap_or(false);
+                let ready = c.running && chronous_sim::db::answers(&d, &c.id).await;
                 let made = c.labels.get("chronous.backup-made-by").cloned().unwrap_or_default();
                 let restored = c.labels.get("chronous.restored-by").cloned().unwrap_or_default();
                 serde_json::json!({
